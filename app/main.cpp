@@ -1,0 +1,167 @@
+// The chatagent executable: parses the command line, loads the configuration and wires the
+// actor system, storage, actors and the HTTP front end together.
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <pthread.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/account_actor.hpp"
+#include "config/config.hpp"
+#include "http/api.hpp"
+#include "http/server.hpp"
+#include "protocol/type_ids.hpp"
+#include "storage/kv_store.hpp"
+#include "storage/secret_file.hpp"
+
+#ifndef CHATAGENT_VERSION
+#  define CHATAGENT_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using namespace chatagent;
+
+int die(const std::string& reason) {
+  std::fprintf(stderr, "chatagent: %s\n", reason.c_str());
+  return 1;
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("chatagent");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::from_str(level));
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+int serve(const config::command_line& cli) {
+  std::string error;
+  auto loaded = config::load(cli, [](const char* name) { return std::getenv(name); }, error);
+  if (!loaded)
+    return die(error);
+  const auto& cfg = *loaded;
+  setup_logging(cfg.log_level);
+
+  if (auto err = storage::ensure_directory(cfg.data_dir))
+    return die(protocol::describe(err).message);
+  auto db = storage::kv_store::open(cfg.data_dir);
+  if (!db)
+    return die(protocol::describe(db.error()).message);
+  std::string secret = cfg.jwt_secret;
+  if (secret.empty()) {
+    auto path = (std::filesystem::path{cfg.data_dir} / "jwt_secret").string();
+    auto loaded_secret = storage::load_or_create_secret(path);
+    if (!loaded_secret)
+      return die(protocol::describe(loaded_secret.error()).message);
+    secret = std::move(*loaded_secret);
+  }
+
+  // Every thread started from here on inherits the blocked signals; main waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  caf::actor_system_config caf_cfg;
+  caf_cfg.add_message_types<caf::id_block::chatagent>();
+  if (cfg.worker_threads > 0)
+    caf_cfg.set("scheduler.max-threads", static_cast<size_t>(cfg.worker_threads));
+  caf::actor_system sys{caf_cfg};
+
+  actors::account_settings accounts_cfg;
+  accounts_cfg.hashing.opslimit = static_cast<unsigned long long>(cfg.password_hash_opslimit);
+  accounts_cfg.hashing.memlimit_bytes = static_cast<size_t>(cfg.password_hash_memlimit_kib) << 10;
+  accounts_cfg.hash_workers = std::max<size_t>(2, std::thread::hardware_concurrency());
+  auto accounts = actors::spawn_account_actor(sys, *db, accounts_cfg);
+  auto shutdown_actors = [&] { caf::anon_send_exit(accounts, caf::exit_reason::user_shutdown); };
+
+  if (!cfg.admin_username.empty()) {
+    caf::scoped_actor self{sys};
+    std::string failure;
+    self
+      ->request(accounts, std::chrono::seconds(60), protocol::bootstrap_atom::value,
+                cfg.admin_username, cfg.admin_password)
+      .receive([&](protocol::user& u) { spdlog::info("admin account '{}' is ready", u.username); },
+               [&](caf::error& err) { failure = protocol::describe(err).message; });
+    if (!failure.empty()) {
+      shutdown_actors();
+      return die("cannot set up the admin account: " + failure);
+    }
+  }
+
+  http::api_settings api_cfg;
+  api_cfg.limits = {cfg.rate_limit_user, cfg.rate_limit_premium, cfg.rate_limit_enterprise,
+                    cfg.rate_limit_anonymous};
+  api_cfg.version = CHATAGENT_VERSION;
+  http::api api{sys, accounts, http::token_service{secret, cfg.jwt_ttl_seconds}, api_cfg};
+
+  http::server_settings net_cfg;
+  net_cfg.host = cfg.host;
+  net_cfg.port = static_cast<uint16_t>(cfg.port);
+  net_cfg.io_threads = static_cast<size_t>(cfg.io_threads);
+  net_cfg.max_connections = static_cast<size_t>(cfg.max_connections);
+  net_cfg.max_body_bytes = static_cast<size_t>(cfg.max_body_bytes);
+  net_cfg.max_header_bytes = static_cast<size_t>(cfg.max_header_bytes);
+  net_cfg.read_timeout = std::chrono::seconds(cfg.read_timeout_seconds);
+  net_cfg.idle_timeout = std::chrono::seconds(cfg.idle_timeout_seconds);
+  net_cfg.shutdown_timeout = std::chrono::seconds(cfg.shutdown_timeout_seconds);
+  http::server server{net_cfg, api};
+  if (!server.start(error)) {
+    api.shutdown();
+    shutdown_actors();
+    return die(error);
+  }
+  auto shown_host = cfg.host.find(':') != std::string::npos ? "[" + cfg.host + "]" : cfg.host;
+  spdlog::info("chatagent {} data in {}", CHATAGENT_VERSION,
+               std::filesystem::absolute(cfg.data_dir).lexically_normal().string());
+  spdlog::info("listening on http://{}:{}", shown_host, server.port());
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  server.stop();
+  api.shutdown();
+  shutdown_actors();
+  // ~actor_system waits for every actor; the database closes when its last owner goes.
+  spdlog::info("stopped");
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ChatAgent: LLM chat bots on instant-messaging platforms"};
+  app.set_version_flag("--version", std::string{"chatagent "} + CHATAGENT_VERSION);
+  app.require_subcommand(1);
+  config::command_line cli;
+  auto* serve_cmd = app.add_subcommand("serve", "Run the API server");
+  serve_cmd->add_option_function<std::string>(
+    "--host", [&](const std::string& v) { cli.host = v; }, "Address to listen on (127.0.0.1)");
+  serve_cmd->add_option_function<int64_t>(
+    "--port", [&](const int64_t& v) { cli.port = v; }, "TCP port (8000); 0 picks a free port");
+  serve_cmd->add_option_function<std::string>(
+    "--data-dir", [&](const std::string& v) { cli.data_dir = v; }, "Data directory (./data)");
+  serve_cmd->add_option_function<std::string>(
+    "--config", [&](const std::string& v) { cli.config_file = v; }, "TOML configuration file")
+    ->check(CLI::ExistingFile);
+  std::string keys = "\nConfiguration keys (TOML file key, environment variable, default):\n";
+  for (auto& line : config::describe_keys())
+    keys += "  " + line + "\n";
+  serve_cmd->footer(keys);
+  CLI11_PARSE(app, argc, argv);
+  if (serve_cmd->parsed())
+    return serve(cli);
+  return 0;
+}

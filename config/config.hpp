@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace chatagent::config {
+
+/// Everything `chatagent serve` can be configured with. Each field is one configuration
+/// key: `key = value` in the TOML file and `CHATAGENT_<KEY>` in the environment.
+struct server_config {
+  // Network
+  std::string host = "127.0.0.1";
+  int64_t port = 8000;
+  int64_t io_threads = 2;
+  int64_t worker_threads = 0; // 0: one per core
+  int64_t max_connections = 10000;
+  int64_t max_body_bytes = 1 << 20;
+  int64_t max_header_bytes = 16 << 10;
+  int64_t read_timeout_seconds = 30;
+  int64_t idle_timeout_seconds = 60;
+  int64_t shutdown_timeout_seconds = 10;
+  // Storage
+  std::string data_dir = "./data";
+  // Logging
+  std::string log_level = "info";
+  // Authentication
+  std::string jwt_secret;      // empty: generated once into <data_dir>/jwt_secret
+  int64_t jwt_ttl_seconds = 3600;
+  int64_t password_hash_opslimit = 2;        // libsodium's "interactive" argon2id
+  int64_t password_hash_memlimit_kib = 65536; // 64 MiB
+  std::string admin_username;
+  std::string admin_password;
+  // Rate limits, requests per minute
+  int64_t rate_limit_user = 100;
+  int64_t rate_limit_premium = 1000;
+  int64_t rate_limit_enterprise = 10000;
+  int64_t rate_limit_anonymous = 100;
+};
+
+/// What the command line sets; it wins over the file and the environment.
+struct command_line {
+  std::optional<std::string> host;
+  std::optional<int64_t> port;
+  std::optional<std::string> data_dir;
+  std::optional<std::string> config_file;
+};
+
+/// Looks up an environment variable; nullptr when unset.
+using env_lookup = std::function<const char*(const char*)>;
+
+/// Builds the configuration: built-in defaults, overridden by `CHATAGENT_*` environment
+/// variables, overridden by the TOML file (`--config`), overridden by flags. On failure
+/// returns nullopt and sets `error` to a one-line reason.
+std::optional<server_config> load(const command_line& cli, const env_lookup& env,
+                                  std::string& error);
+
+/// One line per configuration key: name, environment variable, default. For `--help`.
+std::vector<std::string> describe_keys();
+
+} // namespace chatagent::config

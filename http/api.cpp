@@ -1,0 +1,515 @@
+#include "http/api.hpp"
+
+#include <atomic>
+#include <cctype>
+#include <optional>
+#include <random>
+#include <string_view>
+
+#include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include "http/rate_limiter.hpp"
+#include "protocol/json.hpp"
+#include "protocol/time.hpp"
+
+namespace chatagent::http {
+
+using namespace protocol;
+
+namespace {
+
+/// Work that must run inside an actor (to use request/then) on behalf of an I/O thread.
+struct bridge_job {
+  std::function<void(caf::event_based_actor*)> run;
+};
+
+} // namespace
+} // namespace chatagent::http
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(chatagent::http::bridge_job)
+
+namespace chatagent::http {
+
+namespace {
+
+/// One request in flight, shared by the continuations that answer it.
+struct call {
+  api_request req;
+  std::string request_id;
+  rate_decision rate;
+  std::optional<token_claims> auth;
+  std::string auth_problem; // why a presented token was refused
+  std::vector<std::string> params;
+  responder done;
+};
+
+using call_ptr = std::shared_ptr<call>;
+
+std::string make_request_id() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  auto v = gen();
+  std::string id = "req_";
+  for (int i = 0; i < 16; ++i)
+    id.push_back(hex[(v >> (4 * i)) & 0xF]);
+  return id;
+}
+
+/// Accepts a client's X-Request-Id when it is short and plain, so that ids can be traced
+/// across services; anything else is replaced.
+bool acceptable_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128)
+    return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+              || c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+std::vector<std::string_view> split_path(std::string_view target) {
+  auto q = target.find('?');
+  auto path = target.substr(0, q);
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    auto j = path.find('/', i);
+    if (j == std::string_view::npos)
+      j = path.size();
+    if (j > i)
+      out.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string render_error(const error_info& info, const std::string& request_id) {
+  json_writer w;
+  w.begin_object().key("error").begin_object();
+  w.member("code", code_name(info.code)).member("message", info.message);
+  w.key("details").begin_object();
+  if (!info.field.empty())
+    w.member("field", info.field);
+  if (!info.reason.empty())
+    w.member("reason", info.reason);
+  w.end_object().end_object();
+  w.member("timestamp", format_time(now_ms())).member("request_id", request_id);
+  w.end_object();
+  return w.take();
+}
+
+void write_user(json_writer& w, const user& u, bool full) {
+  w.begin_object()
+    .member("id", u.id.value)
+    .member("username", u.username)
+    .member("nickname", u.nickname)
+    .member("email", u.email)
+    .member("role", role_name(u.role));
+  if (full)
+    w.member("is_active", u.is_active);
+  w.member("created_at", format_time(u.created_at_ms));
+  if (full)
+    w.member("updated_at", format_time(u.updated_at_ms));
+  w.end_object();
+}
+
+/// Reads an optional string member; an error names the field when it has another type.
+caf::error read_string(const json_value& obj, const char* name, bool required,
+                       std::string& out) {
+  auto v = obj.find(name);
+  if (v == nullptr || v->is_null()) {
+    if (required)
+      return api_error(errc::validation_error, std::string{name} + " is required", name,
+                       "required");
+    return caf::none;
+  }
+  if (!v->is_string())
+    return api_error(errc::validation_error,
+                     std::string{name} + " must be a string, not " + std::string{v->type_name()},
+                     name, "must be a string");
+  out = v->as_string();
+  return caf::none;
+}
+
+} // namespace
+
+struct api::impl {
+  using handler = void (impl::*)(const call_ptr&);
+
+  struct route {
+    std::string_view method;
+    std::vector<std::string_view> pattern; // "{}" matches one segment
+    bool needs_auth;
+    handler fn;
+  };
+
+  caf::actor_system& sys;
+  account_actor accounts;
+  token_service tokens;
+  api_settings settings;
+  rate_limiter limiter;
+  std::vector<caf::actor> bridges;
+  std::atomic<size_t> next_bridge{0};
+  std::atomic<bool> stopped{false};
+  std::vector<route> routes;
+  int64_t started_at_ms = now_ms();
+
+  impl(caf::actor_system& s, account_actor a, token_service t, api_settings cfg)
+    : sys(s), accounts(std::move(a)), tokens(std::move(t)), settings(std::move(cfg)) {
+    auto n = std::max<size_t>(sys.scheduler().num_workers(), 1);
+    for (size_t i = 0; i < n; ++i)
+      bridges.push_back(sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+        return {[self](bridge_job& job) { job.run(self); }};
+      }));
+    routes = {
+      {"GET", {"api", "v1", "health"}, false, &impl::health},
+      {"POST", {"api", "v1", "auth", "register"}, false, &impl::register_user},
+      {"POST", {"api", "v1", "auth", "login"}, false, &impl::login},
+      {"GET", {"api", "v1", "auth", "me"}, true, &impl::me},
+      {"PUT", {"api", "v1", "admin", "users", "{}", "role"}, true, &impl::set_role},
+    };
+  }
+
+  /// Runs `fn` inside one of the bridge actors.
+  template <class F>
+  void in_actor(F&& fn) {
+    auto& bridge = bridges[next_bridge.fetch_add(1, std::memory_order_relaxed) % bridges.size()];
+    caf::anon_send(bridge, bridge_job{std::forward<F>(fn)});
+  }
+
+  // -- responses --------------------------------------------------------------
+
+  void finish(const call_ptr& c, unsigned status, std::string body) {
+    api_response res;
+    res.status = status;
+    res.body = std::move(body);
+    res.headers.reserve(5);
+    res.headers.emplace_back("X-Request-Id", c->request_id);
+    res.headers.emplace_back("X-RateLimit-Limit", std::to_string(c->rate.limit));
+    res.headers.emplace_back("X-RateLimit-Remaining", std::to_string(c->rate.remaining));
+    res.headers.emplace_back("X-RateLimit-Reset", std::to_string(c->rate.reset_at));
+    if (status == 429)
+      res.headers.emplace_back(
+        "Retry-After", std::to_string(std::max<int64_t>(1, c->rate.reset_at - now_ms() / 1000)));
+    c->done(std::move(res));
+  }
+
+  void fail(const call_ptr& c, error_info info) {
+    if (info.code == errc::internal_error)
+      spdlog::error("{} {} {}: {}", c->request_id, c->req.method, c->req.target, info.message);
+    auto status = http_status(info.code);
+    finish(c, status, render_error(info, c->request_id));
+  }
+
+  void fail(const call_ptr& c, const caf::error& err) { fail(c, describe(err)); }
+
+  void fail(const call_ptr& c, errc code, std::string message) {
+    fail(c, error_info{code, std::move(message), {}, {}});
+  }
+
+  // -- request pipeline -------------------------------------------------------
+
+  call_ptr begin(api_request req, responder done) {
+    auto c = std::make_shared<call>();
+    c->request_id = acceptable_request_id(req.request_id) ? req.request_id : make_request_id();
+    c->req = std::move(req);
+    c->done = std::move(done);
+    authenticate(*c);
+    limit(*c);
+    return c;
+  }
+
+  void authenticate(call& c) {
+    std::string_view h = c.req.authorization;
+    if (h.empty())
+      return;
+    constexpr std::string_view scheme = "Bearer ";
+    if (h.size() <= scheme.size() || !std::equal(scheme.begin(), scheme.end(), h.begin(),
+                                                 [](char a, char b) {
+                                                   return std::tolower(a) == std::tolower(b);
+                                                 })) {
+      c.auth_problem = "the Authorization header must be 'Bearer <token>'";
+      return;
+    }
+    auto claims = tokens.verify(h.substr(scheme.size()), now_ms() / 1000);
+    if (claims)
+      c.auth = std::move(*claims);
+    else
+      c.auth_problem = describe(claims.error()).message;
+  }
+
+  void limit(call& c) {
+    auto now = now_ms() / 1000;
+    if (c.auth) {
+      int64_t n = settings.limits.user;
+      switch (c.auth->role) {
+        case role::user:
+          break;
+        case role::premium:
+          n = settings.limits.premium;
+          break;
+        case role::enterprise:
+        case role::admin:
+          n = settings.limits.enterprise;
+          break;
+      }
+      c.rate = limiter.check("u:" + c.auth->subject.value, n, now);
+    } else {
+      c.rate = limiter.check("a:" + c.req.client_address, settings.limits.anonymous, now);
+    }
+  }
+
+  void dispatch(const call_ptr& c) {
+    if (!c->rate.allowed) {
+      fail(c, errc::rate_limit_exceeded,
+           "rate limit of " + std::to_string(c->rate.limit) + " requests per minute exceeded");
+      return;
+    }
+    auto segments = split_path(c->req.target);
+    std::string allowed;
+    for (auto& r : routes) {
+      if (r.pattern.size() != segments.size())
+        continue;
+      bool match = true;
+      for (size_t i = 0; i < segments.size() && match; ++i)
+        match = r.pattern[i] == "{}" || r.pattern[i] == segments[i];
+      if (!match)
+        continue;
+      if (r.method != c->req.method) {
+        if (!allowed.empty())
+          allowed += ", ";
+        allowed += r.method;
+        continue;
+      }
+      for (size_t i = 0; i < segments.size(); ++i)
+        if (r.pattern[i] == "{}")
+          c->params.emplace_back(segments[i]);
+      if (r.needs_auth && !c->auth) {
+        fail(c, errc::unauthorized,
+             c->auth_problem.empty() ? "authentication required: send 'Authorization: Bearer "
+                                       "<access_token>'"
+                                     : c->auth_problem);
+        return;
+      }
+      (this->*r.fn)(c);
+      return;
+    }
+    if (!allowed.empty()) {
+      auto done = c->done;
+      c->done = [done, allowed](api_response res) {
+        res.headers.emplace_back("Allow", allowed);
+        done(std::move(res));
+      };
+      fail(c, errc::method_not_allowed, c->req.method + " is not allowed here; use " + allowed);
+      return;
+    }
+    fail(c, errc::not_found, "no such endpoint: " + c->req.method + " "
+                               + std::string{c->req.target.substr(0, c->req.target.find('?'))});
+  }
+
+  /// Parses a JSON object body, or answers the error and returns nullopt.
+  std::optional<json_value> json_body(const call_ptr& c) {
+    // JSON under curl's default form type or text/plain is accepted too: quick command-line
+    // calls send that. Other types (multipart, XML, ...) are surely not JSON.
+    std::string_view ct = c->req.content_type;
+    if (!ct.empty() && ct.find("json") == std::string_view::npos
+        && ct.find("application/x-www-form-urlencoded") == std::string_view::npos
+        && ct.find("text/plain") == std::string_view::npos) {
+      fail(c, errc::unsupported_media_type, "the request body must be application/json");
+      return std::nullopt;
+    }
+    auto doc = parse_json(c->req.body);
+    if (!doc) {
+      fail(c, doc.error());
+      return std::nullopt;
+    }
+    if (!doc->is_object()) {
+      fail(c, error_info{errc::validation_error, "the request body must be a JSON object", "",
+                         "expected an object"});
+      return std::nullopt;
+    }
+    return std::move(*doc);
+  }
+
+  std::string token_response(const user& u) {
+    auto now = now_ms() / 1000;
+    json_writer w;
+    w.begin_object()
+      .member("success", true)
+      .member("access_token", tokens.issue(u, now))
+      .member("token_type", "bearer")
+      .member("expires_in", tokens.ttl_seconds());
+    w.key("user_info");
+    write_user(w, u, false);
+    w.end_object();
+    return w.take();
+  }
+
+  // -- handlers ---------------------------------------------------------------
+
+  void health(const call_ptr& c) {
+    json_writer w;
+    w.begin_object()
+      .member("status", "ok")
+      .member("version", settings.version)
+      .member("uptime_seconds", (now_ms() - started_at_ms) / 1000)
+      .member("timestamp", format_time(now_ms()))
+      .end_object();
+    finish(c, 200, w.take());
+  }
+
+  void register_user(const call_ptr& c) {
+    auto body = json_body(c);
+    if (!body)
+      return;
+    registration r;
+    std::string requested_role;
+    for (auto err : {read_string(*body, "username", true, r.username),
+                     read_string(*body, "email", true, r.email),
+                     read_string(*body, "password", true, r.password),
+                     read_string(*body, "nickname", false, r.nickname),
+                     read_string(*body, "role", false, requested_role)}) {
+      if (err) {
+        fail(c, err);
+        return;
+      }
+    }
+    if (!requested_role.empty()) {
+      auto wanted = parse_role(requested_role);
+      if (!wanted) {
+        fail(c, error_info{errc::validation_error, "role must be one of user, premium, "
+                                                   "enterprise, admin",
+                           "role", "unknown role"});
+        return;
+      }
+      if (*wanted != role::user) {
+        fail(c, error_info{errc::forbidden,
+                           "the " + requested_role + " role is granted by an administrator; "
+                                                     "register as user",
+                           "role", "not self-assignable"});
+        return;
+      }
+    }
+    in_actor([this, c, r = std::move(r)](caf::event_based_actor* self) mutable {
+      self->request(accounts, settings.actor_timeout, register_atom::value, std::move(r))
+        .then([this, c](user& u) { finish(c, 201, token_response(u)); },
+              [this, c](caf::error& err) { fail(c, err); });
+    });
+  }
+
+  void login(const call_ptr& c) {
+    auto body = json_body(c);
+    if (!body)
+      return;
+    std::string username;
+    std::string password;
+    for (auto err : {read_string(*body, "username", true, username),
+                     read_string(*body, "password", true, password)}) {
+      if (err) {
+        fail(c, err);
+        return;
+      }
+    }
+    in_actor([this, c, username = std::move(username),
+              password = std::move(password)](caf::event_based_actor* self) mutable {
+      self
+        ->request(accounts, settings.actor_timeout, login_atom::value, std::move(username),
+                  std::move(password))
+        .then([this, c](user& u) { finish(c, 200, token_response(u)); },
+              [this, c](caf::error& err) { fail(c, err); });
+    });
+  }
+
+  void me(const call_ptr& c) {
+    in_actor([this, c](caf::event_based_actor* self) {
+      self->request(accounts, settings.actor_timeout, get_atom::value, c->auth->subject)
+        .then(
+          [this, c](user& u) {
+            if (!u.is_active) {
+              fail(c, errc::unauthorized, "this account is disabled");
+              return;
+            }
+            json_writer w;
+            write_user(w, u, true);
+            finish(c, 200, w.take());
+          },
+          [this, c](caf::error& err) {
+            if (err == errc::not_found)
+              fail(c, errc::unauthorized, "the account of this token no longer exists");
+            else
+              fail(c, err);
+          });
+    });
+  }
+
+  void set_role(const call_ptr& c) {
+    auto body = json_body(c);
+    if (!body)
+      return;
+    std::string name;
+    if (auto err = read_string(*body, "role", true, name)) {
+      fail(c, err);
+      return;
+    }
+    auto r = parse_role(name);
+    if (!r) {
+      fail(c, error_info{errc::validation_error,
+                         "role must be one of user, premium, enterprise, admin", "role",
+                         "unknown role"});
+      return;
+    }
+    in_actor([this, c, r = *r](caf::event_based_actor* self) {
+      self
+        ->request(accounts, settings.actor_timeout, set_role_atom::value, c->auth->subject,
+                  user_id{c->params[0]}, r)
+        .then(
+          [this, c](user& u) {
+            json_writer w;
+            write_user(w, u, true);
+            finish(c, 200, w.take());
+          },
+          [this, c](caf::error& err) {
+            if (err == errc::not_found)
+              fail(c, errc::not_found, "no such user");
+            else
+              fail(c, err);
+          });
+    });
+  }
+};
+
+api::api(caf::actor_system& sys, account_actor accounts, token_service tokens,
+         api_settings settings)
+  : impl_(std::make_unique<impl>(sys, std::move(accounts), std::move(tokens),
+                                 std::move(settings))) {}
+
+api::~api() {
+  shutdown();
+}
+
+void api::handle(api_request req, responder done) {
+  auto c = impl_->begin(std::move(req), std::move(done));
+  impl_->dispatch(c);
+}
+
+void api::reject(const api_request& req, errc code, std::string message, responder done) {
+  auto c = impl_->begin(req, std::move(done));
+  impl_->fail(c, code, std::move(message));
+}
+
+void api::shutdown() {
+  // The bridges stay in the vector: a late request sends to a dead actor, whose message
+  // is dropped together with its responder, instead of racing on the vector.
+  if (impl_->stopped.exchange(true))
+    return;
+  for (auto& b : impl_->bridges)
+    caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+}
+
+} // namespace chatagent::http

@@ -1,0 +1,82 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+#include "http/jwt.hpp"
+#include "protocol/account.hpp"
+#include "protocol/error.hpp"
+
+namespace chatagent::http {
+
+/// A request as the API sees it, independent of the HTTP library.
+struct api_request {
+  std::string method;
+  std::string target; // path and query, as sent
+  std::string body;
+  std::string authorization;
+  std::string content_type;
+  std::string request_id; // the client's X-Request-Id, if any
+  std::string client_address;
+};
+
+/// A response as the API produces it; the transport adds framing headers.
+struct api_response {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// Receives the response to one request, exactly once, on any thread.
+using responder = std::function<void(api_response)>;
+
+/// Requests per minute for each kind of caller.
+struct rate_limits {
+  int64_t user = 100;
+  int64_t premium = 1000;
+  int64_t enterprise = 10000; // admins get this too
+  int64_t anonymous = 100;    // per client address
+};
+
+struct api_settings {
+  rate_limits limits;
+  std::chrono::milliseconds actor_timeout{10000};
+  std::string version;
+};
+
+/// The REST API: authenticates and rate-limits each request, routes it, turns it into
+/// messages to the actors and their replies into responses. It never blocks the calling
+/// (I/O) thread: actor requests run in a few bridge actors and answer through `responder`.
+class api {
+public:
+  api(caf::actor_system& sys, protocol::account_actor accounts, token_service tokens,
+      api_settings settings);
+  ~api();
+  api(const api&) = delete;
+  api& operator=(const api&) = delete;
+
+  /// Answers `req` through `done`.
+  void handle(api_request req, responder done);
+
+  /// Answers a request the transport refused before routing (malformed HTTP, body too
+  /// large): a standard error, with the request id and rate-limit headers.
+  void reject(const api_request& req, protocol::errc code, std::string message,
+              responder done);
+
+  /// Stops the bridge actors; pending requests are dropped without an answer.
+  void shutdown();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace chatagent::http

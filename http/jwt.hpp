@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <caf/expected.hpp>
+
+#include "protocol/types.hpp"
+
+namespace chatagent::http {
+
+/// What a verified access token says.
+struct token_claims {
+  protocol::user_id subject;
+  protocol::role role = protocol::role::user;
+  int64_t issued_at = 0;  // epoch seconds
+  int64_t expires_at = 0; // epoch seconds
+};
+
+/// Issues and verifies JWT access tokens (HS256 only). Verification rejects every other
+/// `alg` (`none` included), checks the signature in constant time, then `exp`.
+class token_service {
+public:
+  token_service(std::string secret, int64_t ttl_seconds)
+    : secret_(std::move(secret)), ttl_(ttl_seconds) {}
+
+  /// A token for `u` valid from `now` (epoch seconds) for the configured lifetime.
+  std::string issue(const protocol::user& u, int64_t now) const;
+
+  /// The token's claims; UNAUTHORIZED with a reason (malformed, bad signature, expired).
+  caf::expected<token_claims> verify(std::string_view token, int64_t now) const;
+
+  int64_t ttl_seconds() const noexcept { return ttl_; }
+
+private:
+  std::string secret_;
+  int64_t ttl_;
+};
+
+/// Signs `header_json`.`payload_json` with HMAC-SHA256 into a compact JWT. Exposed so tests
+/// can forge tokens with chosen headers and claims.
+std::string sign_jwt(std::string_view header_json, std::string_view payload_json,
+                     std::string_view secret);
+
+/// Base64url without padding (RFC 7515).
+std::string base64url_encode(std::string_view bytes);
+
+/// Decodes base64url (padding optional); false on an invalid character or length.
+bool base64url_decode(std::string_view text, std::string& out);
+
+} // namespace chatagent::http

@@ -1,0 +1,337 @@
+#include "http/server.hpp"
+
+#include <atomic>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include "http/api.hpp"
+
+namespace chatagent::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+struct server::impl {
+  server_settings cfg;
+  api& handler;
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+  std::atomic<size_t> connections{0};
+  std::atomic<size_t> in_flight{0};
+  std::atomic<bool> draining{false};
+  uint16_t bound_port = 0;
+
+  impl(server_settings s, api& h)
+    : cfg(std::move(s)), handler(h), ioc(static_cast<int>(cfg.io_threads)),
+      acceptor(net::make_strand(ioc)) {}
+
+  void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+};
+
+namespace {
+
+void fail(beast::error_code ec, const char* what) {
+  if (ec == net::error::operation_aborted || ec == beast::error::timeout
+      || ec == net::error::connection_reset || ec == net::error::broken_pipe
+      || ec == bhttp::error::end_of_stream || ec == net::error::eof)
+    return;
+  spdlog::debug("http: {}: {}", what, ec.message());
+}
+
+/// One client connection: read a request, answer it, repeat while kept alive.
+class http_session : public std::enable_shared_from_this<http_session> {
+public:
+  http_session(tcp::socket&& socket, server::impl& srv) : stream_(std::move(socket)), srv_(srv) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec)
+      client_address_ = ep.address().to_string();
+  }
+
+  ~http_session() { srv_.connections.fetch_sub(1, std::memory_order_relaxed); }
+
+  void run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+  }
+
+private:
+  void do_read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(srv_.cfg.max_header_bytes));
+    parser_->body_limit(srv_.cfg.max_body_bytes);
+    stream_.expires_after(srv_.cfg.idle_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&http_session::on_header,
+                                                       shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    stream_.expires_after(srv_.cfg.read_timeout);
+    if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
+      continue_.emplace(bhttp::status::continue_, parser_->get().version());
+      bhttp::async_write(stream_, *continue_,
+                         beast::bind_front_handler(&http_session::on_continue,
+                                                   shared_from_this()));
+      return;
+    }
+    read_body();
+  }
+
+  void on_continue(beast::error_code ec, std::size_t) {
+    if (ec) {
+      fail(ec, "write 100-continue");
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == bhttp::error::body_limit) {
+      reject(protocol::errc::payload_too_large,
+             "the request body exceeds " + std::to_string(srv_.cfg.max_body_bytes) + " bytes");
+    } else if (ec == bhttp::error::header_limit) {
+      reject(protocol::errc::header_too_large,
+             "the request headers exceed " + std::to_string(srv_.cfg.max_header_bytes)
+               + " bytes");
+    } else if (ec == beast::error::timeout && parser_->is_header_done()) {
+      reject(protocol::errc::request_timeout, "the request body was not received in time");
+    } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()
+               && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+      reject(protocol::errc::validation_error, "malformed HTTP request: " + ec.message());
+    } else {
+      fail(ec, "read");
+      close();
+    }
+  }
+
+  /// Answers a request the transport refused, then closes the connection.
+  void reject(protocol::errc code, std::string message) {
+    api_request req;
+    req.client_address = client_address_;
+    if (parser_ && parser_->is_header_done())
+      req = to_api_request(parser_->get(), false);
+    keep_alive_ = false;
+    srv_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    srv_.handler.reject(req, code, std::move(message), post_back());
+  }
+
+  api_request to_api_request(bhttp::request<bhttp::string_body>& req, bool take_body) {
+    api_request r;
+    r.method = std::string{req.method_string()};
+    r.target = std::string{req.target()};
+    if (take_body)
+      r.body = std::move(req.body());
+    r.authorization = std::string{req[bhttp::field::authorization]};
+    r.content_type = std::string{req[bhttp::field::content_type]};
+    r.request_id = std::string{req["X-Request-Id"]};
+    r.client_address = client_address_;
+    return r;
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    auto& req = parser_->get();
+    keep_alive_ = req.keep_alive();
+    version_ = req.version();
+    srv_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    srv_.handler.handle(to_api_request(req, true), post_back());
+  }
+
+  /// A responder that writes the answer on this session's strand, from any thread.
+  responder post_back() {
+    return [self = shared_from_this()](api_response res) mutable {
+      auto ex = self->stream_.get_executor();
+      net::post(ex, [self = std::move(self), res = std::move(res)]() mutable {
+        self->write(std::move(res));
+      });
+    };
+  }
+
+  void write(api_response r) {
+    bool keep = keep_alive_ && !srv_.draining.load(std::memory_order_relaxed);
+    res_.emplace(static_cast<bhttp::status>(r.status), version_);
+    res_->set(bhttp::field::server, "chatagent");
+    res_->set(bhttp::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers)
+      res_->set(name, value);
+    res_->keep_alive(keep);
+    res_->body() = std::move(r.body);
+    res_->prepare_payload();
+    stream_.expires_after(srv_.cfg.read_timeout);
+    bhttp::async_write(stream_, *res_,
+                       beast::bind_front_handler(&http_session::on_write, shared_from_this(),
+                                                 !keep));
+  }
+
+  void on_write(bool close_after, beast::error_code ec, std::size_t) {
+    srv_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    res_.reset();
+    if (ec) {
+      fail(ec, "write");
+      return;
+    }
+    if (close_after) {
+      linger();
+      return;
+    }
+    do_read();
+  }
+
+  /// Half-closes, then reads and discards what the client still sends for a moment, so
+  /// the error response is not lost to a reset caused by unread data.
+  void linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > (size_t{4} << 20)) {
+                                self->close();
+                                return;
+                              }
+                              self->drain();
+                            });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  server::impl& srv_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::response<bhttp::empty_body>> continue_;
+  std::optional<bhttp::response<bhttp::string_body>> res_;
+  std::string client_address_;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+  std::array<char, 16384> scratch_{};
+  size_t drained_ = 0;
+};
+
+} // namespace
+
+void server::impl::do_accept() {
+  acceptor.async_accept(net::make_strand(ioc),
+                        beast::bind_front_handler(&impl::on_accept, this));
+}
+
+void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor.is_open())
+    return;
+  if (ec) {
+    fail(ec, "accept");
+  } else if (connections.fetch_add(1, std::memory_order_relaxed) >= cfg.max_connections) {
+    connections.fetch_sub(1, std::memory_order_relaxed);
+    spdlog::warn("http: refusing a connection: {} connections open", cfg.max_connections);
+    beast::error_code ignored;
+    socket.close(ignored);
+  } else {
+    std::make_shared<http_session>(std::move(socket), *this)->run();
+  }
+  do_accept();
+}
+
+server::server(server_settings settings, api& handler)
+  : impl_(std::make_unique<impl>(std::move(settings), handler)) {}
+
+server::~server() {
+  stop();
+}
+
+bool server::start(std::string& error) {
+  auto& d = *impl_;
+  beast::error_code ec;
+  tcp::endpoint endpoint;
+  auto address = net::ip::make_address(d.cfg.host, ec);
+  if (ec) {
+    tcp::resolver resolver{d.ioc};
+    auto results = resolver.resolve(d.cfg.host, std::to_string(d.cfg.port), ec);
+    if (ec || results.empty()) {
+      error = "cannot resolve host '" + d.cfg.host + "': " + ec.message();
+      return false;
+    }
+    endpoint = *results.begin();
+  } else {
+    endpoint = tcp::endpoint{address, d.cfg.port};
+  }
+  auto where = d.cfg.host + ":" + std::to_string(d.cfg.port);
+  if (d.acceptor.open(endpoint.protocol(), ec); ec) {
+    error = "cannot open a socket for " + where + ": " + ec.message();
+    return false;
+  }
+  d.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (d.acceptor.bind(endpoint, ec); ec) {
+    error = "cannot listen on " + where + ": " + ec.message();
+    return false;
+  }
+  if (d.acceptor.listen(net::socket_base::max_listen_connections, ec); ec) {
+    error = "cannot listen on " + where + ": " + ec.message();
+    return false;
+  }
+  d.bound_port = d.acceptor.local_endpoint().port();
+  d.do_accept();
+  for (size_t i = 0; i < d.cfg.io_threads; ++i)
+    d.threads.emplace_back([&d] { d.ioc.run(); });
+  return true;
+}
+
+uint16_t server::port() const noexcept {
+  return impl_->bound_port;
+}
+
+void server::stop() {
+  auto& d = *impl_;
+  if (d.threads.empty())
+    return;
+  d.draining = true;
+  net::post(d.acceptor.get_executor(), [&d] {
+    beast::error_code ec;
+    d.acceptor.close(ec);
+  });
+  auto deadline = std::chrono::steady_clock::now() + d.cfg.shutdown_timeout;
+  while (d.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (auto left = d.in_flight.load(); left > 0)
+    spdlog::warn("http: {} requests still in flight at shutdown", left);
+  d.ioc.stop();
+  for (auto& t : d.threads)
+    t.join();
+  d.threads.clear();
+}
+
+} // namespace chatagent::http

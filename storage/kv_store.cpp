@@ -1,0 +1,140 @@
+#include "storage/kv_store.hpp"
+
+#include <array>
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include "protocol/error.hpp"
+
+namespace chatagent::storage {
+
+using protocol::api_error;
+using protocol::errc;
+
+namespace {
+
+// Index = static_cast<size_t>(family); "default" must exist in every RocksDB database.
+constexpr std::array<const char*, 4> family_names{"default", "users", "user_names",
+                                                  "user_emails"};
+
+constexpr std::string_view schema_version = "1";
+
+} // namespace
+
+struct kv_store::impl {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+
+  rocksdb::ColumnFamilyHandle* cf(family f) const { return handles[static_cast<size_t>(f)]; }
+
+  ~impl() {
+    if (db) {
+      db->FlushWAL(true);
+      for (auto* h : handles)
+        db->DestroyColumnFamilyHandle(h);
+      db->Close();
+    }
+  }
+};
+
+kv_store::kv_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+kv_store::~kv_store() = default;
+
+caf::expected<std::shared_ptr<kv_store>> kv_store::open(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.IncreaseParallelism(2);
+  options.OptimizeLevelStyleCompaction();
+  options.keep_log_file_num = 5;
+  options.max_log_file_size = 16 << 20;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cf_options{options};
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (auto name : family_names)
+    descriptors.emplace_back(name, cf_options);
+
+  auto p = std::make_unique<impl>();
+  rocksdb::DB* raw = nullptr;
+  auto st = rocksdb::DB::Open(rocksdb::DBOptions{options}, dir, descriptors, &p->handles, &raw);
+  if (!st.ok()) {
+    auto what = st.ToString();
+    if (st.IsIOError() && what.find("lock") != std::string::npos)
+      return api_error(errc::service_unavailable,
+                       "data directory " + dir + " is in use by another process");
+    return api_error(errc::internal_error, "cannot open the database in " + dir + ": " + what);
+  }
+  p->db.reset(raw);
+
+  // Record the schema version on first start; refuse data from a newer, unknown schema.
+  std::string version;
+  st = p->db->Get(rocksdb::ReadOptions{}, p->cf(family::meta), "schema_version", &version);
+  if (st.IsNotFound()) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    st = p->db->Put(wo, p->cf(family::meta), "schema_version",
+                    rocksdb::Slice{schema_version.data(), schema_version.size()});
+    if (!st.ok())
+      return api_error(errc::internal_error, "cannot write to " + dir + ": " + st.ToString());
+  } else if (!st.ok()) {
+    return api_error(errc::internal_error, "cannot read " + dir + ": " + st.ToString());
+  } else if (version != schema_version) {
+    return api_error(errc::internal_error, "data directory " + dir + " has schema version "
+                                             + version + ", this build reads "
+                                             + std::string{schema_version});
+  }
+  return std::shared_ptr<kv_store>{new kv_store{std::move(p)}};
+}
+
+caf::expected<std::string> kv_store::get(family f, std::string_view key) const {
+  std::string value;
+  auto st = impl_->db->Get(rocksdb::ReadOptions{}, impl_->cf(f),
+                           rocksdb::Slice{key.data(), key.size()}, &value);
+  if (st.IsNotFound())
+    return api_error(errc::not_found, "not found");
+  if (!st.ok())
+    return api_error(errc::internal_error, "storage read failed: " + st.ToString());
+  return value;
+}
+
+caf::error kv_store::write(write_batch batch) {
+  rocksdb::WriteBatch wb;
+  for (auto& op : batch.ops_) {
+    auto st = op.is_delete ? wb.Delete(impl_->cf(op.fam), op.key)
+                           : wb.Put(impl_->cf(op.fam), op.key, op.value);
+    if (!st.ok())
+      return api_error(errc::internal_error, "storage batch failed: " + st.ToString());
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true; // acknowledged writes survive kill -9 and power loss
+  auto st = impl_->db->Write(wo, &wb);
+  if (!st.ok())
+    return api_error(errc::internal_error, "storage write failed: " + st.ToString());
+  return caf::none;
+}
+
+caf::error kv_store::scan(family f, std::string_view prefix,
+                          const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(rocksdb::ReadOptions{},
+                                                               impl_->cf(f))};
+  rocksdb::Slice p{prefix.data(), prefix.size()};
+  for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+    auto k = it->key();
+    auto v = it->value();
+    if (!fn(std::string_view{k.data(), k.size()}, std::string_view{v.data(), v.size()}))
+      break;
+  }
+  if (!it->status().ok())
+    return api_error(errc::internal_error, "storage scan failed: " + it->status().ToString());
+  return caf::none;
+}
+
+} // namespace chatagent::storage

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+namespace chatagent::storage {
+
+/// The column families of the database, one per kind of record (see docs/storage.md).
+enum class family : uint8_t {
+  meta,        // schema version and other database-wide facts
+  users,       // user id -> user record (JSON)
+  user_names,  // lower-cased username -> user id
+  user_emails, // lower-cased email -> user id
+};
+
+/// A set of writes applied atomically by `kv_store::write`.
+class write_batch {
+public:
+  void put(family f, std::string key, std::string value) {
+    ops_.push_back({f, false, std::move(key), std::move(value)});
+  }
+  void erase(family f, std::string key) { ops_.push_back({f, true, std::move(key), {}}); }
+  bool empty() const noexcept { return ops_.empty(); }
+
+private:
+  friend class kv_store;
+  struct op {
+    family fam;
+    bool is_delete;
+    std::string key;
+    std::string value;
+  };
+  std::vector<op> ops_;
+};
+
+/// The RocksDB database in the data directory. Thread-safe. `write` returns only once the
+/// batch is durable: the write-ahead log is synced, and concurrent writers share one sync
+/// (RocksDB's group commit).
+class kv_store {
+public:
+  ~kv_store();
+  kv_store(const kv_store&) = delete;
+  kv_store& operator=(const kv_store&) = delete;
+
+  /// Opens (creating if needed) the database in `dir`. Fails with a one-line reason when
+  /// the directory is unusable or another process holds it.
+  static caf::expected<std::shared_ptr<kv_store>> open(const std::string& dir);
+
+  /// The value at `key`; NOT_FOUND error when absent.
+  caf::expected<std::string> get(family f, std::string_view key) const;
+
+  /// Applies `batch` atomically and durably.
+  caf::error write(write_batch batch);
+
+  /// Calls `fn(key, value)` for each key starting with `prefix`, in order, until it
+  /// returns false.
+  caf::error scan(family f, std::string_view prefix,
+                  const std::function<bool(std::string_view, std::string_view)>& fn) const;
+
+private:
+  struct impl;
+  explicit kv_store(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace chatagent::storage
