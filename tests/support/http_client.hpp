@@ -1,0 +1,37 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "protocol/json.hpp"
+
+namespace chatagent::test {
+
+/// An HTTP response as a test inspects it.
+struct http_result {
+  long status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers; // names lower-cased
+  std::string error;                          // transport failure, if any
+
+  /// The body parsed as JSON (null on a parse failure).
+  protocol::json_value json() const;
+  std::string header(const std::string& lower_name) const;
+};
+
+using header_list = std::vector<std::string>; // "Name: value"
+
+/// One HTTP/1.1 request over a fresh connection (libcurl, loopback only).
+http_result http_request(const std::string& method, const std::string& url,
+                         const std::string& body = {}, const header_list& headers = {});
+
+/// Writes `raw` to 127.0.0.1:`port` and returns everything the server sent back until it
+/// closed the connection (or 10 s passed).
+std::string raw_exchange(unsigned short port, const std::string& raw);
+
+/// The string at `path` (members separated by '.') in a JSON object, or "" when absent.
+std::string json_string(const protocol::json_value& v, const std::string& path);
+
+} // namespace chatagent::test

@@ -1,0 +1,123 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include <sys/stat.h>
+
+#include "protocol/error.hpp"
+#include "storage/kv_store.hpp"
+#include "storage/secret_file.hpp"
+#include "storage/user_store.hpp"
+#include "support/server_process.hpp"
+
+using namespace chatagent;
+using namespace chatagent::storage;
+using protocol::errc;
+
+namespace {
+
+user_record make_user(std::string id, std::string name, std::string email) {
+  user_record r;
+  r.info.id = protocol::user_id{std::move(id)};
+  r.info.username = std::move(name);
+  r.info.nickname = "昵称";
+  r.info.email = std::move(email);
+  r.info.created_at_ms = 1000;
+  r.info.updated_at_ms = 2000;
+  r.password_hash = "$argon2id$stub";
+  return r;
+}
+
+} // namespace
+
+TEST(user_record, encodes_and_decodes) {
+  auto r = make_user("usr_1", "Alice", "alice@example.com");
+  r.info.role = protocol::role::enterprise;
+  auto back = decode_user(encode(r));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->info.id, r.info.id);
+  EXPECT_EQ(back->info.username, "Alice");
+  EXPECT_EQ(back->info.nickname, "昵称");
+  EXPECT_EQ(back->info.role, protocol::role::enterprise);
+  EXPECT_EQ(back->info.created_at_ms, 1000);
+  EXPECT_EQ(back->password_hash, r.password_hash);
+  EXPECT_FALSE(decode_user("garbage"));
+  EXPECT_FALSE(decode_user("{}"));
+}
+
+TEST(user_store, enforces_unique_names_and_emails_ignoring_case) {
+  test::temp_dir dir;
+  auto db = kv_store::open(dir.path());
+  ASSERT_TRUE(db);
+  user_store users{*db};
+  ASSERT_FALSE(users.create(make_user("usr_1", "Alice", "alice@example.com")));
+  auto dup_name = users.create(make_user("usr_2", "ALICE", "other@example.com"));
+  EXPECT_EQ(protocol::describe(dup_name).code, errc::duplicate_resource);
+  EXPECT_EQ(protocol::describe(dup_name).field, "username");
+  auto dup_email = users.create(make_user("usr_3", "bob", "Alice@Example.com"));
+  EXPECT_EQ(protocol::describe(dup_email).field, "email");
+  EXPECT_TRUE(users.find_by_username("aLiCe"));
+  EXPECT_TRUE(users.find_by_email("ALICE@example.COM"));
+  EXPECT_EQ(users.find_by_id(protocol::user_id{"usr_2"}).error(), errc::not_found);
+}
+
+TEST(user_store, survives_reopening) {
+  test::temp_dir dir;
+  {
+    auto db = kv_store::open(dir.path());
+    ASSERT_TRUE(db);
+    user_store users{*db};
+    auto r = make_user("usr_1", "alice", "alice@example.com");
+    ASSERT_FALSE(users.create(r));
+    r.info.role = protocol::role::premium;
+    ASSERT_FALSE(users.update(r));
+  }
+  auto db = kv_store::open(dir.path());
+  ASSERT_TRUE(db);
+  user_store users{*db};
+  auto r = users.find_by_username("alice");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->info.role, protocol::role::premium);
+}
+
+TEST(kv_store, refuses_a_directory_held_by_another_handle) {
+  test::temp_dir dir;
+  auto first = kv_store::open(dir.path());
+  ASSERT_TRUE(first);
+  auto second = kv_store::open(dir.path());
+  ASSERT_FALSE(second);
+  EXPECT_NE(protocol::describe(second.error()).message.find("in use"), std::string::npos);
+}
+
+TEST(kv_store, scans_by_prefix_in_key_order) {
+  test::temp_dir dir;
+  auto db = kv_store::open(dir.path());
+  ASSERT_TRUE(db);
+  write_batch b;
+  b.put(family::users, "b2", "2");
+  b.put(family::users, "a1", "x");
+  b.put(family::users, "b1", "1");
+  ASSERT_FALSE((*db)->write(std::move(b)));
+  std::string seen;
+  ASSERT_FALSE((*db)->scan(family::users, "b", [&](std::string_view k, std::string_view v) {
+    seen += std::string{k} + "=" + std::string{v} + ";";
+    return true;
+  }));
+  EXPECT_EQ(seen, "b1=1;b2=2;");
+}
+
+TEST(secret_file, is_created_once_with_mode_0600) {
+  test::temp_dir dir;
+  auto path = dir.path() + "/jwt_secret";
+  auto first = load_or_create_secret(path);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->size(), 64u);
+  struct stat st{};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  auto second = load_or_create_secret(path);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*first, *second);
+  ::chmod(path.c_str(), 0644);
+  EXPECT_FALSE(load_or_create_secret(path));
+}
