@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
@@ -48,6 +49,12 @@ struct call {
 };
 
 using call_ptr = std::shared_ptr<call>;
+
+/// Runs jobs from I/O threads in an actor context. `index` only tells the bridges apart.
+caf::behavior bridge_impl(caf::event_based_actor* self, size_t index) {
+  (void) index;
+  return {[self](bridge_job& job) { job.run(self); }};
+}
 
 std::string make_request_id() {
   thread_local std::mt19937_64 gen{std::random_device{}()};
@@ -163,10 +170,10 @@ struct api::impl {
   impl(caf::actor_system& s, account_actor a, token_service t, api_settings cfg)
     : sys(s), accounts(std::move(a)), tokens(std::move(t)), settings(std::move(cfg)) {
     auto n = std::max<size_t>(sys.scheduler().num_workers(), 1);
+    // Spawned with an argument on purpose: CAF 0.17.6 dereferences a null argument tuple
+    // when a function-based actor has none (undefined behavior that UBSan reports).
     for (size_t i = 0; i < n; ++i)
-      bridges.push_back(sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
-        return {[self](bridge_job& job) { job.run(self); }};
-      }));
+      bridges.push_back(sys.spawn(bridge_impl, i));
     routes = {
       {"GET", {"api", "v1", "health"}, false, &impl::health},
       {"POST", {"api", "v1", "auth", "register"}, false, &impl::register_user},
@@ -232,7 +239,8 @@ struct api::impl {
     constexpr std::string_view scheme = "Bearer ";
     if (h.size() <= scheme.size() || !std::equal(scheme.begin(), scheme.end(), h.begin(),
                                                  [](char a, char b) {
-                                                   return std::tolower(a) == std::tolower(b);
+                                                   return std::tolower(static_cast<unsigned char>(a))
+                                                          == std::tolower(static_cast<unsigned char>(b));
                                                  })) {
       c.auth_problem = "the Authorization header must be 'Bearer <token>'";
       return;
@@ -510,6 +518,9 @@ void api::shutdown() {
     return;
   for (auto& b : impl_->bridges)
     caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+  // Their continuations point into this object: wait until none can run any more.
+  caf::scoped_actor self{impl_->sys};
+  self->wait_for(impl_->bridges);
 }
 
 } // namespace chatagent::http

@@ -71,7 +71,8 @@ public:
   void reject(const api_request& req, protocol::errc code, std::string message,
               responder done);
 
-  /// Stops the bridge actors; pending requests are dropped without an answer.
+  /// Stops the bridge actors and waits until they are gone; pending requests are dropped
+  /// without an answer. Call after the transport stopped, before destroying this object.
   void shutdown();
 
 private:

@@ -1,0 +1,58 @@
+// In-process costs of the per-request work on the API's hot path.
+#include <benchmark/benchmark.h>
+
+#include "http/jwt.hpp"
+#include "http/rate_limiter.hpp"
+#include "protocol/json.hpp"
+#include "protocol/time.hpp"
+
+using namespace chatagent;
+
+static void bm_jwt_verify(benchmark::State& state) {
+  http::token_service ts{"0123456789abcdef0123456789abcdef", 3600};
+  protocol::user u;
+  u.id = protocol::user_id{"usr_01HZX3Q7RJ2V6N8K4M5P9T0ABC"};
+  auto token = ts.issue(u, 1'700'000'000);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(ts.verify(token, 1'700'000'001));
+}
+BENCHMARK(bm_jwt_verify);
+
+static void bm_json_parse_registration(benchmark::State& state) {
+  std::string body = R"({"username":"user123","nickname":"用户昵称","email":"user@example.com",)"
+                     R"("password":"password123","role":"user"})";
+  for (auto _ : state)
+    benchmark::DoNotOptimize(protocol::parse_json(body));
+}
+BENCHMARK(bm_json_parse_registration);
+
+static void bm_json_write_user(benchmark::State& state) {
+  for (auto _ : state) {
+    protocol::json_writer w;
+    w.begin_object()
+      .member("id", "usr_01HZX3Q7RJ2V6N8K4M5P9T0ABC")
+      .member("username", "user123")
+      .member("nickname", "用户昵称")
+      .member("email", "user@example.com")
+      .member("role", "user")
+      .member("is_active", true)
+      .member("created_at", protocol::format_time(1'700'000'000'000))
+      .member("updated_at", protocol::format_time(1'700'000'000'000))
+      .end_object();
+    benchmark::DoNotOptimize(w.take());
+  }
+}
+BENCHMARK(bm_json_write_user);
+
+static void bm_rate_limiter_check(benchmark::State& state) {
+  http::rate_limiter rl;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1024; ++i)
+    keys.push_back("u:usr_" + std::to_string(i));
+  size_t i = 0;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(rl.check(keys[i++ & 1023], 1'000'000'000, 1'700'000'000));
+}
+BENCHMARK(bm_rate_limiter_check)->Threads(1)->Threads(2);
+
+BENCHMARK_MAIN();
