@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <caf/actor_system.hpp>
@@ -76,8 +77,12 @@ int serve(const config::command_line& cli) {
 
   caf::actor_system_config caf_cfg;
   caf_cfg.add_message_types<caf::id_block::chatagent>();
-  if (cfg.worker_threads > 0)
-    caf_cfg.set("scheduler.max-threads", static_cast<size_t>(cfg.worker_threads));
+  // By default the scheduler gets the cores the I/O threads leave (at least one): more
+  // threads than cores only adds context switches between them.
+  auto cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+  auto workers = cfg.worker_threads > 0 ? cfg.worker_threads
+                                        : std::max<int64_t>(1, cores - cfg.io_threads);
+  caf_cfg.set("scheduler.max-threads", static_cast<size_t>(workers));
   caf::actor_system sys{caf_cfg};
 
   actors::account_settings accounts_cfg;

@@ -26,7 +26,7 @@ cleanup() {
 trap cleanup EXIT
 
 # chatagent, with rate limits out of the way (the limiter still runs on every request).
-CHATAGENT_RATE_LIMIT_USER=1000000000 CHATAGENT_RATE_LIMIT_ANONYMOUS=1000000000 \
+CHATAGENT_RATE_LIMIT_USER=100000000 CHATAGENT_RATE_LIMIT_ANONYMOUS=100000000 \
   "$bin" serve --port 0 --data-dir "$work/data" > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 300); do
@@ -45,6 +45,7 @@ me=$(curl -s "http://127.0.0.1:$port/api/v1/auth/me" -H "Authorization: Bearer $
 
 # nginx: the same JSON body as a static file.
 mkdir -p "$work/www" "$work/nginx"
+chmod 755 "$work" "$work/www" # nginx workers run as an unprivileged user
 printf '%s' "$me" > "$work/www/me.json"
 nport=$((port + 1))
 while (exec 3<>"/dev/tcp/127.0.0.1/$nport") 2>/dev/null; do nport=$((nport + 1)); done
@@ -86,6 +87,10 @@ run() { # name url
   p99=$(printf '%s\n' "$out" | awk '$1=="99%" {print $2}')
   non2xx=$(printf '%s\n' "$out" | awk '/Non-2xx/ {print $NF}')
   echo "| $1 | $rps | $p50 | $p99 | ${non2xx:-0} |"
+  if [ -n "$non2xx" ] && [ "$non2xx" != "0" ]; then
+    echo "$1 answered $non2xx non-2xx responses: the run is invalid" >&2
+    exit 1
+  fi
   echo "$rps" > "$work/$1.rps"
 }
 

@@ -26,7 +26,7 @@ const std::vector<key_spec>& keys() {
     {"host", &c::host, 0, 0, "address to listen on"},
     {"port", &c::port, 0, 65535, "TCP port; 0 picks a free one"},
     {"io_threads", &c::io_threads, 1, 64, "HTTP I/O threads"},
-    {"worker_threads", &c::worker_threads, 0, 256, "actor scheduler threads; 0: one per core"},
+    {"worker_threads", &c::worker_threads, 0, 256, "actor scheduler threads; 0: the cores left by io_threads, at least 1"},
     {"max_connections", &c::max_connections, 1, 1000000, "open client connections at most"},
     {"max_body_bytes", &c::max_body_bytes, 1024, 1LL << 32, "request body limit"},
     {"max_header_bytes", &c::max_header_bytes, 1024, 1 << 20, "request header limit"},

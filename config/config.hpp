@@ -15,7 +15,7 @@ struct server_config {
   std::string host = "127.0.0.1";
   int64_t port = 8000;
   int64_t io_threads = 2;
-  int64_t worker_threads = 0; // 0: one per core
+  int64_t worker_threads = 0; // 0: the cores io_threads leave, at least one
   int64_t max_connections = 10000;
   int64_t max_body_bytes = 1 << 20;
   int64_t max_header_bytes = 16 << 10;

@@ -2,9 +2,7 @@
 
 #include <array>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <sodium.h>
 
 #include "protocol/error.hpp"
 #include "protocol/json.hpp"
@@ -18,11 +16,21 @@ namespace {
 
 constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-std::array<unsigned char, 32> hmac_sha256(std::string_view key, std::string_view data) {
-  std::array<unsigned char, 32> out{};
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len);
+using mac_bytes = std::array<unsigned char, crypto_auth_hmacsha256_BYTES>;
+
+crypto_auth_hmacsha256_state keyed_state(std::string_view key) {
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()),
+                              key.size());
+  return st;
+}
+
+/// Finishes a copy of a keyed state over `data`: the key schedule is computed once.
+mac_bytes finish_mac(crypto_auth_hmacsha256_state st, std::string_view data) {
+  mac_bytes out{};
+  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(data.data()),
+                                data.size());
+  crypto_auth_hmacsha256_final(&st, out.data());
   return out;
 }
 
@@ -93,11 +101,18 @@ bool base64url_decode(std::string_view text, std::string& out) {
 std::string sign_jwt(std::string_view header_json, std::string_view payload_json,
                      std::string_view secret) {
   auto signing_input = base64url_encode(header_json) + "." + base64url_encode(payload_json);
-  auto mac = hmac_sha256(secret, signing_input);
+  auto mac = finish_mac(keyed_state(secret), signing_input);
   auto sig = base64url_encode(
     std::string_view{reinterpret_cast<const char*>(mac.data()), mac.size()});
   return signing_input + "." + sig;
 }
+
+struct token_service::keyed_mac {
+  crypto_auth_hmacsha256_state state;
+};
+
+token_service::token_service(std::string secret, int64_t ttl_seconds)
+  : mac_(std::make_shared<keyed_mac>(keyed_mac{keyed_state(secret)})), ttl_(ttl_seconds) {}
 
 std::string token_service::issue(const protocol::user& u, int64_t now) const {
   protocol::json_writer payload;
@@ -107,7 +122,11 @@ std::string token_service::issue(const protocol::user& u, int64_t now) const {
     .member("iat", now)
     .member("exp", now + ttl_)
     .end_object();
-  return sign_jwt(R"({"alg":"HS256","typ":"JWT"})", payload.str(), secret_);
+  auto signing_input = base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "."
+                       + base64url_encode(payload.str());
+  auto mac = finish_mac(mac_->state, signing_input);
+  return signing_input + "."
+         + base64url_encode(std::string_view{reinterpret_cast<const char*>(mac.data()), mac.size()});
 }
 
 caf::expected<token_claims> token_service::verify(std::string_view token, int64_t now) const {
@@ -127,8 +146,8 @@ caf::expected<token_claims> token_service::verify(std::string_view token, int64_
   std::string sig;
   if (!base64url_decode(token.substr(dot2 + 1), sig) || sig.size() != 32)
     return rejected("bad signature");
-  auto mac = hmac_sha256(secret_, token.substr(0, dot2));
-  if (CRYPTO_memcmp(mac.data(), sig.data(), mac.size()) != 0)
+  auto mac = finish_mac(mac_->state, token.substr(0, dot2));
+  if (sodium_memcmp(mac.data(), sig.data(), mac.size()) != 0)
     return rejected("bad signature");
   std::string payload_text;
   if (!base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1), payload_text))

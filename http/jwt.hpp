@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -22,8 +23,7 @@ struct token_claims {
 /// `alg` (`none` included), checks the signature in constant time, then `exp`.
 class token_service {
 public:
-  token_service(std::string secret, int64_t ttl_seconds)
-    : secret_(std::move(secret)), ttl_(ttl_seconds) {}
+  token_service(std::string secret, int64_t ttl_seconds);
 
   /// A token for `u` valid from `now` (epoch seconds) for the configured lifetime.
   std::string issue(const protocol::user& u, int64_t now) const;
@@ -34,7 +34,8 @@ public:
   int64_t ttl_seconds() const noexcept { return ttl_; }
 
 private:
-  std::string secret_;
+  struct keyed_mac; // HMAC-SHA256 state with the key already absorbed
+  std::shared_ptr<const keyed_mac> mac_;
   int64_t ttl_;
 };
 
