@@ -199,8 +199,12 @@ account_actor::behavior_type account_impl(account_pointer self,
   for (size_t i = 0; i < std::max<size_t>(settings.hash_workers, 1); ++i)
     self->state.hashers.push_back(
       self->spawn<caf::detached + caf::linked>(hasher_impl, settings.hashing));
-  if (auto dummy = hash_password("no such user: dummy password", settings.hashing))
-    self->state.dummy_hash = std::move(*dummy);
+  // Made off this actor's thread: with costly parameters it takes a while. Until it is
+  // ready an unknown name fails at once, which only matters in the first moments.
+  self->request(self->state.hasher(), hash_timeout, hash_atom::value,
+                std::string{"no such user: dummy password"})
+    .then([self](std::string& hash) { self->state.dummy_hash = std::move(hash); },
+          [](caf::error&) {});
   return {
     [self](register_atom, registration& r) { return do_register(self, std::move(r)); },
     [self](login_atom, const std::string& login, std::string& password) {

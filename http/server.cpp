@@ -6,8 +6,10 @@
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -32,6 +34,9 @@ struct server::impl {
   std::atomic<size_t> in_flight{0};
   std::atomic<bool> draining{false};
   uint16_t bound_port = 0;
+  // Sessions waiting for an actor's answer have no Asio operation pending: without this,
+  // run() would return once the acceptor closes and their answers would never be written.
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
 
   impl(server_settings s, api& h)
     : cfg(std::move(s)), handler(h), ioc(static_cast<int>(cfg.io_threads)),
@@ -84,7 +89,18 @@ private:
       on_read_error(ec);
       return;
     }
-    stream_.expires_after(srv_.cfg.read_timeout);
+    // The body gets its own deadline: a timeout of the stream itself would close the
+    // socket, and a client that stalls mid-body deserves a 408 it can read.
+    stream_.expires_never();
+    body_timed_out_ = false;
+    body_timer_.expires_after(srv_.cfg.read_timeout);
+    body_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec)
+        return;
+      self->body_timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
     if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
       continue_.emplace(bhttp::status::continue_, parser_->get().version());
       bhttp::async_write(stream_, *continue_,
@@ -97,6 +113,7 @@ private:
 
   void on_continue(beast::error_code ec, std::size_t) {
     if (ec) {
+      body_timer_.cancel();
       fail(ec, "write 100-continue");
       return;
     }
@@ -116,7 +133,7 @@ private:
       reject(protocol::errc::header_too_large,
              "the request headers exceed " + std::to_string(srv_.cfg.max_header_bytes)
                + " bytes");
-    } else if (ec == beast::error::timeout && parser_->is_header_done()) {
+    } else if (ec == net::error::operation_aborted && body_timed_out_) {
       reject(protocol::errc::request_timeout, "the request body was not received in time");
     } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()
                && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
@@ -129,6 +146,7 @@ private:
 
   /// Answers a request the transport refused, then closes the connection.
   void reject(protocol::errc code, std::string message) {
+    body_timer_.cancel();
     api_request req;
     req.client_address = client_address_;
     if (parser_ && parser_->is_header_done())
@@ -152,6 +170,7 @@ private:
   }
 
   void on_read(beast::error_code ec, std::size_t) {
+    body_timer_.cancel();
     if (ec) {
       on_read_error(ec);
       return;
@@ -236,6 +255,8 @@ private:
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
   std::optional<bhttp::response<bhttp::string_body>> res_;
+  net::steady_timer body_timer_{stream_.get_executor()};
+  bool body_timed_out_ = false;
   std::string client_address_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
@@ -307,6 +328,7 @@ bool server::start(std::string& error) {
   }
   d.bound_port = d.acceptor.local_endpoint().port();
   d.do_accept();
+  d.work.emplace(d.ioc.get_executor());
   for (size_t i = 0; i < d.cfg.io_threads; ++i)
     d.threads.emplace_back([&d] { d.ioc.run(); });
   return true;
@@ -330,6 +352,7 @@ void server::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   if (auto left = d.in_flight.load(); left > 0)
     spdlog::warn("http: {} requests still in flight at shutdown", left);
+  d.work.reset();
   d.ioc.stop();
   for (auto& t : d.threads)
     t.join();

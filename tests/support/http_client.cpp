@@ -1,5 +1,6 @@
 #include "support/http_client.hpp"
 
+#include <cerrno>
 #include <cstring>
 
 #include <arpa/inet.h>
@@ -112,6 +113,83 @@ std::string raw_exchange(unsigned short port, const std::string& raw) {
   }
   ::close(fd);
   return out;
+}
+
+raw_connection::raw_connection(unsigned short port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+raw_connection::~raw_connection() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+bool raw_connection::send(const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    auto n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0)
+      return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+namespace {
+
+/// recv with a timeout: >0 bytes, 0 on EOF, -1 on timeout or error.
+ssize_t recv_some(int fd, char* buf, size_t size, int timeout_seconds) {
+  timeval tv{timeout_seconds, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  return ::recv(fd, buf, size, 0);
+}
+
+} // namespace
+
+std::string raw_connection::read_response(int timeout_seconds) {
+  char buf[4096];
+  for (;;) {
+    auto end = pending_.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      size_t length = 0;
+      auto lower = pending_.substr(0, end);
+      for (auto& c : lower)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (auto pos = lower.find("content-length:"); pos != std::string::npos)
+        length = std::stoul(lower.substr(pos + 15));
+      if (pending_.size() >= end + 4 + length) {
+        auto res = pending_.substr(0, end + 4 + length);
+        pending_.erase(0, end + 4 + length);
+        return res;
+      }
+    }
+    auto n = recv_some(fd_, buf, sizeof(buf), timeout_seconds);
+    if (n <= 0)
+      return {};
+    pending_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+bool raw_connection::read_until_closed(std::string& out, int timeout_seconds) {
+  out = std::move(pending_);
+  pending_.clear();
+  char buf[4096];
+  for (;;) {
+    auto n = recv_some(fd_, buf, sizeof(buf), timeout_seconds);
+    if (n == 0)
+      return true;
+    if (n < 0)
+      return errno == ECONNRESET;
+    out.append(buf, static_cast<size_t>(n));
+  }
 }
 
 std::string json_string(const protocol::json_value& v, const std::string& path) {

@@ -31,6 +31,28 @@ http_result http_request(const std::string& method, const std::string& url,
 /// closed the connection (or 10 s passed).
 std::string raw_exchange(unsigned short port, const std::string& raw);
 
+/// A plain TCP connection to 127.0.0.1, for tests that need control over timing and bytes.
+class raw_connection {
+public:
+  explicit raw_connection(unsigned short port);
+  ~raw_connection();
+  raw_connection(const raw_connection&) = delete;
+  raw_connection& operator=(const raw_connection&) = delete;
+
+  bool connected() const noexcept { return fd_ >= 0; }
+  bool send(const std::string& bytes);
+
+  /// Reads one HTTP response (headers plus Content-Length body); "" on EOF or timeout.
+  std::string read_response(int timeout_seconds = 30);
+
+  /// Reads until the server closes the connection; false if `timeout_seconds` pass first.
+  bool read_until_closed(std::string& out, int timeout_seconds = 30);
+
+private:
+  int fd_ = -1;
+  std::string pending_;
+};
+
 /// The string at `path` (members separated by '.') in a JSON object, or "" when absent.
 std::string json_string(const protocol::json_value& v, const std::string& path);
 
