@@ -1,16 +1,16 @@
 #include "actors/account_actor.hpp"
 
+#include "protocol/error.hpp"
+#include "protocol/time.hpp"
+#include "protocol/validation.hpp"
+#include "storage/user_store.hpp"
+
 #include <chrono>
 #include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-
-#include "protocol/error.hpp"
-#include "protocol/time.hpp"
-#include "protocol/validation.hpp"
-#include "storage/user_store.hpp"
 
 namespace chatagent::actors {
 
@@ -23,21 +23,21 @@ using hash_atom = caf::atom_constant<caf::atom("hash")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 
 /// A worker that hashes and verifies passwords; one request at a time on its own thread.
-using hasher_actor
-  = caf::typed_actor<caf::replies_to<hash_atom, std::string>::with<std::string>,
+using hasher_actor =
+    caf::typed_actor<caf::replies_to<hash_atom, std::string>::with<std::string>,
                      caf::replies_to<verify_atom, std::string, std::string>::with<bool>>;
 
 hasher_actor::behavior_type hasher_impl(hasher_actor::pointer, hash_params params) {
   return {
-    [params](hash_atom, const std::string& password) -> caf::result<std::string> {
-      auto h = hash_password(password, params);
-      if (!h)
-        return std::move(h.error());
-      return std::move(*h);
-    },
-    [](verify_atom, const std::string& hash, const std::string& password) {
-      return verify_password(hash, password);
-    },
+      [params](hash_atom, const std::string& password) -> caf::result<std::string> {
+        auto h = hash_password(password, params);
+        if (!h)
+          return std::move(h.error());
+        return std::move(*h);
+      },
+      [](verify_atom, const std::string& hash, const std::string& password) {
+        return verify_password(hash, password);
+      },
   };
 }
 
@@ -91,29 +91,28 @@ caf::result<user> do_register(account_pointer self, registration r) {
   auto rp = self->make_response_promise<user>();
   auto password = std::move(r.password);
   self->request(self->state.hasher(), hash_timeout, hash_atom::value, std::move(password))
-    .then(
-      [self, rp, r](std::string& hash) mutable {
-        user_record rec;
-        auto now = now_ms();
-        rec.info.id = new_id<user_id_tag>();
-        rec.info.username = r.username;
-        rec.info.nickname = r.nickname;
-        rec.info.email = r.email;
-        rec.info.role = role::user;
-        rec.info.created_at_ms = now;
-        rec.info.updated_at_ms = now;
-        rec.password_hash = std::move(hash);
-        if (auto err = self->state.users->create(rec))
-          rp.deliver(std::move(err));
-        else
-          rp.deliver(std::move(rec.info));
-      },
-      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      .then(
+          [self, rp, r](std::string& hash) mutable {
+            user_record rec;
+            auto now = now_ms();
+            rec.info.id = new_id<user_id_tag>();
+            rec.info.username = r.username;
+            rec.info.nickname = r.nickname;
+            rec.info.email = r.email;
+            rec.info.role = role::user;
+            rec.info.created_at_ms = now;
+            rec.info.updated_at_ms = now;
+            rec.password_hash = std::move(hash);
+            if (auto err = self->state.users->create(rec))
+              rp.deliver(std::move(err));
+            else
+              rp.deliver(std::move(rec.info));
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
 
-caf::result<user> do_login(account_pointer self, const std::string& login,
-                           std::string password) {
+caf::result<user> do_login(account_pointer self, const std::string& login, std::string password) {
   auto& users = *self->state.users;
   auto rec = login.find('@') != std::string::npos ? users.find_by_email(login)
                                                   : users.find_by_username(login);
@@ -123,14 +122,14 @@ caf::result<user> do_login(account_pointer self, const std::string& login,
   auto rp = self->make_response_promise<user>();
   self->request(self->state.hasher(), hash_timeout, verify_atom::value, std::move(hash),
                 std::move(password))
-    .then(
-      [rp, rec](bool ok) mutable {
-        if (!ok || !rec || !rec->info.is_active)
-          rp.deliver(unauthorized_login());
-        else
-          rp.deliver(rec->info);
-      },
-      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      .then(
+          [rp, rec](bool ok) mutable {
+            if (!ok || !rec || !rec->info.is_active)
+              rp.deliver(unauthorized_login());
+            else
+              rp.deliver(rec->info);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
 
@@ -157,38 +156,38 @@ caf::result<user> do_bootstrap(account_pointer self, std::string username, std::
     return invalid("admin_password", std::move(why));
   auto rp = self->make_response_promise<user>();
   self->request(self->state.hasher(), hash_timeout, hash_atom::value, std::move(password))
-    .then(
-      [self, rp, username](std::string& hash) mutable {
-        auto& users = *self->state.users;
-        auto now = now_ms();
-        auto rec = users.find_by_username(username);
-        caf::error err;
-        if (rec) {
-          rec->info.role = role::admin;
-          rec->info.is_active = true;
-          rec->info.updated_at_ms = now;
-          rec->password_hash = std::move(hash);
-          err = users.update(*rec);
-        } else if (rec.error() == errc::not_found) {
-          rec = user_record{};
-          rec->info.id = new_id<user_id_tag>();
-          rec->info.username = username;
-          rec->info.nickname = username;
-          rec->info.email = to_lower_ascii(username) + "@localhost";
-          rec->info.role = role::admin;
-          rec->info.created_at_ms = now;
-          rec->info.updated_at_ms = now;
-          rec->password_hash = std::move(hash);
-          err = users.create(*rec);
-        } else {
-          err = std::move(rec.error());
-        }
-        if (err)
-          rp.deliver(std::move(err));
-        else
-          rp.deliver(rec->info);
-      },
-      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      .then(
+          [self, rp, username](std::string& hash) mutable {
+            auto& users = *self->state.users;
+            auto now = now_ms();
+            auto rec = users.find_by_username(username);
+            caf::error err;
+            if (rec) {
+              rec->info.role = role::admin;
+              rec->info.is_active = true;
+              rec->info.updated_at_ms = now;
+              rec->password_hash = std::move(hash);
+              err = users.update(*rec);
+            } else if (rec.error() == errc::not_found) {
+              rec = user_record{};
+              rec->info.id = new_id<user_id_tag>();
+              rec->info.username = username;
+              rec->info.nickname = username;
+              rec->info.email = to_lower_ascii(username) + "@localhost";
+              rec->info.role = role::admin;
+              rec->info.created_at_ms = now;
+              rec->info.updated_at_ms = now;
+              rec->password_hash = std::move(hash);
+              err = users.create(*rec);
+            } else {
+              err = std::move(rec.error());
+            }
+            if (err)
+              rp.deliver(std::move(err));
+            else
+              rp.deliver(rec->info);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
 
@@ -198,30 +197,30 @@ account_actor::behavior_type account_impl(account_pointer self,
   self->state.users = std::make_unique<storage::user_store>(std::move(db));
   for (size_t i = 0; i < std::max<size_t>(settings.hash_workers, 1); ++i)
     self->state.hashers.push_back(
-      self->spawn<caf::detached + caf::linked>(hasher_impl, settings.hashing));
+        self->spawn<caf::detached + caf::linked>(hasher_impl, settings.hashing));
   // Made off this actor's thread: with costly parameters it takes a while. Until it is
   // ready an unknown name fails at once, which only matters in the first moments.
   self->request(self->state.hasher(), hash_timeout, hash_atom::value,
                 std::string{"no such user: dummy password"})
-    .then([self](std::string& hash) { self->state.dummy_hash = std::move(hash); },
-          [](caf::error&) {});
+      .then([self](std::string& hash) { self->state.dummy_hash = std::move(hash); },
+            [](caf::error&) {});
   return {
-    [self](register_atom, registration& r) { return do_register(self, std::move(r)); },
-    [self](login_atom, const std::string& login, std::string& password) {
-      return do_login(self, login, std::move(password));
-    },
-    [self](get_atom, const user_id& id) -> caf::result<user> {
-      auto rec = self->state.users->find_by_id(id);
-      if (!rec)
-        return std::move(rec.error());
-      return std::move(rec->info);
-    },
-    [self](set_role_atom, const user_id& acting, const user_id& target, role new_role) {
-      return do_set_role(self, acting, target, new_role);
-    },
-    [self](bootstrap_atom, std::string& username, std::string& password) {
-      return do_bootstrap(self, std::move(username), std::move(password));
-    },
+      [self](register_atom, registration& r) { return do_register(self, std::move(r)); },
+      [self](login_atom, const std::string& login, std::string& password) {
+        return do_login(self, login, std::move(password));
+      },
+      [self](get_atom, const user_id& id) -> caf::result<user> {
+        auto rec = self->state.users->find_by_id(id);
+        if (!rec)
+          return std::move(rec.error());
+        return std::move(rec->info);
+      },
+      [self](set_role_atom, const user_id& acting, const user_id& target, role new_role) {
+        return do_set_role(self, acting, target, new_role);
+      },
+      [self](bootstrap_atom, std::string& username, std::string& password) {
+        return do_bootstrap(self, std::move(username), std::move(password));
+      },
   };
 }
 

@@ -1,11 +1,11 @@
 #pragma once
 
+#include "actors/password_hasher.hpp"
+#include "protocol/account.hpp"
+
 #include <memory>
 
 #include <caf/fwd.hpp>
-
-#include "actors/password_hasher.hpp"
-#include "protocol/account.hpp"
 
 namespace chatagent::storage {
 class kv_store;

@@ -1,8 +1,8 @@
 #include "actors/password_hasher.hpp"
 
-#include <sodium.h>
-
 #include "protocol/error.hpp"
+
+#include <sodium.h>
 
 namespace chatagent::actors {
 
@@ -23,8 +23,7 @@ caf::expected<std::string> hash_password(std::string_view password, const hash_p
     return api_error(errc::internal_error, "libsodium failed to initialize");
   char out[crypto_pwhash_STRBYTES];
   if (crypto_pwhash_str_alg(out, password.data(), password.size(), params.opslimit,
-                            params.memlimit_bytes, crypto_pwhash_ALG_ARGON2ID13)
-      != 0)
+                            params.memlimit_bytes, crypto_pwhash_ALG_ARGON2ID13) != 0)
     return api_error(errc::service_unavailable, "not enough memory to hash the password");
   return std::string{out};
 }

@@ -1,22 +1,6 @@
 // The chatagent executable: parses the command line, loads the configuration and wires the
 // actor system, storage, actors and the HTTP front end together.
 
-#include <csignal>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <iostream>
-#include <thread>
-
-#include <CLI/CLI.hpp>
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/scoped_actor.hpp>
-#include <caf/send.hpp>
-#include <pthread.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include "actors/account_actor.hpp"
 #include "config/config.hpp"
 #include "http/api.hpp"
@@ -25,8 +9,24 @@
 #include "storage/kv_store.hpp"
 #include "storage/secret_file.hpp"
 
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <pthread.h>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #ifndef CHATAGENT_VERSION
-#  define CHATAGENT_VERSION "0.0.0"
+#define CHATAGENT_VERSION "0.0.0"
 #endif
 
 namespace {
@@ -48,7 +48,8 @@ void setup_logging(const std::string& level) {
 
 int serve(const config::command_line& cli) {
   std::string error;
-  auto loaded = config::load(cli, [](const char* name) { return std::getenv(name); }, error);
+  auto loaded = config::load(
+      cli, [](const char* name) { return std::getenv(name); }, error);
   if (!loaded)
     return die(error);
   const auto& cfg = *loaded;
@@ -80,8 +81,8 @@ int serve(const config::command_line& cli) {
   // By default the scheduler gets the cores the I/O threads leave (at least one): more
   // threads than cores only adds context switches between them.
   auto cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
-  auto workers = cfg.worker_threads > 0 ? cfg.worker_threads
-                                        : std::max<int64_t>(1, cores - cfg.io_threads);
+  auto workers =
+      cfg.worker_threads > 0 ? cfg.worker_threads : std::max<int64_t>(1, cores - cfg.io_threads);
   caf_cfg.set("scheduler.max-threads", static_cast<size_t>(workers));
   caf::actor_system sys{caf_cfg};
 
@@ -95,11 +96,11 @@ int serve(const config::command_line& cli) {
   if (!cfg.admin_username.empty()) {
     caf::scoped_actor self{sys};
     std::string failure;
-    self
-      ->request(accounts, std::chrono::seconds(60), protocol::bootstrap_atom::value,
-                cfg.admin_username, cfg.admin_password)
-      .receive([&](protocol::user& u) { spdlog::info("admin account '{}' is ready", u.username); },
-               [&](caf::error& err) { failure = protocol::describe(err).message; });
+    self->request(accounts, std::chrono::seconds(60), protocol::bootstrap_atom::value,
+                  cfg.admin_username, cfg.admin_password)
+        .receive(
+            [&](protocol::user& u) { spdlog::info("admin account '{}' is ready", u.username); },
+            [&](caf::error& err) { failure = protocol::describe(err).message; });
     if (!failure.empty()) {
       shutdown_actors();
       return die("cannot set up the admin account: " + failure);
@@ -153,14 +154,15 @@ int main(int argc, char** argv) {
   config::command_line cli;
   auto* serve_cmd = app.add_subcommand("serve", "Run the API server");
   serve_cmd->add_option_function<std::string>(
-    "--host", [&](const std::string& v) { cli.host = v; }, "Address to listen on (127.0.0.1)");
+      "--host", [&](const std::string& v) { cli.host = v; }, "Address to listen on (127.0.0.1)");
   serve_cmd->add_option_function<int64_t>(
-    "--port", [&](const int64_t& v) { cli.port = v; }, "TCP port (8000); 0 picks a free port");
+      "--port", [&](const int64_t& v) { cli.port = v; }, "TCP port (8000); 0 picks a free port");
   serve_cmd->add_option_function<std::string>(
-    "--data-dir", [&](const std::string& v) { cli.data_dir = v; }, "Data directory (./data)");
-  serve_cmd->add_option_function<std::string>(
-    "--config", [&](const std::string& v) { cli.config_file = v; }, "TOML configuration file")
-    ->check(CLI::ExistingFile);
+      "--data-dir", [&](const std::string& v) { cli.data_dir = v; }, "Data directory (./data)");
+  serve_cmd
+      ->add_option_function<std::string>(
+          "--config", [&](const std::string& v) { cli.config_file = v; }, "TOML configuration file")
+      ->check(CLI::ExistingFile);
   std::string keys = "\nConfiguration keys (TOML file key, environment variable, default):\n";
   for (auto& line : config::describe_keys())
     keys += "  " + line + "\n";

@@ -1,10 +1,10 @@
 // In-process costs of the per-request work on the API's hot path.
-#include <benchmark/benchmark.h>
-
 #include "http/jwt.hpp"
 #include "http/rate_limiter.hpp"
 #include "protocol/json.hpp"
 #include "protocol/time.hpp"
+
+#include <benchmark/benchmark.h>
 
 using namespace chatagent;
 
@@ -30,15 +30,15 @@ static void bm_json_write_user(benchmark::State& state) {
   for (auto _ : state) {
     protocol::json_writer w;
     w.begin_object()
-      .member("id", "usr_01HZX3Q7RJ2V6N8K4M5P9T0ABC")
-      .member("username", "user123")
-      .member("nickname", "用户昵称")
-      .member("email", "user@example.com")
-      .member("role", "user")
-      .member("is_active", true)
-      .member("created_at", protocol::format_time(1'700'000'000'000))
-      .member("updated_at", protocol::format_time(1'700'000'000'000))
-      .end_object();
+        .member("id", "usr_01HZX3Q7RJ2V6N8K4M5P9T0ABC")
+        .member("username", "user123")
+        .member("nickname", "用户昵称")
+        .member("email", "user@example.com")
+        .member("role", "user")
+        .member("is_active", true)
+        .member("created_at", protocol::format_time(1'700'000'000'000))
+        .member("updated_at", protocol::format_time(1'700'000'000'000))
+        .end_object();
     benchmark::DoNotOptimize(w.take());
   }
 }

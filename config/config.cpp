@@ -23,32 +23,34 @@ struct key_spec {
 const std::vector<key_spec>& keys() {
   using c = server_config;
   static const std::vector<key_spec> table{
-    {"host", &c::host, 0, 0, "address to listen on"},
-    {"port", &c::port, 0, 65535, "TCP port; 0 picks a free one"},
-    {"io_threads", &c::io_threads, 1, 64, "HTTP I/O threads"},
-    {"worker_threads", &c::worker_threads, 0, 256, "actor scheduler threads; 0: the cores left by io_threads, at least 1"},
-    {"max_connections", &c::max_connections, 1, 1000000, "open client connections at most"},
-    {"max_body_bytes", &c::max_body_bytes, 1024, 1LL << 32, "request body limit"},
-    {"max_header_bytes", &c::max_header_bytes, 1024, 1 << 20, "request header limit"},
-    {"read_timeout_seconds", &c::read_timeout_seconds, 1, 3600, "time to send a request body"},
-    {"idle_timeout_seconds", &c::idle_timeout_seconds, 1, 86400, "keep-alive idle time"},
-    {"shutdown_timeout_seconds", &c::shutdown_timeout_seconds, 0, 3600,
-     "wait for in-flight requests at shutdown"},
-    {"data_dir", &c::data_dir, 0, 0, "where RocksDB and secrets live"},
-    {"log_level", &c::log_level, 0, 0, "trace, debug, info, warn, error or off"},
-    {"jwt_secret", &c::jwt_secret, 0, 0, "HS256 signing secret (>= 32 bytes); generated if empty"},
-    {"jwt_ttl_seconds", &c::jwt_ttl_seconds, 60, 30LL * 86400, "access token lifetime"},
-    {"password_hash_opslimit", &c::password_hash_opslimit, 1, 64, "argon2id passes"},
-    {"password_hash_memlimit_kib", &c::password_hash_memlimit_kib, 8, 4 << 20,
-     "argon2id memory in KiB"},
-    {"admin_username", &c::admin_username, 0, 0, "admin created (or reset) at start"},
-    {"admin_password", &c::admin_password, 0, 0, "that admin's password"},
-    {"rate_limit_user", &c::rate_limit_user, 1, 100000000, "requests/minute for role user"},
-    {"rate_limit_premium", &c::rate_limit_premium, 1, 100000000, "requests/minute, premium"},
-    {"rate_limit_enterprise", &c::rate_limit_enterprise, 1, 100000000,
-     "requests/minute, enterprise and admin"},
-    {"rate_limit_anonymous", &c::rate_limit_anonymous, 1, 100000000,
-     "requests/minute per client address without a token"},
+      {"host", &c::host, 0, 0, "address to listen on"},
+      {"port", &c::port, 0, 65535, "TCP port; 0 picks a free one"},
+      {"io_threads", &c::io_threads, 1, 64, "HTTP I/O threads"},
+      {"worker_threads", &c::worker_threads, 0, 256,
+       "actor scheduler threads; 0: the cores left by io_threads, at least 1"},
+      {"max_connections", &c::max_connections, 1, 1000000, "open client connections at most"},
+      {"max_body_bytes", &c::max_body_bytes, 1024, 1LL << 32, "request body limit"},
+      {"max_header_bytes", &c::max_header_bytes, 1024, 1 << 20, "request header limit"},
+      {"read_timeout_seconds", &c::read_timeout_seconds, 1, 3600, "time to send a request body"},
+      {"idle_timeout_seconds", &c::idle_timeout_seconds, 1, 86400, "keep-alive idle time"},
+      {"shutdown_timeout_seconds", &c::shutdown_timeout_seconds, 0, 3600,
+       "wait for in-flight requests at shutdown"},
+      {"data_dir", &c::data_dir, 0, 0, "where RocksDB and secrets live"},
+      {"log_level", &c::log_level, 0, 0, "trace, debug, info, warn, error or off"},
+      {"jwt_secret", &c::jwt_secret, 0, 0,
+       "HS256 signing secret (>= 32 bytes); generated if empty"},
+      {"jwt_ttl_seconds", &c::jwt_ttl_seconds, 60, 30LL * 86400, "access token lifetime"},
+      {"password_hash_opslimit", &c::password_hash_opslimit, 1, 64, "argon2id passes"},
+      {"password_hash_memlimit_kib", &c::password_hash_memlimit_kib, 8, 4 << 20,
+       "argon2id memory in KiB"},
+      {"admin_username", &c::admin_username, 0, 0, "admin created (or reset) at start"},
+      {"admin_password", &c::admin_password, 0, 0, "that admin's password"},
+      {"rate_limit_user", &c::rate_limit_user, 1, 100000000, "requests/minute for role user"},
+      {"rate_limit_premium", &c::rate_limit_premium, 1, 100000000, "requests/minute, premium"},
+      {"rate_limit_enterprise", &c::rate_limit_enterprise, 1, 100000000,
+       "requests/minute, enterprise and admin"},
+      {"rate_limit_anonymous", &c::rate_limit_anonymous, 1, 100000000,
+       "requests/minute per client address without a token"},
   };
   return table;
 }
@@ -82,8 +84,8 @@ bool apply_file(server_config& cfg, const std::string& path, std::string& error)
     tbl = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     auto src = e.source();
-    error = "config file " + path + ": " + std::string{e.description()} + " at line "
-            + std::to_string(src.begin.line);
+    error = "config file " + path + ": " + std::string{e.description()} + " at line " +
+            std::to_string(src.begin.line);
     return false;
   }
   for (auto& [k, node] : tbl) {
@@ -119,9 +121,9 @@ bool validate(const server_config& cfg, std::string& error) {
     if (auto f = std::get_if<int_field>(&spec.field)) {
       auto v = cfg.*(*f);
       if (v < spec.min || v > spec.max) {
-        error = std::string{"configuration key '"} + spec.name + "' must be between "
-                + std::to_string(spec.min) + " and " + std::to_string(spec.max) + ", got "
-                + std::to_string(v);
+        error = std::string{"configuration key '"} + spec.name + "' must be between " +
+                std::to_string(spec.min) + " and " + std::to_string(spec.max) + ", got " +
+                std::to_string(v);
         return false;
       }
     }
@@ -186,8 +188,8 @@ std::vector<std::string> describe_keys() {
       def = defaults.*(*sf);
     else
       def = std::to_string(defaults.*std::get<int_field>(spec.field));
-    out.push_back(std::string{spec.name} + " (" + env_name(spec.name) + ", default '" + def
-                  + "'): " + spec.help);
+    out.push_back(std::string{spec.name} + " (" + env_name(spec.name) + ", default '" + def +
+                  "'): " + spec.help);
   }
   return out;
 }

@@ -27,9 +27,9 @@ struct server_config {
   // Logging
   std::string log_level = "info";
   // Authentication
-  std::string jwt_secret;      // empty: generated once into <data_dir>/jwt_secret
+  std::string jwt_secret; // empty: generated once into <data_dir>/jwt_secret
   int64_t jwt_ttl_seconds = 3600;
-  int64_t password_hash_opslimit = 2;        // libsodium's "interactive" argon2id
+  int64_t password_hash_opslimit = 2;         // libsodium's "interactive" argon2id
   int64_t password_hash_memlimit_kib = 65536; // 64 MiB
   std::string admin_username;
   std::string admin_password;

@@ -1,5 +1,9 @@
 #include "http/api.hpp"
 
+#include "http/rate_limiter.hpp"
+#include "protocol/json.hpp"
+#include "protocol/time.hpp"
+
 #include <atomic>
 #include <cctype>
 #include <optional>
@@ -12,10 +16,6 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
-
-#include "http/rate_limiter.hpp"
-#include "protocol/json.hpp"
-#include "protocol/time.hpp"
 
 namespace chatagent::http {
 
@@ -52,7 +52,7 @@ using call_ptr = std::shared_ptr<call>;
 
 /// Runs jobs from I/O threads in an actor context. `index` only tells the bridges apart.
 caf::behavior bridge_impl(caf::event_based_actor* self, size_t index) {
-  (void) index;
+  (void)index;
   return {[self](bridge_job& job) { job.run(self); }};
 }
 
@@ -72,8 +72,8 @@ bool acceptable_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128)
     return false;
   for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-              || c == '-' || c == '_' || c == '.' || c == ':';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':';
     if (!ok)
       return false;
   }
@@ -113,11 +113,11 @@ std::string render_error(const error_info& info, const std::string& request_id) 
 
 void write_user(json_writer& w, const user& u, bool full) {
   w.begin_object()
-    .member("id", u.id.value)
-    .member("username", u.username)
-    .member("nickname", u.nickname)
-    .member("email", u.email)
-    .member("role", role_name(u.role));
+      .member("id", u.id.value)
+      .member("username", u.username)
+      .member("nickname", u.nickname)
+      .member("email", u.email)
+      .member("role", role_name(u.role));
   if (full)
     w.member("is_active", u.is_active);
   w.member("created_at", format_time(u.created_at_ms));
@@ -127,8 +127,7 @@ void write_user(json_writer& w, const user& u, bool full) {
 }
 
 /// Reads an optional string member; an error names the field when it has another type.
-caf::error read_string(const json_value& obj, const char* name, bool required,
-                       std::string& out) {
+caf::error read_string(const json_value& obj, const char* name, bool required, std::string& out) {
   auto v = obj.find(name);
   if (v == nullptr || v->is_null()) {
     if (required)
@@ -168,18 +167,18 @@ struct api::impl {
   int64_t started_at_ms = now_ms();
 
   impl(caf::actor_system& s, account_actor a, token_service t, api_settings cfg)
-    : sys(s), accounts(std::move(a)), tokens(std::move(t)), settings(std::move(cfg)) {
+      : sys(s), accounts(std::move(a)), tokens(std::move(t)), settings(std::move(cfg)) {
     auto n = std::max<size_t>(sys.scheduler().num_workers(), 1);
     // Spawned with an argument on purpose: CAF 0.17.6 dereferences a null argument tuple
     // when a function-based actor has none (undefined behavior that UBSan reports).
     for (size_t i = 0; i < n; ++i)
       bridges.push_back(sys.spawn(bridge_impl, i));
     routes = {
-      {"GET", {"api", "v1", "health"}, false, &impl::health},
-      {"POST", {"api", "v1", "auth", "register"}, false, &impl::register_user},
-      {"POST", {"api", "v1", "auth", "login"}, false, &impl::login},
-      {"GET", {"api", "v1", "auth", "me"}, true, &impl::me},
-      {"PUT", {"api", "v1", "admin", "users", "{}", "role"}, true, &impl::set_role},
+        {"GET", {"api", "v1", "health"}, false, &impl::health},
+        {"POST", {"api", "v1", "auth", "register"}, false, &impl::register_user},
+        {"POST", {"api", "v1", "auth", "login"}, false, &impl::login},
+        {"GET", {"api", "v1", "auth", "me"}, true, &impl::me},
+        {"PUT", {"api", "v1", "admin", "users", "{}", "role"}, true, &impl::set_role},
     };
   }
 
@@ -203,7 +202,7 @@ struct api::impl {
     res.headers.emplace_back("X-RateLimit-Reset", std::to_string(c->rate.reset_at));
     if (status == 429)
       res.headers.emplace_back(
-        "Retry-After", std::to_string(std::max<int64_t>(1, c->rate.reset_at - now_ms() / 1000)));
+          "Retry-After", std::to_string(std::max<int64_t>(1, c->rate.reset_at - now_ms() / 1000)));
     c->done(std::move(res));
   }
 
@@ -237,11 +236,11 @@ struct api::impl {
     if (h.empty())
       return;
     constexpr std::string_view scheme = "Bearer ";
-    if (h.size() <= scheme.size() || !std::equal(scheme.begin(), scheme.end(), h.begin(),
-                                                 [](char a, char b) {
-                                                   return std::tolower(static_cast<unsigned char>(a))
-                                                          == std::tolower(static_cast<unsigned char>(b));
-                                                 })) {
+    if (h.size() <= scheme.size() ||
+        !std::equal(scheme.begin(), scheme.end(), h.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
       c.auth_problem = "the Authorization header must be 'Bearer <token>'";
       return;
     }
@@ -257,15 +256,15 @@ struct api::impl {
     if (c.auth) {
       int64_t n = settings.limits.user;
       switch (c.auth->role) {
-        case role::user:
-          break;
-        case role::premium:
-          n = settings.limits.premium;
-          break;
-        case role::enterprise:
-        case role::admin:
-          n = settings.limits.enterprise;
-          break;
+      case role::user:
+        break;
+      case role::premium:
+        n = settings.limits.premium;
+        break;
+      case role::enterprise:
+      case role::admin:
+        n = settings.limits.enterprise;
+        break;
       }
       c.rate = limiter.check("u:" + c.auth->subject.value, n, now);
     } else {
@@ -317,8 +316,9 @@ struct api::impl {
       fail(c, errc::method_not_allowed, c->req.method + " is not allowed here; use " + allowed);
       return;
     }
-    fail(c, errc::not_found, "no such endpoint: " + c->req.method + " "
-                               + std::string{c->req.target.substr(0, c->req.target.find('?'))});
+    fail(c, errc::not_found,
+         "no such endpoint: " + c->req.method + " " +
+             std::string{c->req.target.substr(0, c->req.target.find('?'))});
   }
 
   /// Parses a JSON object body, or answers the error and returns nullopt.
@@ -326,9 +326,9 @@ struct api::impl {
     // JSON under curl's default form type or text/plain is accepted too: quick command-line
     // calls send that. Other types (multipart, XML, ...) are surely not JSON.
     std::string_view ct = c->req.content_type;
-    if (!ct.empty() && ct.find("json") == std::string_view::npos
-        && ct.find("application/x-www-form-urlencoded") == std::string_view::npos
-        && ct.find("text/plain") == std::string_view::npos) {
+    if (!ct.empty() && ct.find("json") == std::string_view::npos &&
+        ct.find("application/x-www-form-urlencoded") == std::string_view::npos &&
+        ct.find("text/plain") == std::string_view::npos) {
       fail(c, errc::unsupported_media_type, "the request body must be application/json");
       return std::nullopt;
     }
@@ -349,10 +349,10 @@ struct api::impl {
     auto now = now_ms() / 1000;
     json_writer w;
     w.begin_object()
-      .member("success", true)
-      .member("access_token", tokens.issue(u, now))
-      .member("token_type", "bearer")
-      .member("expires_in", tokens.ttl_seconds());
+        .member("success", true)
+        .member("access_token", tokens.issue(u, now))
+        .member("token_type", "bearer")
+        .member("expires_in", tokens.ttl_seconds());
     w.key("user_info");
     write_user(w, u, false);
     w.end_object();
@@ -364,11 +364,11 @@ struct api::impl {
   void health(const call_ptr& c) {
     json_writer w;
     w.begin_object()
-      .member("status", "ok")
-      .member("version", settings.version)
-      .member("uptime_seconds", (now_ms() - started_at_ms) / 1000)
-      .member("timestamp", format_time(now_ms()))
-      .end_object();
+        .member("status", "ok")
+        .member("version", settings.version)
+        .member("uptime_seconds", (now_ms() - started_at_ms) / 1000)
+        .member("timestamp", format_time(now_ms()))
+        .end_object();
     finish(c, 200, w.take());
   }
 
@@ -391,23 +391,25 @@ struct api::impl {
     if (!requested_role.empty()) {
       auto wanted = parse_role(requested_role);
       if (!wanted) {
-        fail(c, error_info{errc::validation_error, "role must be one of user, premium, "
-                                                   "enterprise, admin",
+        fail(c, error_info{errc::validation_error,
+                           "role must be one of user, premium, "
+                           "enterprise, admin",
                            "role", "unknown role"});
         return;
       }
       if (*wanted != role::user) {
         fail(c, error_info{errc::forbidden,
-                           "the " + requested_role + " role is granted by an administrator; "
-                                                     "register as user",
+                           "the " + requested_role +
+                               " role is granted by an administrator; "
+                               "register as user",
                            "role", "not self-assignable"});
         return;
       }
     }
     in_actor([this, c, r = std::move(r)](caf::event_based_actor* self) mutable {
       self->request(accounts, settings.actor_timeout, register_atom::value, std::move(r))
-        .then([this, c](user& u) { finish(c, 201, token_response(u)); },
-              [this, c](caf::error& err) { fail(c, err); });
+          .then([this, c](user& u) { finish(c, 201, token_response(u)); },
+                [this, c](caf::error& err) { fail(c, err); });
     });
   }
 
@@ -426,33 +428,32 @@ struct api::impl {
     }
     in_actor([this, c, username = std::move(username),
               password = std::move(password)](caf::event_based_actor* self) mutable {
-      self
-        ->request(accounts, settings.actor_timeout, login_atom::value, std::move(username),
-                  std::move(password))
-        .then([this, c](user& u) { finish(c, 200, token_response(u)); },
-              [this, c](caf::error& err) { fail(c, err); });
+      self->request(accounts, settings.actor_timeout, login_atom::value, std::move(username),
+                    std::move(password))
+          .then([this, c](user& u) { finish(c, 200, token_response(u)); },
+                [this, c](caf::error& err) { fail(c, err); });
     });
   }
 
   void me(const call_ptr& c) {
     in_actor([this, c](caf::event_based_actor* self) {
       self->request(accounts, settings.actor_timeout, get_atom::value, c->auth->subject)
-        .then(
-          [this, c](user& u) {
-            if (!u.is_active) {
-              fail(c, errc::unauthorized, "this account is disabled");
-              return;
-            }
-            json_writer w;
-            write_user(w, u, true);
-            finish(c, 200, w.take());
-          },
-          [this, c](caf::error& err) {
-            if (err == errc::not_found)
-              fail(c, errc::unauthorized, "the account of this token no longer exists");
-            else
-              fail(c, err);
-          });
+          .then(
+              [this, c](user& u) {
+                if (!u.is_active) {
+                  fail(c, errc::unauthorized, "this account is disabled");
+                  return;
+                }
+                json_writer w;
+                write_user(w, u, true);
+                finish(c, 200, w.take());
+              },
+              [this, c](caf::error& err) {
+                if (err == errc::not_found)
+                  fail(c, errc::unauthorized, "the account of this token no longer exists");
+                else
+                  fail(c, err);
+              });
     });
   }
 
@@ -473,29 +474,28 @@ struct api::impl {
       return;
     }
     in_actor([this, c, r = *r](caf::event_based_actor* self) {
-      self
-        ->request(accounts, settings.actor_timeout, set_role_atom::value, c->auth->subject,
-                  user_id{c->params[0]}, r)
-        .then(
-          [this, c](user& u) {
-            json_writer w;
-            write_user(w, u, true);
-            finish(c, 200, w.take());
-          },
-          [this, c](caf::error& err) {
-            if (err == errc::not_found)
-              fail(c, errc::not_found, "no such user");
-            else
-              fail(c, err);
-          });
+      self->request(accounts, settings.actor_timeout, set_role_atom::value, c->auth->subject,
+                    user_id{c->params[0]}, r)
+          .then(
+              [this, c](user& u) {
+                json_writer w;
+                write_user(w, u, true);
+                finish(c, 200, w.take());
+              },
+              [this, c](caf::error& err) {
+                if (err == errc::not_found)
+                  fail(c, errc::not_found, "no such user");
+                else
+                  fail(c, err);
+              });
     });
   }
 };
 
 api::api(caf::actor_system& sys, account_actor accounts, token_service tokens,
          api_settings settings)
-  : impl_(std::make_unique<impl>(sys, std::move(accounts), std::move(tokens),
-                                 std::move(settings))) {}
+    : impl_(std::make_unique<impl>(sys, std::move(accounts), std::move(tokens),
+                                   std::move(settings))) {}
 
 api::~api() {
   shutdown();

@@ -1,5 +1,9 @@
 #pragma once
 
+#include "http/jwt.hpp"
+#include "protocol/account.hpp"
+#include "protocol/error.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -9,10 +13,6 @@
 #include <vector>
 
 #include <caf/fwd.hpp>
-
-#include "http/jwt.hpp"
-#include "protocol/account.hpp"
-#include "protocol/error.hpp"
 
 namespace chatagent::http {
 
@@ -56,7 +56,7 @@ struct api_settings {
 /// messages to the actors and their replies into responses. It never blocks the calling
 /// (I/O) thread: actor requests run in a few bridge actors and answer through `responder`.
 class api {
-public:
+ public:
   api(caf::actor_system& sys, protocol::account_actor accounts, token_service tokens,
       api_settings settings);
   ~api();
@@ -68,14 +68,13 @@ public:
 
   /// Answers a request the transport refused before routing (malformed HTTP, body too
   /// large): a standard error, with the request id and rate-limit headers.
-  void reject(const api_request& req, protocol::errc code, std::string message,
-              responder done);
+  void reject(const api_request& req, protocol::errc code, std::string message, responder done);
 
   /// Stops the bridge actors and waits until they are gone; pending requests are dropped
   /// without an answer. Call after the transport stopped, before destroying this object.
   void shutdown();
 
-private:
+ private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -1,11 +1,11 @@
 #include "http/jwt.hpp"
 
+#include "protocol/error.hpp"
+#include "protocol/json.hpp"
+
 #include <array>
 
 #include <sodium.h>
-
-#include "protocol/error.hpp"
-#include "protocol/json.hpp"
 
 namespace chatagent::http {
 
@@ -20,8 +20,7 @@ using mac_bytes = std::array<unsigned char, crypto_auth_hmacsha256_BYTES>;
 
 crypto_auth_hmacsha256_state keyed_state(std::string_view key) {
   crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()),
-                              key.size());
+  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size());
   return st;
 }
 
@@ -102,8 +101,8 @@ std::string sign_jwt(std::string_view header_json, std::string_view payload_json
                      std::string_view secret) {
   auto signing_input = base64url_encode(header_json) + "." + base64url_encode(payload_json);
   auto mac = finish_mac(keyed_state(secret), signing_input);
-  auto sig = base64url_encode(
-    std::string_view{reinterpret_cast<const char*>(mac.data()), mac.size()});
+  auto sig =
+      base64url_encode(std::string_view{reinterpret_cast<const char*>(mac.data()), mac.size()});
   return signing_input + "." + sig;
 }
 
@@ -112,21 +111,21 @@ struct token_service::keyed_mac {
 };
 
 token_service::token_service(std::string secret, int64_t ttl_seconds)
-  : mac_(std::make_shared<keyed_mac>(keyed_mac{keyed_state(secret)})), ttl_(ttl_seconds) {}
+    : mac_(std::make_shared<keyed_mac>(keyed_mac{keyed_state(secret)})), ttl_(ttl_seconds) {}
 
 std::string token_service::issue(const protocol::user& u, int64_t now) const {
   protocol::json_writer payload;
   payload.begin_object()
-    .member("sub", u.id.value)
-    .member("role", protocol::role_name(u.role))
-    .member("iat", now)
-    .member("exp", now + ttl_)
-    .end_object();
-  auto signing_input = base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "."
-                       + base64url_encode(payload.str());
+      .member("sub", u.id.value)
+      .member("role", protocol::role_name(u.role))
+      .member("iat", now)
+      .member("exp", now + ttl_)
+      .end_object();
+  auto signing_input =
+      base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url_encode(payload.str());
   auto mac = finish_mac(mac_->state, signing_input);
-  return signing_input + "."
-         + base64url_encode(std::string_view{reinterpret_cast<const char*>(mac.data()), mac.size()});
+  return signing_input + "." +
+         base64url_encode(std::string_view{reinterpret_cast<const char*>(mac.data()), mac.size()});
 }
 
 caf::expected<token_claims> token_service::verify(std::string_view token, int64_t now) const {
@@ -159,8 +158,8 @@ caf::expected<token_claims> token_service::verify(std::string_view token, int64_
   auto role = payload->find("role");
   auto iat = payload->find("iat");
   auto exp = payload->find("exp");
-  if (!sub || !sub->is_string() || sub->as_string().empty() || !exp || !exp->is_integer()
-      || !iat || !iat->is_integer() || !role || !role->is_string())
+  if (!sub || !sub->is_string() || sub->as_string().empty() || !exp || !exp->is_integer() || !iat ||
+      !iat->is_integer() || !role || !role->is_string())
     return rejected("missing claims");
   auto parsed_role = protocol::parse_role(role->as_string());
   if (!parsed_role)

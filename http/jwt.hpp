@@ -1,13 +1,13 @@
 #pragma once
 
+#include "protocol/types.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include <caf/expected.hpp>
-
-#include "protocol/types.hpp"
 
 namespace chatagent::http {
 
@@ -22,7 +22,7 @@ struct token_claims {
 /// Issues and verifies JWT access tokens (HS256 only). Verification rejects every other
 /// `alg` (`none` included), checks the signature in constant time, then `exp`.
 class token_service {
-public:
+ public:
   token_service(std::string secret, int64_t ttl_seconds);
 
   /// A token for `u` valid from `now` (epoch seconds) for the configured lifetime.
@@ -33,7 +33,7 @@ public:
 
   int64_t ttl_seconds() const noexcept { return ttl_; }
 
-private:
+ private:
   struct keyed_mac; // HMAC-SHA256 state with the key already absorbed
   std::shared_ptr<const keyed_mac> mac_;
   int64_t ttl_;

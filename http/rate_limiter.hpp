@@ -22,7 +22,7 @@ struct rate_decision {
 /// every I/O thread at once: keys are spread over independently locked shards. Windows are
 /// aligned to multiples of the window length, so `reset_at` is the same for every key.
 class rate_limiter {
-public:
+ public:
   explicit rate_limiter(int64_t window_seconds = 60) : window_(window_seconds) {}
 
   /// Counts one request for `key` against `limit` per window at time `now` (epoch
@@ -32,14 +32,16 @@ public:
   /// Keys currently tracked (for tests and metrics).
   size_t size() const;
 
-private:
+ private:
   struct counter {
     int64_t window_start = 0;
     int64_t count = 0;
   };
   struct key_hash {
     using is_transparent = void;
-    size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>{}(k); }
+    size_t operator()(std::string_view k) const noexcept {
+      return std::hash<std::string_view>{}(k);
+    }
   };
   struct shard {
     mutable std::mutex mtx;

@@ -1,5 +1,7 @@
 #include "http/server.hpp"
 
+#include "http/api.hpp"
+
 #include <atomic>
 #include <optional>
 #include <thread>
@@ -14,8 +16,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
-
-#include "http/api.hpp"
 
 namespace chatagent::http {
 
@@ -39,8 +39,8 @@ struct server::impl {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
 
   impl(server_settings s, api& h)
-    : cfg(std::move(s)), handler(h), ioc(static_cast<int>(cfg.io_threads)),
-      acceptor(net::make_strand(ioc)) {}
+      : cfg(std::move(s)), handler(h), ioc(static_cast<int>(cfg.io_threads)),
+        acceptor(net::make_strand(ioc)) {}
 
   void do_accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
@@ -49,16 +49,16 @@ struct server::impl {
 namespace {
 
 void fail(beast::error_code ec, const char* what) {
-  if (ec == net::error::operation_aborted || ec == beast::error::timeout
-      || ec == net::error::connection_reset || ec == net::error::broken_pipe
-      || ec == bhttp::error::end_of_stream || ec == net::error::eof)
+  if (ec == net::error::operation_aborted || ec == beast::error::timeout ||
+      ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+      ec == bhttp::error::end_of_stream || ec == net::error::eof)
     return;
   spdlog::debug("http: {}: {}", what, ec.message());
 }
 
 /// One client connection: read a request, answer it, repeat while kept alive.
 class http_session : public std::enable_shared_from_this<http_session> {
-public:
+ public:
   http_session(tcp::socket&& socket, server::impl& srv) : stream_(std::move(socket)), srv_(srv) {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
@@ -73,15 +73,15 @@ public:
                   beast::bind_front_handler(&http_session::do_read, shared_from_this()));
   }
 
-private:
+ private:
   void do_read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_.cfg.max_header_bytes));
     parser_->body_limit(srv_.cfg.max_body_bytes);
     stream_.expires_after(srv_.cfg.idle_timeout);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             beast::bind_front_handler(&http_session::on_header,
-                                                       shared_from_this()));
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&http_session::on_header, shared_from_this()));
   }
 
   void on_header(beast::error_code ec, std::size_t) {
@@ -104,8 +104,7 @@ private:
     if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
       continue_.emplace(bhttp::status::continue_, parser_->get().version());
       bhttp::async_write(stream_, *continue_,
-                         beast::bind_front_handler(&http_session::on_continue,
-                                                   shared_from_this()));
+                         beast::bind_front_handler(&http_session::on_continue, shared_from_this()));
       return;
     }
     read_body();
@@ -131,12 +130,11 @@ private:
              "the request body exceeds " + std::to_string(srv_.cfg.max_body_bytes) + " bytes");
     } else if (ec == bhttp::error::header_limit) {
       reject(protocol::errc::header_too_large,
-             "the request headers exceed " + std::to_string(srv_.cfg.max_header_bytes)
-               + " bytes");
+             "the request headers exceed " + std::to_string(srv_.cfg.max_header_bytes) + " bytes");
     } else if (ec == net::error::operation_aborted && body_timed_out_) {
       reject(protocol::errc::request_timeout, "the request body was not received in time");
-    } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()
-               && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+    } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+               ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
       reject(protocol::errc::validation_error, "malformed HTTP request: " + ec.message());
     } else {
       fail(ec, "read");
@@ -203,9 +201,9 @@ private:
     res_->body() = std::move(r.body);
     res_->prepare_payload();
     stream_.expires_after(srv_.cfg.read_timeout);
-    bhttp::async_write(stream_, *res_,
-                       beast::bind_front_handler(&http_session::on_write, shared_from_this(),
-                                                 !keep));
+    bhttp::async_write(
+        stream_, *res_,
+        beast::bind_front_handler(&http_session::on_write, shared_from_this(), !keep));
   }
 
   void on_write(bool close_after, beast::error_code ec, std::size_t) {
@@ -267,8 +265,7 @@ private:
 } // namespace
 
 void server::impl::do_accept() {
-  acceptor.async_accept(net::make_strand(ioc),
-                        beast::bind_front_handler(&impl::on_accept, this));
+  acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&impl::on_accept, this));
 }
 
 void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
@@ -290,7 +287,7 @@ void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
 }
 
 server::server(server_settings settings, api& handler)
-  : impl_(std::make_unique<impl>(std::move(settings), handler)) {}
+    : impl_(std::make_unique<impl>(std::move(settings), handler)) {}
 
 server::~server() {
   stop();

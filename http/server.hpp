@@ -28,7 +28,7 @@ struct server_settings {
 /// Keep-alive; one request at a time per connection, so a connection never queues more
 /// than one response.
 class server {
-public:
+ public:
   server(server_settings settings, api& handler);
   ~server();
   server(const server&) = delete;
@@ -47,7 +47,7 @@ public:
 
   struct impl; // shared with the sessions in server.cpp
 
-private:
+ private:
   std::unique_ptr<impl> impl_;
 };
 

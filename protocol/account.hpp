@@ -1,13 +1,13 @@
 #pragma once
 
+#include "protocol/ids.hpp"
+#include "protocol/types.hpp"
+
 #include <string>
 
 #include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
-
-#include "protocol/ids.hpp"
-#include "protocol/types.hpp"
 
 namespace chatagent::protocol {
 
@@ -27,11 +27,11 @@ using bootstrap_atom = caf::atom_constant<caf::atom("bootstrap")>;
 ///   the acting user is an admin now (not merely when its token was issued).
 /// - `bootstrap_atom, username, password` → creates that admin, or resets its password and
 ///   makes it admin again.
-using account_actor = caf::typed_actor<
-  caf::replies_to<register_atom, registration>::with<user>,
-  caf::replies_to<login_atom, std::string, std::string>::with<user>,
-  caf::replies_to<get_atom, user_id>::with<user>,
-  caf::replies_to<set_role_atom, user_id, user_id, role>::with<user>,
-  caf::replies_to<bootstrap_atom, std::string, std::string>::with<user>>;
+using account_actor =
+    caf::typed_actor<caf::replies_to<register_atom, registration>::with<user>,
+                     caf::replies_to<login_atom, std::string, std::string>::with<user>,
+                     caf::replies_to<get_atom, user_id>::with<user>,
+                     caf::replies_to<set_role_atom, user_id, user_id, role>::with<user>,
+                     caf::replies_to<bootstrap_atom, std::string, std::string>::with<user>>;
 
 } // namespace chatagent::protocol

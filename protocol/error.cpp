@@ -15,34 +15,34 @@ struct code_entry {
 
 code_entry entry(errc code) noexcept {
   switch (code) {
-    case errc::none:
-      return {"OK", 200};
-    case errc::validation_error:
-      return {"VALIDATION_ERROR", 400};
-    case errc::unauthorized:
-      return {"UNAUTHORIZED", 401};
-    case errc::forbidden:
-      return {"FORBIDDEN", 403};
-    case errc::not_found:
-      return {"NOT_FOUND", 404};
-    case errc::method_not_allowed:
-      return {"METHOD_NOT_ALLOWED", 405};
-    case errc::duplicate_resource:
-      return {"DUPLICATE_RESOURCE", 409};
-    case errc::payload_too_large:
-      return {"PAYLOAD_TOO_LARGE", 413};
-    case errc::unsupported_media_type:
-      return {"UNSUPPORTED_MEDIA_TYPE", 415};
-    case errc::header_too_large:
-      return {"HEADER_TOO_LARGE", 431};
-    case errc::rate_limit_exceeded:
-      return {"RATE_LIMIT_EXCEEDED", 429};
-    case errc::internal_error:
-      return {"INTERNAL_ERROR", 500};
-    case errc::service_unavailable:
-      return {"SERVICE_UNAVAILABLE", 503};
-    case errc::request_timeout:
-      return {"REQUEST_TIMEOUT", 408};
+  case errc::none:
+    return {"OK", 200};
+  case errc::validation_error:
+    return {"VALIDATION_ERROR", 400};
+  case errc::unauthorized:
+    return {"UNAUTHORIZED", 401};
+  case errc::forbidden:
+    return {"FORBIDDEN", 403};
+  case errc::not_found:
+    return {"NOT_FOUND", 404};
+  case errc::method_not_allowed:
+    return {"METHOD_NOT_ALLOWED", 405};
+  case errc::duplicate_resource:
+    return {"DUPLICATE_RESOURCE", 409};
+  case errc::payload_too_large:
+    return {"PAYLOAD_TOO_LARGE", 413};
+  case errc::unsupported_media_type:
+    return {"UNSUPPORTED_MEDIA_TYPE", 415};
+  case errc::header_too_large:
+    return {"HEADER_TOO_LARGE", 431};
+  case errc::rate_limit_exceeded:
+    return {"RATE_LIMIT_EXCEEDED", 429};
+  case errc::internal_error:
+    return {"INTERNAL_ERROR", 500};
+  case errc::service_unavailable:
+    return {"SERVICE_UNAVAILABLE", 503};
+  case errc::request_timeout:
+    return {"REQUEST_TIMEOUT", 408};
   }
   return {"INTERNAL_ERROR", 500};
 }
@@ -80,16 +80,16 @@ error_info describe(const caf::error& err) {
   }
   if (err.category() == caf::atom("system")) {
     switch (static_cast<caf::sec>(err.code())) {
-      case caf::sec::request_timeout:
-        info.code = errc::service_unavailable;
-        info.message = "the service did not answer in time";
-        return info;
-      case caf::sec::request_receiver_down:
-        info.code = errc::service_unavailable;
-        info.message = "the service is shutting down or unavailable";
-        return info;
-      default:
-        break;
+    case caf::sec::request_timeout:
+      info.code = errc::service_unavailable;
+      info.message = "the service did not answer in time";
+      return info;
+    case caf::sec::request_receiver_down:
+      info.code = errc::service_unavailable;
+      info.message = "the service is shutting down or unavailable";
+      return info;
+    default:
+      break;
     }
   }
   info.code = errc::internal_error;

@@ -26,7 +26,7 @@ std::mt19937_64& rng() {
 std::string make_ulid(std::string_view prefix) {
   using namespace std::chrono;
   auto ms = static_cast<uint64_t>(
-    duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
   // 128 bits: 48 timestamp bits then 80 random bits.
   std::array<uint8_t, 16> bytes{};
   for (int i = 0; i < 6; ++i)

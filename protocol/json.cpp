@@ -1,11 +1,11 @@
 #include "protocol/json.hpp"
 
+#include "protocol/error.hpp"
+
 #include <charconv>
 #include <cmath>
 
 #include <simdjson.h>
-
-#include "protocol/error.hpp"
 
 namespace chatagent::protocol {
 
@@ -28,19 +28,19 @@ const json_value* json_value::find(std::string_view key) const noexcept {
 
 std::string_view json_value::type_name() const noexcept {
   switch (type()) {
-    case kind::null:
-      return "null";
-    case kind::boolean:
-      return "boolean";
-    case kind::integer:
-    case kind::real:
-      return "number";
-    case kind::string:
-      return "string";
-    case kind::array:
-      return "array";
-    case kind::object:
-      return "object";
+  case kind::null:
+    return "null";
+  case kind::boolean:
+    return "boolean";
+  case kind::integer:
+  case kind::real:
+    return "number";
+  case kind::string:
+    return "string";
+  case kind::array:
+    return "array";
+  case kind::object:
+    return "object";
   }
   return "unknown";
 }
@@ -52,40 +52,40 @@ constexpr size_t max_depth = 64;
 json_value convert(simdjson::dom::element el) {
   using simdjson::dom::element_type;
   switch (el.type()) {
-    case element_type::ARRAY: {
-      simdjson::dom::array src;
-      if (el.get_array().get(src) != simdjson::SUCCESS)
-        return json_value{};
-      json_value::array_t arr;
-      arr.reserve(src.size());
-      for (auto child : src)
-        arr.push_back(convert(child));
-      return json_value{std::move(arr)};
-    }
-    case element_type::OBJECT: {
-      simdjson::dom::object src;
-      if (el.get_object().get(src) != simdjson::SUCCESS)
-        return json_value{};
-      json_value::object_t obj;
-      obj.reserve(src.size());
-      for (auto field : src)
-        obj.emplace_back(std::string{field.key}, convert(field.value));
-      return json_value{std::move(obj)};
-    }
-    case element_type::INT64:
-      return json_value{int64_t{el.get_int64().value_unsafe()}};
-    case element_type::UINT64: {
-      // Beyond int64: keep it as a double rather than wrapping around.
-      return json_value{static_cast<double>(el.get_uint64().value_unsafe())};
-    }
-    case element_type::DOUBLE:
-      return json_value{el.get_double().value_unsafe()};
-    case element_type::STRING:
-      return json_value{std::string{el.get_string().value_unsafe()}};
-    case element_type::BOOL:
-      return json_value{el.get_bool().value_unsafe()};
-    case element_type::NULL_VALUE:
+  case element_type::ARRAY: {
+    simdjson::dom::array src;
+    if (el.get_array().get(src) != simdjson::SUCCESS)
       return json_value{};
+    json_value::array_t arr;
+    arr.reserve(src.size());
+    for (auto child : src)
+      arr.push_back(convert(child));
+    return json_value{std::move(arr)};
+  }
+  case element_type::OBJECT: {
+    simdjson::dom::object src;
+    if (el.get_object().get(src) != simdjson::SUCCESS)
+      return json_value{};
+    json_value::object_t obj;
+    obj.reserve(src.size());
+    for (auto field : src)
+      obj.emplace_back(std::string{field.key}, convert(field.value));
+    return json_value{std::move(obj)};
+  }
+  case element_type::INT64:
+    return json_value{int64_t{el.get_int64().value_unsafe()}};
+  case element_type::UINT64: {
+    // Beyond int64: keep it as a double rather than wrapping around.
+    return json_value{static_cast<double>(el.get_uint64().value_unsafe())};
+  }
+  case element_type::DOUBLE:
+    return json_value{el.get_double().value_unsafe()};
+  case element_type::STRING:
+    return json_value{std::string{el.get_string().value_unsafe()}};
+  case element_type::BOOL:
+    return json_value{el.get_bool().value_unsafe()};
+  case element_type::NULL_VALUE:
+    return json_value{};
   }
   return json_value{};
 }
@@ -119,35 +119,35 @@ void append_json_string(std::string& out, std::string_view s) {
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      case '\b':
-        out.append("\\b");
-        break;
-      case '\f':
-        out.append("\\f");
-        break;
-      default:
-        if (u < 0x20) {
-          out.append("\\u00");
-          out.push_back(hex[u >> 4]);
-          out.push_back(hex[u & 0xF]);
-        } else {
-          out.push_back(c);
-        }
+    case '"':
+      out.append("\\\"");
+      break;
+    case '\\':
+      out.append("\\\\");
+      break;
+    case '\n':
+      out.append("\\n");
+      break;
+    case '\r':
+      out.append("\\r");
+      break;
+    case '\t':
+      out.append("\\t");
+      break;
+    case '\b':
+      out.append("\\b");
+      break;
+    case '\f':
+      out.append("\\f");
+      break;
+    default:
+      if (u < 0x20) {
+        out.append("\\u00");
+        out.push_back(hex[u >> 4]);
+        out.push_back(hex[u & 0xF]);
+      } else {
+        out.push_back(c);
+      }
     }
   }
   out.push_back('"');
@@ -244,28 +244,28 @@ json_writer& json_writer::raw(std::string_view json) {
 json_writer& json_writer::value(const json_value& v) {
   using kind = json_value::kind;
   switch (v.type()) {
-    case kind::null:
-      return null();
-    case kind::boolean:
-      return value(v.as_bool());
-    case kind::integer:
-      return integer(v.as_int());
-    case kind::real:
-      return value(v.as_double());
-    case kind::string:
-      return value(std::string_view{v.as_string()});
-    case kind::array:
-      begin_array();
-      for (auto& x : v.as_array())
-        value(x);
-      return end_array();
-    case kind::object:
-      begin_object();
-      for (auto& [k, x] : v.as_object()) {
-        key(k);
-        value(x);
-      }
-      return end_object();
+  case kind::null:
+    return null();
+  case kind::boolean:
+    return value(v.as_bool());
+  case kind::integer:
+    return integer(v.as_int());
+  case kind::real:
+    return value(v.as_double());
+  case kind::string:
+    return value(std::string_view{v.as_string()});
+  case kind::array:
+    begin_array();
+    for (auto& x : v.as_array())
+      value(x);
+    return end_array();
+  case kind::object:
+    begin_object();
+    for (auto& [k, x] : v.as_object()) {
+      key(k);
+      value(x);
+    }
+    return end_object();
   }
   return *this;
 }

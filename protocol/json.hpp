@@ -17,7 +17,7 @@ namespace chatagent::protocol {
 /// Objects keep their members in document order; lookups are linear, which beats hashing
 /// for the small objects an API sees.
 class json_value {
-public:
+ public:
   enum class kind : uint8_t { null, boolean, integer, real, string, array, object };
   using array_t = std::vector<json_value>;
   using member_t = std::pair<std::string, json_value>;
@@ -56,7 +56,7 @@ public:
   /// The JSON type's name as an error message says it (`string`, `object`, ...).
   std::string_view type_name() const noexcept;
 
-private:
+ private:
   std::variant<std::monostate, bool, int64_t, double, std::string, array_t, object_t> v_;
 };
 
@@ -66,7 +66,7 @@ caf::expected<json_value> parse_json(std::string_view text);
 
 /// Builds compact JSON text. Separators are inserted automatically; strings are escaped.
 class json_writer {
-public:
+ public:
   json_writer() { out_.reserve(256); }
 
   json_writer& begin_object();
@@ -83,8 +83,7 @@ public:
   json_writer& value(const json_value& v);
   json_writer& null();
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  json_writer& value(T n) {
+  requires(!std::same_as<T, bool>) json_writer& value(T n) {
     return integer(static_cast<int64_t>(n));
   }
 
@@ -101,7 +100,7 @@ public:
   const std::string& str() const noexcept { return out_; }
   std::string take() { return std::move(out_); }
 
-private:
+ private:
   json_writer& integer(int64_t n);
   void separate();
 

@@ -8,10 +8,10 @@ namespace chatagent::protocol {
 namespace {
 
 constexpr std::array<std::pair<role, std::string_view>, 4> role_names{{
-  {role::user, "user"},
-  {role::premium, "premium"},
-  {role::enterprise, "enterprise"},
-  {role::admin, "admin"},
+    {role::user, "user"},
+    {role::premium, "premium"},
+    {role::enterprise, "enterprise"},
+    {role::admin, "admin"},
 }};
 
 } // namespace

@@ -1,13 +1,13 @@
 #pragma once
 
+#include "protocol/ids.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include <caf/meta/type_name.hpp>
-
-#include "protocol/ids.hpp"
 
 namespace chatagent::protocol {
 
@@ -38,8 +38,8 @@ struct user {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user& x) {
-  return f(caf::meta::type_name("user"), x.id, x.username, x.nickname, x.email, x.role,
-           x.is_active, x.created_at_ms, x.updated_at_ms);
+  return f(caf::meta::type_name("user"), x.id, x.username, x.nickname, x.email, x.role, x.is_active,
+           x.created_at_ms, x.updated_at_ms);
 }
 
 /// A request to create an account, as it arrives at `POST /auth/register`.

@@ -90,8 +90,8 @@ std::string check_email(std::string_view s) {
     return "must be a valid email address";
   for (char c : local) {
     auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7F || c == '(' || c == ')' || c == ',' || c == ':' || c == ';'
-        || c == '<' || c == '>' || c == '[' || c == ']' || c == '\\' || c == '"')
+    if (u <= 0x20 || u >= 0x7F || c == '(' || c == ')' || c == ',' || c == ':' || c == ';' ||
+        c == '<' || c == '>' || c == '[' || c == ']' || c == '\\' || c == '"')
       return "must be a valid email address";
   }
   if (!valid_domain(s.substr(at + 1)))

@@ -1,5 +1,7 @@
 #include "storage/kv_store.hpp"
 
+#include "protocol/error.hpp"
+
 #include <array>
 
 #include <rocksdb/db.h>
@@ -7,8 +9,6 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
-
-#include "protocol/error.hpp"
 
 namespace chatagent::storage {
 
@@ -18,8 +18,7 @@ using protocol::errc;
 namespace {
 
 // Index = static_cast<size_t>(family); "default" must exist in every RocksDB database.
-constexpr std::array<const char*, 4> family_names{"default", "users", "user_names",
-                                                  "user_emails"};
+constexpr std::array<const char*, 4> family_names{"default", "users", "user_names", "user_emails"};
 
 constexpr std::string_view schema_version = "1";
 
@@ -87,9 +86,9 @@ caf::expected<std::shared_ptr<kv_store>> kv_store::open(const std::string& dir) 
   } else if (!st.ok()) {
     return api_error(errc::internal_error, "cannot read " + dir + ": " + st.ToString());
   } else if (version != schema_version) {
-    return api_error(errc::internal_error, "data directory " + dir + " has schema version "
-                                             + version + ", this build reads "
-                                             + std::string{schema_version});
+    return api_error(errc::internal_error, "data directory " + dir + " has schema version " +
+                                               version + ", this build reads " +
+                                               std::string{schema_version});
   }
   return std::shared_ptr<kv_store>{new kv_store{std::move(p)}};
 }
@@ -123,8 +122,8 @@ caf::error kv_store::write(write_batch batch) {
 
 caf::error kv_store::scan(family f, std::string_view prefix,
                           const std::function<bool(std::string_view, std::string_view)>& fn) const {
-  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(rocksdb::ReadOptions{},
-                                                               impl_->cf(f))};
+  std::unique_ptr<rocksdb::Iterator> it{
+      impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->cf(f))};
   rocksdb::Slice p{prefix.data(), prefix.size()};
   for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
     auto k = it->key();

@@ -22,14 +22,14 @@ enum class family : uint8_t {
 
 /// A set of writes applied atomically by `kv_store::write`.
 class write_batch {
-public:
+ public:
   void put(family f, std::string key, std::string value) {
     ops_.push_back({f, false, std::move(key), std::move(value)});
   }
   void erase(family f, std::string key) { ops_.push_back({f, true, std::move(key), {}}); }
   bool empty() const noexcept { return ops_.empty(); }
 
-private:
+ private:
   friend class kv_store;
   struct op {
     family fam;
@@ -44,7 +44,7 @@ private:
 /// batch is durable: the write-ahead log is synced, and concurrent writers share one sync
 /// (RocksDB's group commit).
 class kv_store {
-public:
+ public:
   ~kv_store();
   kv_store(const kv_store&) = delete;
   kv_store& operator=(const kv_store&) = delete;
@@ -64,7 +64,7 @@ public:
   caf::error scan(family f, std::string_view prefix,
                   const std::function<bool(std::string_view, std::string_view)>& fn) const;
 
-private:
+ private:
   struct impl;
   explicit kv_store(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;

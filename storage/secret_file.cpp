@@ -1,15 +1,14 @@
 #include "storage/secret_file.hpp"
 
+#include "protocol/error.hpp"
+
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <random>
-
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "protocol/error.hpp"
 
 namespace chatagent::storage {
 
@@ -20,8 +19,8 @@ caf::error ensure_directory(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
-    return api_error(errc::internal_error, "cannot create data directory " + dir + ": "
-                                             + ec.message());
+    return api_error(errc::internal_error,
+                     "cannot create data directory " + dir + ": " + ec.message());
   if (!std::filesystem::is_directory(dir, ec))
     return api_error(errc::internal_error, dir + " is not a directory");
   return caf::none;
@@ -30,7 +29,7 @@ caf::error ensure_directory(const std::string& dir) {
 caf::expected<std::string> load_or_create_secret(const std::string& path, size_t bytes) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
-    struct stat st{};
+    struct stat st {};
     ::fstat(fd, &st);
     if ((st.st_mode & 077) != 0) {
       ::close(fd);
@@ -66,8 +65,8 @@ caf::expected<std::string> load_or_create_secret(const std::string& path, size_t
   if (fd < 0)
     return api_error(errc::internal_error, "cannot create " + tmp + ": " + std::strerror(errno));
   auto line = secret + "\n";
-  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size())
-            && ::fsync(fd) == 0;
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
     return api_error(errc::internal_error, "cannot write " + path + ": " + std::strerror(errno));

@@ -14,17 +14,17 @@ std::string encode(const user_record& rec) {
   const auto& u = rec.info;
   protocol::json_writer w;
   w.begin_object()
-    .member("v", 1)
-    .member("id", u.id.value)
-    .member("username", u.username)
-    .member("nickname", u.nickname)
-    .member("email", u.email)
-    .member("role", protocol::role_name(u.role))
-    .member("is_active", u.is_active)
-    .member("created_at_ms", u.created_at_ms)
-    .member("updated_at_ms", u.updated_at_ms)
-    .member("password_hash", rec.password_hash)
-    .end_object();
+      .member("v", 1)
+      .member("id", u.id.value)
+      .member("username", u.username)
+      .member("nickname", u.nickname)
+      .member("email", u.email)
+      .member("role", protocol::role_name(u.role))
+      .member("is_active", u.is_active)
+      .member("created_at_ms", u.created_at_ms)
+      .member("updated_at_ms", u.updated_at_ms)
+      .member("password_hash", rec.password_hash)
+      .end_object();
   return w.take();
 }
 

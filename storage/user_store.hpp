@@ -1,12 +1,12 @@
 #pragma once
 
+#include "protocol/types.hpp"
+
 #include <memory>
 #include <string>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
-
-#include "protocol/types.hpp"
 
 namespace chatagent::storage {
 
@@ -29,7 +29,7 @@ caf::expected<user_record> decode_user(std::string_view bytes);
 /// Not synchronized: one owner (the accounts actor) serializes creates and updates, which
 /// is what makes the uniqueness check and the insert atomic.
 class user_store {
-public:
+ public:
   explicit user_store(std::shared_ptr<kv_store> db) : db_(std::move(db)) {}
 
   caf::expected<user_record> find_by_id(const protocol::user_id& id) const;
@@ -43,7 +43,7 @@ public:
   /// Replaces an existing user's record; username and email keep their index entries.
   caf::error update(const user_record& rec);
 
-private:
+ private:
   std::shared_ptr<kv_store> db_;
 };
 

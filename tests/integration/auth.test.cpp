@@ -1,6 +1,5 @@
-#include "integration/fixture.hpp"
-
 #include "http/jwt.hpp"
+#include "integration/fixture.hpp"
 
 using namespace chatagent::test;
 
@@ -9,7 +8,7 @@ namespace {
 const std::string test_secret = "integration-test-secret-0123456789abcdef";
 
 class auth_test : public server_test {
-protected:
+ protected:
   env_list environment() override { return {{"CHATAGENT_JWT_SECRET", test_secret}}; }
 };
 
@@ -64,8 +63,8 @@ TEST_F(auth_test, register_login_and_me_follow_the_spec) {
 
 TEST_F(auth_test, nickname_defaults_to_username_and_login_accepts_email) {
   register_user("carol");
-  auto login = post("/api/v1/auth/login",
-                    R"({"username":"CAROL@example.com","password":"password123"})");
+  auto login =
+      post("/api/v1/auth/login", R"({"username":"CAROL@example.com","password":"password123"})");
   ASSERT_EQ(login.status, 200) << login.body;
   EXPECT_EQ(json_string(login.json(), "user_info.nickname"), "carol");
 }
@@ -88,9 +87,9 @@ TEST_F(auth_test, concurrent_registrations_of_one_name_create_one_user) {
   std::atomic<int> conflicts{0};
   for (int i = 0; i < 8; ++i)
     threads.emplace_back([&, i] {
-      auto res = post("/api/v1/auth/register",
-                      R"({"username":"race","email":"race)" + std::to_string(i)
-                        + R"(@example.com","password":"password123"})");
+      auto res =
+          post("/api/v1/auth/register", R"({"username":"race","email":"race)" + std::to_string(i) +
+                                            R"(@example.com","password":"password123"})");
       if (res.status == 201)
         ++created;
       else if (res.status == 409)
@@ -108,18 +107,18 @@ TEST_F(auth_test, invalid_fields_are_400_with_the_field_named) {
     std::string field;
   };
   std::vector<bad_case> cases{
-    {R"({"username":"ab","email":"a@example.com","password":"password123"})", "username"},
-    {R"({"username":"has space","email":"a@example.com","password":"password123"})", "username"},
-    {R"({"username":"okname","email":"not-an-email","password":"password123"})", "email"},
-    {R"({"username":"okname","email":"a@example.com","password":"short"})", "password"},
-    {R"({"username":"okname","email":"a@example.com","password":"password123","nickname":")"
-       + std::string(65, 'n') + R"("})",
-     "nickname"},
-    {R"({"email":"a@example.com","password":"password123"})", "username"},
-    {R"({"username":12345,"email":"a@example.com","password":"password123"})", "username"},
-    {R"({"username":"okname","email":["a@example.com"],"password":"password123"})", "email"},
-    {R"({"username":"okname","email":"a@example.com","password":"password123","role":"root"})",
-     "role"},
+      {R"({"username":"ab","email":"a@example.com","password":"password123"})", "username"},
+      {R"({"username":"has space","email":"a@example.com","password":"password123"})", "username"},
+      {R"({"username":"okname","email":"not-an-email","password":"password123"})", "email"},
+      {R"({"username":"okname","email":"a@example.com","password":"short"})", "password"},
+      {R"({"username":"okname","email":"a@example.com","password":"password123","nickname":")" +
+           std::string(65, 'n') + R"("})",
+       "nickname"},
+      {R"({"email":"a@example.com","password":"password123"})", "username"},
+      {R"({"username":12345,"email":"a@example.com","password":"password123"})", "username"},
+      {R"({"username":"okname","email":["a@example.com"],"password":"password123"})", "email"},
+      {R"({"username":"okname","email":"a@example.com","password":"password123","role":"root"})",
+       "role"},
   };
   for (auto& c : cases) {
     auto res = post("/api/v1/auth/register", c.body);
@@ -141,8 +140,8 @@ TEST_F(auth_test, malformed_json_and_non_objects_are_400) {
 TEST_F(auth_test, nobody_registers_as_admin_or_premium) {
   for (auto role : {"admin", "premium", "enterprise"}) {
     auto res = post("/api/v1/auth/register",
-                    std::string{R"({"username":"sneaky","email":"s@example.com",)"}
-                      + R"("password":"password123","role":")" + role + R"("})");
+                    std::string{R"({"username":"sneaky","email":"s@example.com",)"} +
+                        R"("password":"password123","role":")" + role + R"("})");
     expect_error(res, 403, "FORBIDDEN");
   }
 }
@@ -164,7 +163,8 @@ TEST_F(auth_test, me_refuses_missing_garbage_forged_none_and_expired_tokens) {
 
   expect_error(get("/api/v1/auth/me"), 401, "UNAUTHORIZED");
   expect_error(get("/api/v1/auth/me", "garbage"), 401, "UNAUTHORIZED");
-  auto basic = http_request("GET", url("/api/v1/auth/me"), {}, {"Authorization: Basic Zm9vOmJhcg=="});
+  auto basic =
+      http_request("GET", url("/api/v1/auth/me"), {}, {"Authorization: Basic Zm9vOmJhcg=="});
   expect_error(basic, 401, "UNAUTHORIZED");
 
   auto payload = R"({"sub":")" + me_id + R"(","role":"admin","iat":1,"exp":9999999999})";
@@ -173,20 +173,20 @@ TEST_F(auth_test, me_refuses_missing_garbage_forged_none_and_expired_tokens) {
                                           "not the server secret, not at all");
   expect_error(get("/api/v1/auth/me", forged), 401, "UNAUTHORIZED");
   // alg: none, no signature.
-  auto none = chatagent::http::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "."
-              + chatagent::http::base64url_encode(payload) + ".";
+  auto none = chatagent::http::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." +
+              chatagent::http::base64url_encode(payload) + ".";
   expect_error(get("/api/v1/auth/me", none), 401, "UNAUTHORIZED");
   // Correctly signed but expired.
   auto expired = chatagent::http::sign_jwt(
-    R"({"alg":"HS256","typ":"JWT"})",
-    R"({"sub":")" + me_id + R"(","role":"user","iat":1000,"exp":2000})", test_secret);
+      R"({"alg":"HS256","typ":"JWT"})",
+      R"({"sub":")" + me_id + R"(","role":"user","iat":1000,"exp":2000})", test_secret);
   auto res = get("/api/v1/auth/me", expired);
   expect_error(res, 401, "UNAUTHORIZED");
   EXPECT_NE(res.body.find("expired"), std::string::npos);
   // Correctly signed, valid, for a user that does not exist.
   auto ghost = chatagent::http::sign_jwt(
-    R"({"alg":"HS256","typ":"JWT"})",
-    R"({"sub":"usr_ghost","role":"user","iat":1000,"exp":9999999999})", test_secret);
+      R"({"alg":"HS256","typ":"JWT"})",
+      R"({"sub":"usr_ghost","role":"user","iat":1000,"exp":9999999999})", test_secret);
   expect_error(get("/api/v1/auth/me", ghost), 401, "UNAUTHORIZED");
   // The real token with a flipped signature character.
   auto tampered = token;

@@ -5,7 +5,7 @@ using namespace chatagent::test;
 namespace {
 
 class errors_test : public server_test {
-protected:
+ protected:
   env_list environment() override {
     return {{"CHATAGENT_MAX_BODY_BYTES", "4096"}, {"CHATAGENT_MAX_HEADER_BYTES", "2048"}};
   }
@@ -47,8 +47,8 @@ TEST_F(errors_test, body_over_the_limit_is_413) {
 }
 
 TEST_F(errors_test, headers_over_the_limit_are_431) {
-  auto res = http_request("GET", url("/api/v1/health"), {},
-                          {"X-Padding: " + std::string(4096, 'p')});
+  auto res =
+      http_request("GET", url("/api/v1/health"), {}, {"X-Padding: " + std::string(4096, 'p')});
   expect_error(res, 431, "HEADER_TOO_LARGE");
 }
 

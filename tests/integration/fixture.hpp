@@ -1,19 +1,19 @@
 #pragma once
 
-#include <gtest/gtest.h>
+#include "support/http_client.hpp"
+#include "support/server_process.hpp"
 
 #include <atomic>
 #include <memory>
 #include <string>
 
-#include "support/http_client.hpp"
-#include "support/server_process.hpp"
+#include <gtest/gtest.h>
 
 namespace chatagent::test {
 
 /// A started server for one test, with helpers for the common calls.
 class server_test : public ::testing::Test {
-protected:
+ protected:
   /// Environment for the server; override to configure it.
   virtual env_list environment() { return {}; }
 
@@ -47,9 +47,9 @@ protected:
 
   /// Registers a fresh user named `name` and returns its access token.
   std::string register_user(const std::string& name, const std::string& password = "password123") {
-    auto res = post("/api/v1/auth/register",
-                    R"({"username":")" + name + R"(","email":")" + name
-                      + R"(@example.com","password":")" + password + R"("})");
+    auto res =
+        post("/api/v1/auth/register", R"({"username":")" + name + R"(","email":")" + name +
+                                          R"(@example.com","password":")" + password + R"("})");
     EXPECT_EQ(res.status, 201) << res.body;
     return json_string(res.json(), "access_token");
   }

@@ -1,9 +1,8 @@
 #include "integration/fixture.hpp"
 
 #include <fstream>
-#include <thread>
-
 #include <sys/stat.h>
+#include <thread>
 
 using namespace chatagent::test;
 
@@ -11,8 +10,8 @@ namespace {
 
 std::string register_on(const server_process& s, const std::string& name) {
   auto res = http_request("POST", s.base_url() + "/api/v1/auth/register",
-                          R"({"username":")" + name + R"(","email":")" + name
-                            + R"(@example.com","password":"password123"})");
+                          R"({"username":")" + name + R"(","email":")" + name +
+                              R"(@example.com","password":"password123"})");
   EXPECT_EQ(res.status, 201) << res.body;
   return json_string(res.json(), "access_token");
 }
@@ -20,7 +19,7 @@ std::string register_on(const server_process& s, const std::string& name) {
 long login_on(const server_process& s, const std::string& name) {
   return http_request("POST", s.base_url() + "/api/v1/auth/login",
                       R"({"username":")" + name + R"(","password":"password123"})")
-    .status;
+      .status;
 }
 
 } // namespace
@@ -35,15 +34,15 @@ TEST(lifecycle, sigterm_exits_zero_and_a_restart_keeps_users_and_tokens) {
     EXPECT_EQ(s.stop(SIGTERM), 0) << s.log();
     EXPECT_NE(s.log().find("stopped"), std::string::npos) << s.log();
   }
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((dir.path() + "/jwt_secret").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);
   server_process s{{}, dir.path()};
   ASSERT_TRUE(s.start()) << s.log();
   EXPECT_EQ(login_on(s, "henry"), 200);
   // The signing secret persisted, so the old token still works.
-  auto me = http_request("GET", s.base_url() + "/api/v1/auth/me", {},
-                         {"Authorization: Bearer " + token});
+  auto me =
+      http_request("GET", s.base_url() + "/api/v1/auth/me", {}, {"Authorization: Bearer " + token});
   EXPECT_EQ(me.status, 200) << me.body;
   EXPECT_EQ(s.stop(SIGINT), 0);
 }
@@ -70,12 +69,12 @@ TEST(lifecycle, a_busy_port_exits_non_zero_with_a_reason) {
   server_process first;
   ASSERT_TRUE(first.start()) << first.log();
   temp_dir dir;
-  auto [code, out] = run_chatagent({"serve", "--port", std::to_string(first.port()), "--data-dir",
-                                    dir.path() + "/d"});
+  auto [code, out] = run_chatagent(
+      {"serve", "--port", std::to_string(first.port()), "--data-dir", dir.path() + "/d"});
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("cannot listen on 127.0.0.1:" + std::to_string(first.port())),
             std::string::npos)
-    << out;
+      << out;
 }
 
 TEST(lifecycle, a_data_dir_held_by_another_process_exits_non_zero) {
@@ -112,12 +111,14 @@ TEST(lifecycle, config_file_and_flags_apply) {
 TEST(lifecycle, admin_bootstrap_resets_the_password_at_each_start) {
   temp_dir dir;
   {
-    server_process s{{{"CHATAGENT_ADMIN_USERNAME", "boss"}, {"CHATAGENT_ADMIN_PASSWORD", "first-pass"}},
-                     dir.path()};
+    server_process s{
+        {{"CHATAGENT_ADMIN_USERNAME", "boss"}, {"CHATAGENT_ADMIN_PASSWORD", "first-pass"}},
+        dir.path()};
     ASSERT_TRUE(s.start()) << s.log();
   }
-  server_process s{{{"CHATAGENT_ADMIN_USERNAME", "boss"}, {"CHATAGENT_ADMIN_PASSWORD", "second-pass"}},
-                   dir.path()};
+  server_process s{
+      {{"CHATAGENT_ADMIN_USERNAME", "boss"}, {"CHATAGENT_ADMIN_PASSWORD", "second-pass"}},
+      dir.path()};
   ASSERT_TRUE(s.start()) << s.log();
   auto old_pw = http_request("POST", s.base_url() + "/api/v1/auth/login",
                              R"({"username":"boss","password":"first-pass"})");

@@ -7,7 +7,7 @@ using namespace chatagent::test;
 namespace {
 
 class rate_limit_test : public server_test {
-protected:
+ protected:
   env_list environment() override {
     return {{"CHATAGENT_ADMIN_USERNAME", "root"}, {"CHATAGENT_ADMIN_PASSWORD", "rootpassword"}};
   }
@@ -21,7 +21,7 @@ protected:
 };
 
 class anonymous_limit_test : public server_test {
-protected:
+ protected:
   env_list environment() override { return {{"CHATAGENT_RATE_LIMIT_ANONYMOUS", "5"}}; }
 };
 

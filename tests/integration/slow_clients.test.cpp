@@ -7,7 +7,7 @@ using namespace chatagent::test;
 namespace {
 
 class slow_client_test : public server_test {
-protected:
+ protected:
   env_list environment() override {
     return {{"CHATAGENT_READ_TIMEOUT_SECONDS", "1"}, {"CHATAGENT_IDLE_TIMEOUT_SECONDS", "1"}};
   }
@@ -53,8 +53,8 @@ TEST(graceful_shutdown, a_request_in_flight_is_answered_before_exit) {
   std::string body = R"({"username":"inflight","email":"inflight@example.com",)"
                      R"("password":"password123"})";
   ASSERT_TRUE(c.send("POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                     "application/json\r\nContent-Length: "
-                     + std::to_string(body.size()) + "\r\n\r\n" + body));
+                     "application/json\r\nContent-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n" + body));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   int exit_code = -1;
   std::thread stopper{[&] { exit_code = s.stop(SIGTERM); }};

@@ -1,14 +1,14 @@
 #include "support/http_client.hpp"
 
+#include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
-
-#include <arpa/inet.h>
-#include <curl/curl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 
 namespace chatagent::test {
 
@@ -48,10 +48,10 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
 
 } // namespace
 
-http_result http_request(const std::string& method, const std::string& url,
-                         const std::string& body, const header_list& headers) {
+http_result http_request(const std::string& method, const std::string& url, const std::string& body,
+                         const header_list& headers) {
   static const bool initialized = curl_global_init(CURL_GLOBAL_DEFAULT) == 0;
-  (void) initialized;
+  (void)initialized;
   http_result out;
   CURL* h = curl_easy_init();
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());

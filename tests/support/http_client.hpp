@@ -1,11 +1,11 @@
 #pragma once
 
+#include "protocol/json.hpp"
+
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "protocol/json.hpp"
 
 namespace chatagent::test {
 
@@ -33,7 +33,7 @@ std::string raw_exchange(unsigned short port, const std::string& raw);
 
 /// A plain TCP connection to 127.0.0.1, for tests that need control over timing and bytes.
 class raw_connection {
-public:
+ public:
   explicit raw_connection(unsigned short port);
   ~raw_connection();
   raw_connection(const raw_connection&) = delete;
@@ -48,7 +48,7 @@ public:
   /// Reads until the server closes the connection; false if `timeout_seconds` pass first.
   bool read_until_closed(std::string& out, int timeout_seconds = 30);
 
-private:
+ private:
   int fd_ = -1;
   std::string pending_;
 };

@@ -2,15 +2,14 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <sstream>
-#include <thread>
-
-#include <fcntl.h>
 #include <signal.h>
+#include <sstream>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 namespace chatagent::test {
@@ -87,7 +86,7 @@ int decode_status(int status) {
 
 server_process::server_process(env_list env, std::string data_dir,
                                std::vector<std::string> extra_args)
-  : env_(std::move(env)), args_(std::move(extra_args)) {
+    : env_(std::move(env)), args_(std::move(extra_args)) {
   data_dir_ = data_dir.empty() ? own_dir_.path() + "/data" : std::move(data_dir);
   log_path_ = own_dir_.path() + "/server.log";
 }
@@ -98,8 +97,8 @@ server_process::~server_process() {
 }
 
 bool server_process::start() {
-  std::vector<std::string> args{"serve", "--port", "0", "--host", "127.0.0.1", "--data-dir",
-                                data_dir_};
+  std::vector<std::string> args{"serve",     "--port",     "0",      "--host",
+                                "127.0.0.1", "--data-dir", data_dir_};
   args.insert(args.end(), args_.begin(), args_.end());
   pid_ = spawn(args, env_, log_path_);
   exit_code_ = -1;

@@ -9,14 +9,14 @@ namespace chatagent::test {
 
 /// A temporary directory removed with everything in it at destruction.
 class temp_dir {
-public:
+ public:
   temp_dir();
   ~temp_dir();
   temp_dir(const temp_dir&) = delete;
   temp_dir& operator=(const temp_dir&) = delete;
   const std::string& path() const noexcept { return path_; }
 
-private:
+ private:
   std::string path_;
 };
 
@@ -26,7 +26,7 @@ using env_list = std::vector<std::pair<std::string, std::string>>;
 /// Password hashing is set to libsodium's minimum cost unless the environment given says
 /// otherwise, to keep tests quick.
 class server_process {
-public:
+ public:
   /// `data_dir` empty: a fresh temporary directory owned by this object.
   explicit server_process(env_list env = {}, std::string data_dir = {},
                           std::vector<std::string> extra_args = {});
@@ -51,7 +51,7 @@ public:
   const std::string& data_dir() const noexcept { return data_dir_; }
   std::string log() const;
 
-private:
+ private:
   env_list env_;
   std::vector<std::string> args_;
   temp_dir own_dir_;

@@ -1,10 +1,11 @@
-#include <gtest/gtest.h>
+#include "config/config.hpp"
+
+#include "support/server_process.hpp"
 
 #include <fstream>
 #include <map>
 
-#include "config/config.hpp"
-#include "support/server_process.hpp"
+#include <gtest/gtest.h>
 
 using namespace chatagent::config;
 
@@ -51,10 +52,10 @@ TEST(config, flags_override_file_override_environment) {
   std::string error;
   auto cfg = load(cli, env.lookup(), error);
   ASSERT_TRUE(cfg) << error;
-  EXPECT_EQ(cfg->port, 9002);            // file over environment
-  EXPECT_EQ(cfg->host, "0.0.0.0");       // environment over default
-  EXPECT_EQ(cfg->rate_limit_user, 8);    // file over environment
-  EXPECT_EQ(cfg->log_level, "debug");    // environment only
+  EXPECT_EQ(cfg->port, 9002);         // file over environment
+  EXPECT_EQ(cfg->host, "0.0.0.0");    // environment over default
+  EXPECT_EQ(cfg->rate_limit_user, 8); // file over environment
+  EXPECT_EQ(cfg->log_level, "debug"); // environment only
   EXPECT_EQ(cfg->data_dir, "/tmp/x");
   cli.port = 9003;
   cli.data_dir = "/tmp/y";

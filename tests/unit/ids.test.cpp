@@ -1,10 +1,11 @@
-#include <gtest/gtest.h>
+#include "protocol/ids.hpp"
+
+#include "protocol/time.hpp"
 
 #include <set>
 #include <thread>
 
-#include "protocol/ids.hpp"
-#include "protocol/time.hpp"
+#include <gtest/gtest.h>
 
 using namespace chatagent::protocol;
 

@@ -1,7 +1,8 @@
-#include <gtest/gtest.h>
+#include "protocol/json.hpp"
 
 #include "protocol/error.hpp"
-#include "protocol/json.hpp"
+
+#include <gtest/gtest.h>
 
 using namespace chatagent::protocol;
 
@@ -40,19 +41,19 @@ TEST(json, rejects_documents_nested_too_deeply) {
 TEST(json, writer_escapes_and_separates) {
   json_writer w;
   w.begin_object()
-    .member("q", "a\"b\\c\n\x01")
-    .member("n", 3)
-    .member("f", false)
-    .key("arr")
-    .begin_array()
-    .value(1)
-    .value("x")
-    .null()
-    .end_array()
-    .key("e")
-    .begin_object()
-    .end_object()
-    .end_object();
+      .member("q", "a\"b\\c\n\x01")
+      .member("n", 3)
+      .member("f", false)
+      .key("arr")
+      .begin_array()
+      .value(1)
+      .value("x")
+      .null()
+      .end_array()
+      .key("e")
+      .begin_object()
+      .end_object()
+      .end_object();
   EXPECT_EQ(w.str(), R"({"q":"a\"b\\c\n\u0001","n":3,"f":false,"arr":[1,"x",null],"e":{}})");
 }
 

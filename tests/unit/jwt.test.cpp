@@ -1,7 +1,8 @@
-#include <gtest/gtest.h>
-
 #include "http/jwt.hpp"
+
 #include "protocol/error.hpp"
+
+#include <gtest/gtest.h>
 
 using namespace chatagent;
 using chatagent::http::base64url_decode;
@@ -75,8 +76,7 @@ TEST(jwt, tampered_payload_is_rejected) {
   token_service ts{secret, 3600};
   auto token = ts.issue(alice(), now);
   auto forged = sign_jwt(R"({"alg":"HS256","typ":"JWT"})",
-                         R"({"sub":"usr_alice","role":"admin","iat":1,"exp":9999999999})",
-                         "wrong");
+                         R"({"sub":"usr_alice","role":"admin","iat":1,"exp":9999999999})", "wrong");
   // Keep the real signature, swap in the admin payload.
   auto real_sig = token.substr(token.rfind('.'));
   auto tampered = forged.substr(0, forged.rfind('.')) + real_sig;
@@ -86,8 +86,8 @@ TEST(jwt, tampered_payload_is_rejected) {
 TEST(jwt, alg_none_and_other_algorithms_are_rejected) {
   token_service ts{secret, 3600};
   auto payload = R"({"sub":"usr_alice","role":"admin","iat":1,"exp":9999999999})";
-  auto none = base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." + base64url_encode(payload)
-              + ".";
+  auto none =
+      base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." + base64url_encode(payload) + ".";
   auto claims = ts.verify(none, now);
   ASSERT_FALSE(claims);
   EXPECT_EQ(reason(claims.error()), "unsupported algorithm");

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "actors/password_hasher.hpp"
+
+#include <gtest/gtest.h>
 
 using namespace chatagent::actors;
 

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "http/rate_limiter.hpp"
+
+#include <gtest/gtest.h>
 
 using chatagent::http::rate_limiter;
 

@@ -1,14 +1,13 @@
-#include <gtest/gtest.h>
-
-#include <filesystem>
-
-#include <sys/stat.h>
-
 #include "protocol/error.hpp"
 #include "storage/kv_store.hpp"
 #include "storage/secret_file.hpp"
 #include "storage/user_store.hpp"
 #include "support/server_process.hpp"
+
+#include <filesystem>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
 
 using namespace chatagent;
 using namespace chatagent::storage;
@@ -112,7 +111,7 @@ TEST(secret_file, is_created_once_with_mode_0600) {
   auto first = load_or_create_secret(path);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->size(), 64u);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);
   auto second = load_or_create_secret(path);

@@ -1,23 +1,23 @@
-#include <gtest/gtest.h>
-
 #include "protocol/validation.hpp"
+
+#include <gtest/gtest.h>
 
 using namespace chatagent::protocol;
 
 TEST(validation, usernames) {
   for (auto ok : {"abc", "user_123", "A-b_C", "abcdefghijabcdefghijabcdefghij12"})
     EXPECT_EQ(check_username(ok), "") << ok;
-  for (auto bad : {"", "ab", "abcdefghijabcdefghijabcdefghij123", "has space", "user@x", "用户名字",
-                   "a.b.c"})
+  for (auto bad :
+       {"", "ab", "abcdefghijabcdefghijabcdefghij123", "has space", "user@x", "用户名字", "a.b.c"})
     EXPECT_NE(check_username(bad), "") << bad;
 }
 
 TEST(validation, emails) {
   for (auto ok : {"user@example.com", "a.b+tag@sub.example.co", "X_Y@EXAMPLE.ORG"})
     EXPECT_EQ(check_email(ok), "") << ok;
-  for (auto bad : {"", "plain", "@example.com", "user@", "user@localhost", "a@b@c.com",
-                   "us er@example.com", "user@-bad.com", "user@exa_mple.com", "user@1.2.3.4",
-                   ".a@example.com"})
+  for (auto bad :
+       {"", "plain", "@example.com", "user@", "user@localhost", "a@b@c.com", "us er@example.com",
+        "user@-bad.com", "user@exa_mple.com", "user@1.2.3.4", ".a@example.com"})
     EXPECT_NE(check_email(bad), "") << bad;
   EXPECT_NE(check_email(std::string(250, 'a') + "@x.com"), "");
 }
