@@ -94,7 +94,9 @@ bool base64url_decode(std::string_view text, std::string& out) {
       out.push_back(static_cast<char>((acc >> bits) & 0xFF));
     }
   }
-  return true;
+  // Canonical encodings only: leftover bits must be zero, or one token would have several
+  // spellings.
+  return (acc & ((1u << bits) - 1)) == 0;
 }
 
 std::string sign_jwt(std::string_view header_json, std::string_view payload_json,

@@ -47,7 +47,8 @@ std::string sign_jwt(std::string_view header_json, std::string_view payload_json
 /// Base64url without padding (RFC 7515).
 std::string base64url_encode(std::string_view bytes);
 
-/// Decodes base64url (padding optional); false on an invalid character or length.
+/// Decodes canonical base64url (padding optional); false on an invalid character, length
+/// or non-zero trailing bits.
 bool base64url_decode(std::string_view text, std::string& out);
 
 } // namespace chatagent::http

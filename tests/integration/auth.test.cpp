@@ -188,9 +188,10 @@ TEST_F(auth_test, me_refuses_missing_garbage_forged_none_and_expired_tokens) {
       R"({"alg":"HS256","typ":"JWT"})",
       R"({"sub":"usr_ghost","role":"user","iat":1000,"exp":9999999999})", test_secret);
   expect_error(get("/api/v1/auth/me", ghost), 401, "UNAUTHORIZED");
-  // The real token with a flipped signature character.
+  // The real token with a flipped character in the middle of its signature.
   auto tampered = token;
-  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  auto& c = tampered[tampered.rfind('.') + 10];
+  c = c == 'A' ? 'B' : 'A';
   expect_error(get("/api/v1/auth/me", tampered), 401, "UNAUTHORIZED");
 }
 

@@ -41,6 +41,7 @@ TEST(base64url, matches_rfc4648_vectors_without_padding) {
   ASSERT_TRUE(base64url_decode("Zm9vYg==", out));
   EXPECT_EQ(out, "foob");
   EXPECT_FALSE(base64url_decode("Zm9v*", out));
+  EXPECT_FALSE(base64url_decode("Zm9vYh", out)); // "foob" with a non-zero padding bit
   EXPECT_FALSE(base64url_decode("Z", out));
 }
 
@@ -96,6 +97,16 @@ TEST(jwt, alg_none_and_other_algorithms_are_rejected) {
   EXPECT_FALSE(ts.verify(hs512, now));
   auto rs256 = sign_jwt(R"({"alg":"RS256"})", payload, secret);
   EXPECT_FALSE(ts.verify(rs256, now));
+}
+
+TEST(jwt, signature_with_altered_padding_bits_is_rejected) {
+  token_service ts{secret, 3600};
+  auto token = ts.issue(alice(), now);
+  // The last of 43 characters carries 4 signature bits and 2 padding bits: set the lowest.
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  auto& last = token.back();
+  last = alphabet[alphabet.find(last) ^ 1];
+  EXPECT_FALSE(ts.verify(token, now));
 }
 
 TEST(jwt, malformed_tokens_are_rejected) {
