@@ -126,6 +126,11 @@ void write_user(json_writer& w, const user& u, bool full) {
   w.end_object();
 }
 
+error_info unknown_role() {
+  return {errc::validation_error, "role must be one of user, premium, enterprise, admin", "role",
+          "unknown role"};
+}
+
 /// Reads an optional string member; an error names the field when it has another type.
 caf::error read_string(const json_value& obj, const char* name, bool required, std::string& out) {
   auto v = obj.find(name);
@@ -204,6 +209,13 @@ struct api::impl {
       res.headers.emplace_back(
           "Retry-After", std::to_string(std::max<int64_t>(1, c->rate.reset_at - now_ms() / 1000)));
     c->done(std::move(res));
+  }
+
+  /// Answers 200 with the full profile of `u`.
+  void send_user(const call_ptr& c, const user& u) {
+    json_writer w;
+    write_user(w, u, true);
+    finish(c, 200, w.take());
   }
 
   void fail(const call_ptr& c, error_info info) {
@@ -391,10 +403,7 @@ struct api::impl {
     if (!requested_role.empty()) {
       auto wanted = parse_role(requested_role);
       if (!wanted) {
-        fail(c, error_info{errc::validation_error,
-                           "role must be one of user, premium, "
-                           "enterprise, admin",
-                           "role", "unknown role"});
+        fail(c, unknown_role());
         return;
       }
       if (*wanted != role::user) {
@@ -444,9 +453,7 @@ struct api::impl {
                   fail(c, errc::unauthorized, "this account is disabled");
                   return;
                 }
-                json_writer w;
-                write_user(w, u, true);
-                finish(c, 200, w.take());
+                send_user(c, u);
               },
               [this, c](caf::error& err) {
                 if (err == errc::not_found)
@@ -468,26 +475,19 @@ struct api::impl {
     }
     auto r = parse_role(name);
     if (!r) {
-      fail(c, error_info{errc::validation_error,
-                         "role must be one of user, premium, enterprise, admin", "role",
-                         "unknown role"});
+      fail(c, unknown_role());
       return;
     }
     in_actor([this, c, r = *r](caf::event_based_actor* self) {
       self->request(accounts, settings.actor_timeout, set_role_atom::value, c->auth->subject,
                     user_id{c->params[0]}, r)
-          .then(
-              [this, c](user& u) {
-                json_writer w;
-                write_user(w, u, true);
-                finish(c, 200, w.take());
-              },
-              [this, c](caf::error& err) {
-                if (err == errc::not_found)
-                  fail(c, errc::not_found, "no such user");
-                else
-                  fail(c, err);
-              });
+          .then([this, c](user& u) { send_user(c, u); },
+                [this, c](caf::error& err) {
+                  if (err == errc::not_found)
+                    fail(c, errc::not_found, "no such user");
+                  else
+                    fail(c, err);
+                });
     });
   }
 };
