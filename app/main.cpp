@@ -111,6 +111,7 @@ int serve(const config::command_line& cli) {
   api_cfg.limits = {cfg.rate_limit_user, cfg.rate_limit_premium, cfg.rate_limit_enterprise,
                     cfg.rate_limit_anonymous};
   api_cfg.version = CHATAGENT_VERSION;
+  api_cfg.actor_timeout = std::chrono::seconds(cfg.request_timeout_seconds);
   http::api api{sys, accounts, http::token_service{secret, cfg.jwt_ttl_seconds}, api_cfg};
 
   http::server_settings net_cfg;

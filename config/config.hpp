@@ -22,6 +22,7 @@ struct server_config {
   int64_t read_timeout_seconds = 30;
   int64_t idle_timeout_seconds = 60;
   int64_t shutdown_timeout_seconds = 10;
+  int64_t request_timeout_seconds = 10; // for an answer from the actors
   // Storage
   std::string data_dir = "./data";
   // Logging

@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <cctype>
+#include <chrono>
+#include <deque>
 #include <optional>
 #include <random>
 #include <string_view>
@@ -15,25 +17,12 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
 #include <spdlog/spdlog.h>
 
 namespace chatagent::http {
 
 using namespace protocol;
-
-namespace {
-
-/// Work that must run inside an actor (to use request/then) on behalf of an I/O thread.
-struct bridge_job {
-  std::function<void(caf::event_based_actor*)> run;
-};
-
-} // namespace
-} // namespace chatagent::http
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(chatagent::http::bridge_job)
-
-namespace chatagent::http {
 
 namespace {
 
@@ -46,14 +35,70 @@ struct call {
   std::string auth_problem; // why a presented token was refused
   std::vector<std::string> params;
   responder done;
+  std::atomic<bool> answered{false}; // the first answer wins: a reply or the deadline
 };
 
 using call_ptr = std::shared_ptr<call>;
 
-/// Runs jobs from I/O threads in an actor context. `index` only tells the bridges apart.
-caf::behavior bridge_impl(caf::event_based_actor* self, size_t index) {
-  (void)index;
-  return {[self](bridge_job& job) { job.run(self); }};
+/// Work that must run inside an actor (to use request/then) on behalf of an I/O thread.
+struct bridge_job {
+  call_ptr c;
+  std::function<void(caf::event_based_actor*)> run;
+};
+
+} // namespace
+} // namespace chatagent::http
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(chatagent::http::bridge_job)
+
+namespace chatagent::http {
+
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using steady = std::chrono::steady_clock;
+
+constexpr auto deadline_tick = std::chrono::milliseconds(100);
+
+struct bridge_state {
+  bridge_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
+  // Calls in arrival order; with one timeout for all, deadlines are in order too.
+  std::deque<std::pair<steady::time_point, std::weak_ptr<call>>> deadlines;
+  bool ticking = false;
+};
+
+/// Runs jobs from I/O threads in an actor context, and enforces their deadlines itself:
+/// one timer tick per bridge instead of a timeout registered with CAF's clock thread for
+/// every request (which wakes that thread each time).
+caf::behavior bridge_impl(caf::stateful_actor<bridge_state>* self,
+                          std::function<void(const call_ptr&)> expire,
+                          std::chrono::milliseconds timeout) {
+  return {
+      [self, timeout](bridge_job& job) {
+        self->state.deadlines.emplace_back(steady::now() + timeout, job.c);
+        if (!self->state.ticking) {
+          self->state.ticking = true;
+          self->delayed_send(self, deadline_tick, tick_atom::value);
+        }
+        job.run(self);
+      },
+      [self, expire](tick_atom) {
+        auto now = steady::now();
+        auto& d = self->state.deadlines;
+        while (!d.empty()) {
+          auto c = d.front().second.lock();
+          if (c && d.front().first > now && !c->answered.load())
+            break;
+          if (c && !c->answered.load())
+            expire(c);
+          d.pop_front();
+        }
+        if (d.empty())
+          self->state.ticking = false;
+        else
+          self->delayed_send(self, deadline_tick, tick_atom::value);
+      },
+  };
 }
 
 std::string make_request_id() {
@@ -174,10 +219,13 @@ struct api::impl {
   impl(caf::actor_system& s, account_actor a, token_service t, api_settings cfg)
       : sys(s), accounts(std::move(a)), tokens(std::move(t)), settings(std::move(cfg)) {
     auto n = std::max<size_t>(sys.scheduler().num_workers(), 1);
-    // Spawned with an argument on purpose: CAF 0.17.6 dereferences a null argument tuple
-    // when a function-based actor has none (undefined behavior that UBSan reports).
+    // (CAF 0.17.6 dereferences a null argument tuple when a function-based actor is spawned
+    // without arguments, which UBSan reports: these have arguments.)
+    auto expire = [this](const call_ptr& c) {
+      fail(c, errc::service_unavailable, "the service did not answer in time");
+    };
     for (size_t i = 0; i < n; ++i)
-      bridges.push_back(sys.spawn(bridge_impl, i));
+      bridges.push_back(sys.spawn(bridge_impl, expire, settings.actor_timeout));
     routes = {
         {"GET", {"api", "v1", "health"}, false, &impl::health},
         {"POST", {"api", "v1", "auth", "register"}, false, &impl::register_user},
@@ -187,16 +235,19 @@ struct api::impl {
     };
   }
 
-  /// Runs `fn` inside one of the bridge actors.
+  /// Runs `fn` inside one of the bridge actors, which answers `c` with a timeout if `fn`'s
+  /// requests do not answer it in time. `fn` therefore requests with `caf::infinite`.
   template <class F>
-  void in_actor(F&& fn) {
+  void in_actor(const call_ptr& c, F&& fn) {
     auto& bridge = bridges[next_bridge.fetch_add(1, std::memory_order_relaxed) % bridges.size()];
-    caf::anon_send(bridge, bridge_job{std::forward<F>(fn)});
+    caf::anon_send(bridge, bridge_job{c, std::forward<F>(fn)});
   }
 
   // -- responses --------------------------------------------------------------
 
   void finish(const call_ptr& c, unsigned status, std::string body) {
+    if (c->answered.exchange(true))
+      return; // the deadline answered first
     api_response res;
     res.status = status;
     res.body = std::move(body);
@@ -415,8 +466,8 @@ struct api::impl {
         return;
       }
     }
-    in_actor([this, c, r = std::move(r)](caf::event_based_actor* self) mutable {
-      self->request(accounts, settings.actor_timeout, register_atom::value, std::move(r))
+    in_actor(c, [this, c, r = std::move(r)](caf::event_based_actor* self) mutable {
+      self->request(accounts, caf::infinite, register_atom::value, std::move(r))
           .then([this, c](user& u) { finish(c, 201, token_response(u)); },
                 [this, c](caf::error& err) { fail(c, err); });
     });
@@ -435,9 +486,9 @@ struct api::impl {
         return;
       }
     }
-    in_actor([this, c, username = std::move(username),
-              password = std::move(password)](caf::event_based_actor* self) mutable {
-      self->request(accounts, settings.actor_timeout, login_atom::value, std::move(username),
+    in_actor(c, [this, c, username = std::move(username),
+                 password = std::move(password)](caf::event_based_actor* self) mutable {
+      self->request(accounts, caf::infinite, login_atom::value, std::move(username),
                     std::move(password))
           .then([this, c](user& u) { finish(c, 200, token_response(u)); },
                 [this, c](caf::error& err) { fail(c, err); });
@@ -445,8 +496,8 @@ struct api::impl {
   }
 
   void me(const call_ptr& c) {
-    in_actor([this, c](caf::event_based_actor* self) {
-      self->request(accounts, settings.actor_timeout, get_atom::value, c->auth->subject)
+    in_actor(c, [this, c](caf::event_based_actor* self) {
+      self->request(accounts, caf::infinite, get_atom::value, c->auth->subject)
           .then(
               [this, c](user& u) {
                 if (!u.is_active) {
@@ -478,8 +529,8 @@ struct api::impl {
       fail(c, unknown_role());
       return;
     }
-    in_actor([this, c, r = *r](caf::event_based_actor* self) {
-      self->request(accounts, settings.actor_timeout, set_role_atom::value, c->auth->subject,
+    in_actor(c, [this, c, r = *r](caf::event_based_actor* self) {
+      self->request(accounts, caf::infinite, set_role_atom::value, c->auth->subject,
                     user_id{c->params[0]}, r)
           .then([this, c](user& u) { send_user(c, u); },
                 [this, c](caf::error& err) {
