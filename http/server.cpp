@@ -89,9 +89,13 @@ class http_session : public std::enable_shared_from_this<http_session> {
       on_read_error(ec);
       return;
     }
+    stream_.expires_never();
+    if (parser_->is_done()) { // no body (most GETs): nothing left to time
+      read_body();
+      return;
+    }
     // The body gets its own deadline: a timeout of the stream itself would close the
     // socket, and a client that stalls mid-body deserves a 408 it can read.
-    stream_.expires_never();
     body_timed_out_ = false;
     body_timer_.expires_after(srv_.cfg.read_timeout);
     body_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
