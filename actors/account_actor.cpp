@@ -73,13 +73,6 @@ struct store_state {
   std::unique_ptr<storage::user_store> users;
 };
 
-caf::error duplicate(const char* field) {
-  return api_error(errc::duplicate_resource,
-                   std::string{field} == "username" ? "username is already taken"
-                                                    : "email is already registered",
-                   field, "already exists");
-}
-
 template <class T>
 caf::result<T> to_result(caf::expected<T>&& x) {
   if (!x)
@@ -99,15 +92,8 @@ user_store_actor::behavior_type store_impl(user_store_actor::stateful_pointer<st
       },
       [self](check_atom, const std::string& username,
              const std::string& email) -> caf::result<bool> {
-        auto& users = *self->state.users;
-        if (auto rec = users.find_by_username(username))
-          return duplicate("username");
-        else if (rec.error() != errc::not_found)
-          return std::move(rec.error());
-        if (auto rec = users.find_by_email(email))
-          return duplicate("email");
-        else if (rec.error() != errc::not_found)
-          return std::move(rec.error());
+        if (auto err = self->state.users->check_available(username, email))
+          return err;
         return true;
       },
       [self](create_atom, user_record& rec) -> caf::result<user_record> {

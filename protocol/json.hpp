@@ -94,9 +94,6 @@ class json_writer {
     return value(std::forward<T>(v));
   }
 
-  /// Appends already serialized JSON as a value (trusted input only).
-  json_writer& raw(std::string_view json);
-
   const std::string& str() const noexcept { return out_; }
   std::string take() { return std::move(out_); }
 

@@ -89,23 +89,27 @@ caf::expected<user_record> user_store::find_by_email(std::string_view email) con
   return find_by_index(*db_, family::user_emails, email);
 }
 
-caf::error user_store::create(const user_record& rec) {
-  auto name_key = protocol::to_lower_ascii(rec.info.username);
-  auto email_key = protocol::to_lower_ascii(rec.info.email);
-  if (auto existing = db_->get(family::user_names, name_key); existing)
+caf::error user_store::check_available(std::string_view username, std::string_view email) const {
+  if (auto existing = db_->get(family::user_names, protocol::to_lower_ascii(username)); existing)
     return api_error(errc::duplicate_resource, "username is already taken", "username",
                      "already exists");
   else if (!is_not_found(existing.error()))
     return std::move(existing.error());
-  if (auto existing = db_->get(family::user_emails, email_key); existing)
+  if (auto existing = db_->get(family::user_emails, protocol::to_lower_ascii(email)); existing)
     return api_error(errc::duplicate_resource, "email is already registered", "email",
                      "already exists");
   else if (!is_not_found(existing.error()))
     return std::move(existing.error());
+  return caf::none;
+}
+
+caf::error user_store::create(const user_record& rec) {
+  if (auto err = check_available(rec.info.username, rec.info.email))
+    return err;
   write_batch batch;
   batch.put(family::users, rec.info.id.value, encode(rec));
-  batch.put(family::user_names, std::move(name_key), rec.info.id.value);
-  batch.put(family::user_emails, std::move(email_key), rec.info.id.value);
+  batch.put(family::user_names, protocol::to_lower_ascii(rec.info.username), rec.info.id.value);
+  batch.put(family::user_emails, protocol::to_lower_ascii(rec.info.email), rec.info.id.value);
   return db_->write(std::move(batch));
 }
 

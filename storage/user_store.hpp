@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -36,8 +37,11 @@ class user_store {
   caf::expected<user_record> find_by_username(std::string_view username) const;
   caf::expected<user_record> find_by_email(std::string_view email) const;
 
-  /// Inserts a new user; DUPLICATE_RESOURCE (with the field) when the username or email is
-  /// taken, ignoring case.
+  /// DUPLICATE_RESOURCE (with the field) when the username or the email is taken, ignoring
+  /// case; none when both are free.
+  caf::error check_available(std::string_view username, std::string_view email) const;
+
+  /// Inserts a new user after `check_available`.
   caf::error create(const user_record& rec);
 
   /// Replaces an existing user's record; username and email keep their index entries.
