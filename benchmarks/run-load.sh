@@ -2,13 +2,18 @@
 # Load run on loopback: GET /api/v1/auth/me on chatagent vs. nginx serving a static JSON
 # file of the same size, same wrk settings, same run. Prints a Markdown table.
 #
-#   benchmarks/run-load.sh [build-dir] [duration-seconds] [connections]
+#   benchmarks/run-load.sh [build-dir] [duration-seconds] [connections] [rounds]
+#
+# Both servers share the machine with wrk and the VM's neighbours, so one run of each says
+# little: the script runs `rounds` rounds (default 5), each measuring both servers back to
+# back in alternating order, and compares the medians.
 #
 # Needs wrk and nginx (scripts/install-deps.sh installs both). Sends traffic to 127.0.0.1 only.
 set -euo pipefail
 build=${1:-build}
 duration=${2:-10}
 conns=${3:-64}
+rounds=${4:-5}
 threads=${WRK_THREADS:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/$build/chatagent"
@@ -78,7 +83,7 @@ for _ in $(seq 1 100); do
   sleep 0.05
 done
 
-run() { # name url
+run() { # name url round
   local out
   out=$(wrk -t"$threads" -c"$conns" -d"${duration}s" --latency -H "Authorization: Bearer $token" "$2")
   local rps p50 p99 non2xx
@@ -86,23 +91,35 @@ run() { # name url
   p50=$(printf '%s\n' "$out" | awk '$1=="50%" {print $2}')
   p99=$(printf '%s\n' "$out" | awk '$1=="99%" {print $2}')
   non2xx=$(printf '%s\n' "$out" | awk '/Non-2xx/ {print $NF}')
-  echo "| $1 | $rps | $p50 | $p99 | ${non2xx:-0} |"
+  echo "| $3 | $1 | $rps | $p50 | $p99 | ${non2xx:-0} |"
   if [ -n "$non2xx" ] && [ "$non2xx" != "0" ]; then
     echo "$1 answered $non2xx non-2xx responses: the run is invalid" >&2
     exit 1
   fi
-  echo "$rps" > "$work/$1.rps"
+  echo "$rps" >> "$work/$1.rps"
 }
+
+median() { sort -g "$1" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 # Warm up both, then measure.
 wrk -t1 -c8 -d2s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/auth/me" >/dev/null
 wrk -t1 -c8 -d2s "http://127.0.0.1:$nport/api/v1/auth/me" >/dev/null
-echo "wrk -t$threads -c$conns -d${duration}s, $(nproc) cores, body $(wc -c < "$work/www/me.json") bytes"
+echo "wrk -t$threads -c$conns -d${duration}s, $rounds rounds, $(nproc) cores, body $(wc -c < "$work/www/me.json") bytes"
 echo
-echo "| server | req/s | p50 | p99 | non-2xx |"
-echo "|---|---|---|---|---|"
-run chatagent "http://127.0.0.1:$port/api/v1/auth/me"
-run nginx "http://127.0.0.1:$nport/api/v1/auth/me"
-ratio=$(awk -v a="$(cat "$work/chatagent.rps")" -v b="$(cat "$work/nginx.rps")" 'BEGIN {printf "%.0f", 100*a/b}')
+echo "| round | server | req/s | p50 | p99 | non-2xx |"
+echo "|---|---|---|---|---|---|"
+for round in $(seq 1 "$rounds"); do
+  if [ $((round % 2)) -eq 1 ]; then
+    run chatagent "http://127.0.0.1:$port/api/v1/auth/me" "$round"
+    run nginx "http://127.0.0.1:$nport/api/v1/auth/me" "$round"
+  else
+    run nginx "http://127.0.0.1:$nport/api/v1/auth/me" "$round"
+    run chatagent "http://127.0.0.1:$port/api/v1/auth/me" "$round"
+  fi
+done
+a=$(median "$work/chatagent.rps")
+b=$(median "$work/nginx.rps")
+ratio=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.0f", 100*a/b}')
 echo
-echo "chatagent/nginx: ${ratio}%"
+echo "median req/s: chatagent $a, nginx $b"
+echo "chatagent/nginx (medians): ${ratio}%"

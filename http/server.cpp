@@ -12,7 +12,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
@@ -23,11 +22,23 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+// Each I/O thread runs its own io_context and a connection lives on one of them for its
+// whole life, so its handlers never run concurrently: no strands, and no type-erased
+// executors on the hot path.
+using executor = net::io_context::executor_type;
+using socket_type = net::basic_stream_socket<tcp, executor>;
+using stream_type = beast::basic_stream<tcp, executor>;
+using timer_type = net::basic_waitable_timer<std::chrono::steady_clock,
+                                             net::wait_traits<std::chrono::steady_clock>, executor>;
 
 struct server::impl {
   server_settings cfg;
   api& handler;
-  net::io_context ioc;
+  // One io_context per I/O thread; the acceptor lives on the first one and hands the
+  // connections out round-robin.
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  size_t next_context = 0;
+  std::optional<socket_type> accepting; // the socket the pending accept fills
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
   std::atomic<size_t> connections{0};
@@ -36,14 +47,18 @@ struct server::impl {
   uint16_t bound_port = 0;
   // Sessions waiting for an actor's answer have no Asio operation pending: without this,
   // run() would return once the acceptor closes and their answers would never be written.
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::vector<net::executor_work_guard<executor>> work;
 
-  impl(server_settings s, api& h)
-      : cfg(std::move(s)), handler(h), ioc(static_cast<int>(cfg.io_threads)),
-        acceptor(net::make_strand(ioc)) {}
+  impl(server_settings s, api& h) : cfg(std::move(s)), handler(h), acceptor(make_contexts()) {}
+
+  net::io_context& make_contexts() {
+    for (size_t i = 0; i < std::max<size_t>(1, cfg.io_threads); ++i)
+      contexts.push_back(std::make_unique<net::io_context>(1));
+    return *contexts.front();
+  }
 
   void do_accept();
-  void on_accept(beast::error_code ec, tcp::socket socket);
+  void on_accept(beast::error_code ec);
 };
 
 namespace {
@@ -59,7 +74,7 @@ void fail(beast::error_code ec, const char* what) {
 /// One client connection: read a request, answer it, repeat while kept alive.
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
-  http_session(tcp::socket&& socket, server::impl& srv) : stream_(std::move(socket)), srv_(srv) {
+  http_session(socket_type&& socket, server::impl& srv) : stream_(std::move(socket)), srv_(srv) {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec)
@@ -251,13 +266,13 @@ class http_session : public std::enable_shared_from_this<http_session> {
     stream_.socket().close(ec);
   }
 
-  beast::tcp_stream stream_;
+  stream_type stream_;
   server::impl& srv_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
   std::optional<bhttp::response<bhttp::string_body>> res_;
-  net::steady_timer body_timer_{stream_.get_executor()};
+  timer_type body_timer_{stream_.get_executor()};
   bool body_timed_out_ = false;
   std::string client_address_;
   bool keep_alive_ = true;
@@ -269,10 +284,15 @@ class http_session : public std::enable_shared_from_this<http_session> {
 } // namespace
 
 void server::impl::do_accept() {
-  acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&impl::on_accept, this));
+  auto& ioc = *contexts[next_context];
+  next_context = (next_context + 1) % contexts.size();
+  accepting.emplace(ioc.get_executor());
+  acceptor.async_accept(*accepting, beast::bind_front_handler(&impl::on_accept, this));
 }
 
-void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
+void server::impl::on_accept(beast::error_code ec) {
+  auto socket = std::move(*accepting);
+  accepting.reset();
   if (ec == net::error::operation_aborted || !acceptor.is_open())
     return;
   if (ec) {
@@ -303,7 +323,7 @@ bool server::start(std::string& error) {
   tcp::endpoint endpoint;
   auto address = net::ip::make_address(d.cfg.host, ec);
   if (ec) {
-    tcp::resolver resolver{d.ioc};
+    tcp::resolver resolver{*d.contexts.front()};
     auto results = resolver.resolve(d.cfg.host, std::to_string(d.cfg.port), ec);
     if (ec || results.empty()) {
       error = "cannot resolve host '" + d.cfg.host + "': " + ec.message();
@@ -329,9 +349,10 @@ bool server::start(std::string& error) {
   }
   d.bound_port = d.acceptor.local_endpoint().port();
   d.do_accept();
-  d.work.emplace(d.ioc.get_executor());
-  for (size_t i = 0; i < d.cfg.io_threads; ++i)
-    d.threads.emplace_back([&d] { d.ioc.run(); });
+  for (auto& ioc : d.contexts) {
+    d.work.push_back(net::make_work_guard(ioc->get_executor()));
+    d.threads.emplace_back([&ioc = *ioc] { ioc.run(); });
+  }
   return true;
 }
 
@@ -353,8 +374,9 @@ void server::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   if (auto left = d.in_flight.load(); left > 0)
     spdlog::warn("http: {} requests still in flight at shutdown", left);
-  d.work.reset();
-  d.ioc.stop();
+  d.work.clear();
+  for (auto& ioc : d.contexts)
+    ioc->stop();
   for (auto& t : d.threads)
     t.join();
   d.threads.clear();
