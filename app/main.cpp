@@ -2,10 +2,12 @@
 // actor system, storage, actors and the HTTP front end together.
 
 #include "actors/account_actor.hpp"
+#include "actors/chat_services.hpp"
 #include "config/config.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
 #include "protocol/type_ids.hpp"
+#include "storage/chat_store.hpp"
 #include "storage/kv_store.hpp"
 #include "storage/secret_file.hpp"
 
@@ -91,7 +93,19 @@ int serve(const config::command_line& cli) {
   accounts_cfg.hashing.memlimit_bytes = static_cast<size_t>(cfg.password_hash_memlimit_kib) << 10;
   accounts_cfg.hash_workers = std::max<size_t>(2, std::thread::hardware_concurrency());
   auto accounts = actors::spawn_account_actor(sys, *db, accounts_cfg);
-  auto shutdown_actors = [&] { caf::anon_send_exit(accounts, caf::exit_reason::user_shutdown); };
+  actors::chat_settings chat_cfg;
+  chat_cfg.conversation_idle = std::chrono::seconds(cfg.conversation_idle_seconds);
+  chat_cfg.llm_timeout = std::chrono::seconds(cfg.llm_timeout_seconds);
+  auto chat =
+      actors::spawn_chat_services(sys, std::make_shared<storage::chat_store>(*db), chat_cfg);
+  if (!chat) {
+    caf::anon_send_exit(accounts, caf::exit_reason::user_shutdown);
+    return die("cannot load the bots: " + protocol::describe(chat.error()).message);
+  }
+  auto shutdown_actors = [&] {
+    chat->stop();
+    caf::anon_send_exit(accounts, caf::exit_reason::user_shutdown);
+  };
 
   if (!cfg.admin_username.empty()) {
     caf::scoped_actor self{sys};
@@ -112,7 +126,10 @@ int serve(const config::command_line& cli) {
                     cfg.rate_limit_anonymous};
   api_cfg.version = CHATAGENT_VERSION;
   api_cfg.actor_timeout = std::chrono::seconds(cfg.request_timeout_seconds);
-  http::api api{sys, accounts, http::token_service{secret, cfg.jwt_ttl_seconds}, api_cfg};
+  // A sent message waits for the whole answer of the language model.
+  api_cfg.llm_timeout = std::chrono::seconds(cfg.llm_timeout_seconds + cfg.request_timeout_seconds);
+  http::api api{sys, http::services{accounts, chat->bots, chat->conversations},
+                http::token_service{secret, cfg.jwt_ttl_seconds}, api_cfg};
 
   http::server_settings net_cfg;
   net_cfg.host = cfg.host;

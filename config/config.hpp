@@ -34,6 +34,9 @@ struct server_config {
   int64_t password_hash_memlimit_kib = 65536; // 64 MiB
   std::string admin_username;
   std::string admin_password;
+  // Conversations and language models
+  int64_t conversation_idle_seconds = 300; // a conversation idle this long leaves memory
+  int64_t llm_timeout_seconds = 120;       // for one whole completion
   // Rate limits, requests per minute
   int64_t rate_limit_user = 100;
   int64_t rate_limit_premium = 1000;

@@ -2,6 +2,7 @@
 
 #include "http/jwt.hpp"
 #include "protocol/account.hpp"
+#include "protocol/chat_api.hpp"
 #include "protocol/error.hpp"
 
 #include <chrono>
@@ -49,7 +50,15 @@ struct rate_limits {
 struct api_settings {
   rate_limits limits;
   std::chrono::milliseconds actor_timeout{10000};
+  std::chrono::milliseconds llm_timeout{130000}; // for requests that wait for a model
   std::string version;
+};
+
+/// The actors the API talks to.
+struct services {
+  protocol::account_actor accounts;
+  protocol::bot_manager_actor bots;
+  protocol::conversation_manager_actor conversations;
 };
 
 /// The REST API: authenticates and rate-limits each request, routes it, turns it into
@@ -57,8 +66,7 @@ struct api_settings {
 /// (I/O) thread: actor requests run in a few bridge actors and answer through `responder`.
 class api {
  public:
-  api(caf::actor_system& sys, protocol::account_actor accounts, token_service tokens,
-      api_settings settings);
+  api(caf::actor_system& sys, services svc, token_service tokens, api_settings settings);
   ~api();
   api(const api&) = delete;
   api& operator=(const api&) = delete;

@@ -43,6 +43,10 @@ code_entry entry(errc code) noexcept {
     return {"SERVICE_UNAVAILABLE", 503};
   case errc::request_timeout:
     return {"REQUEST_TIMEOUT", 408};
+  case errc::bad_gateway:
+    return {"BAD_GATEWAY", 502};
+  case errc::gateway_timeout:
+    return {"GATEWAY_TIMEOUT", 504};
   }
   return {"INTERNAL_ERROR", 500};
 }

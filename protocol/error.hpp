@@ -27,6 +27,8 @@ enum class errc : uint8_t {
   internal_error,
   service_unavailable,
   request_timeout,
+  bad_gateway,     // an upstream service (an LLM provider) answered an error
+  gateway_timeout, // an upstream service did not answer in time
 };
 
 /// The spec's code string for `code`, e.g. `VALIDATION_ERROR`.

@@ -34,6 +34,30 @@ struct user_id_tag {
 /// Identifies a registered user.
 using user_id = basic_id<user_id_tag>;
 
+struct bot_id_tag {
+  static constexpr const char* name = "bot_id";
+  static constexpr std::string_view prefix = "bot_";
+};
+
+/// Identifies a bot.
+using bot_id = basic_id<bot_id_tag>;
+
+struct conversation_id_tag {
+  static constexpr const char* name = "conversation_id";
+  static constexpr std::string_view prefix = "conv_";
+};
+
+/// Identifies a conversation.
+using conversation_id = basic_id<conversation_id_tag>;
+
+struct message_id_tag {
+  static constexpr const char* name = "message_id";
+  static constexpr std::string_view prefix = "msg_";
+};
+
+/// Identifies a message of a conversation.
+using message_id = basic_id<message_id_tag>;
+
 /// Creates a new unique, time-ordered identifier: the prefix followed by a ULID
 /// (48-bit millisecond timestamp and 80 random bits in Crockford base32), so ids sort by
 /// creation time in RocksDB.

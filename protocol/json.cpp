@@ -235,6 +235,12 @@ json_writer& json_writer::null() {
   return *this;
 }
 
+json_writer& json_writer::raw(std::string_view json) {
+  separate();
+  out_.append(json);
+  return *this;
+}
+
 json_writer& json_writer::value(const json_value& v) {
   using kind = json_value::kind;
   switch (v.type()) {

@@ -82,6 +82,9 @@ class json_writer {
   json_writer& value(double d);
   json_writer& value(const json_value& v);
   json_writer& null();
+  /// Inserts `json` as one value, unchecked: only for text this process wrote itself
+  /// (stored JSON objects such as a conversation's `context`).
+  json_writer& raw(std::string_view json);
   template <std::integral T>
   requires(!std::same_as<T, bool>) json_writer& value(T n) {
     return integer(static_cast<int64_t>(n));

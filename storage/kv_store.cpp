@@ -18,7 +18,9 @@ using protocol::errc;
 namespace {
 
 // Index = static_cast<size_t>(family); "default" must exist in every RocksDB database.
-constexpr std::array<const char*, 4> family_names{"default", "users", "user_names", "user_emails"};
+constexpr std::array<const char*, 8> family_names{
+    "default", "users",         "user_names",         "user_emails",
+    "bots",    "conversations", "conversation_index", "messages"};
 
 constexpr std::string_view schema_version = "1";
 
@@ -107,8 +109,26 @@ caf::expected<std::string> kv_store::get(family f, std::string_view key) const {
 caf::error kv_store::write(write_batch batch) {
   rocksdb::WriteBatch wb;
   for (auto& op : batch.ops_) {
-    auto st = op.is_delete ? wb.Delete(impl_->cf(op.fam), op.key)
-                           : wb.Put(impl_->cf(op.fam), op.key, op.value);
+    rocksdb::Status st;
+    switch (op.what) {
+    case write_batch::kind::put:
+      st = wb.Put(impl_->cf(op.fam), op.key, op.value);
+      break;
+    case write_batch::kind::erase:
+      st = wb.Delete(impl_->cf(op.fam), op.key);
+      break;
+    case write_batch::kind::erase_prefix: {
+      // [prefix, prefix with its last byte incremented): our prefixes end in '/'.
+      auto end = op.key;
+      while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF)
+        end.pop_back();
+      if (end.empty())
+        return api_error(errc::internal_error, "storage batch failed: unbounded range delete");
+      end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+      st = wb.DeleteRange(impl_->cf(op.fam), op.key, end);
+      break;
+    }
+    }
     if (!st.ok())
       return api_error(errc::internal_error, "storage batch failed: " + st.ToString());
   }
@@ -122,10 +142,17 @@ caf::error kv_store::write(write_batch batch) {
 
 caf::error kv_store::scan(family f, std::string_view prefix,
                           const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  return scan_from(f, prefix, prefix, fn);
+}
+
+caf::error
+kv_store::scan_from(family f, std::string_view prefix, std::string_view from,
+                    const std::function<bool(std::string_view, std::string_view)>& fn) const {
   std::unique_ptr<rocksdb::Iterator> it{
       impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->cf(f))};
   rocksdb::Slice p{prefix.data(), prefix.size()};
-  for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+  for (it->Seek(rocksdb::Slice{from.data(), from.size()}); it->Valid() && it->key().starts_with(p);
+       it->Next()) {
     auto k = it->key();
     auto v = it->value();
     if (!fn(std::string_view{k.data(), k.size()}, std::string_view{v.data(), v.size()}))

@@ -14,26 +14,41 @@ namespace chatagent::storage {
 
 /// The column families of the database, one per kind of record (see docs/storage.md).
 enum class family : uint8_t {
-  meta,        // schema version and other database-wide facts
-  users,       // user id -> user record (JSON)
-  user_names,  // lower-cased username -> user id
-  user_emails, // lower-cased email -> user id
+  meta,               // schema version and other database-wide facts
+  users,              // user id -> user record (JSON)
+  user_names,         // lower-cased username -> user id
+  user_emails,        // lower-cased email -> user id
+  bots,               // bot id -> bot record (JSON)
+  conversations,      // conversation id -> conversation record (JSON)
+  conversation_index, // u/<user id>/<conversation id> -> bot id; b/<bot id>/<conversation id>
+  messages,           // <conversation id>/<seq, 16 hex digits> -> message record (JSON)
 };
 
 /// A set of writes applied atomically by `kv_store::write`.
 class write_batch {
  public:
   void put(family f, std::string key, std::string value) {
-    ops_.push_back({f, false, std::move(key), std::move(value)});
+    ops_.push_back({f, kind::put, std::move(key), std::move(value)});
   }
-  void erase(family f, std::string key) { ops_.push_back({f, true, std::move(key), {}}); }
+  void erase(family f, std::string key) { ops_.push_back({f, kind::erase, std::move(key), {}}); }
+  /// Erases every key that starts with `prefix`.
+  void erase_prefix(family f, std::string prefix) {
+    ops_.push_back({f, kind::erase_prefix, std::move(prefix), {}});
+  }
+  /// Appends `other`'s writes after this batch's.
+  void append(write_batch&& other) {
+    ops_.insert(ops_.end(), std::make_move_iterator(other.ops_.begin()),
+                std::make_move_iterator(other.ops_.end()));
+  }
   bool empty() const noexcept { return ops_.empty(); }
+  size_t size() const noexcept { return ops_.size(); }
 
  private:
   friend class kv_store;
+  enum class kind : uint8_t { put, erase, erase_prefix };
   struct op {
     family fam;
-    bool is_delete;
+    kind what;
     std::string key;
     std::string value;
   };
@@ -63,6 +78,11 @@ class kv_store {
   /// returns false.
   caf::error scan(family f, std::string_view prefix,
                   const std::function<bool(std::string_view, std::string_view)>& fn) const;
+
+  /// Like `scan`, but starts at the first key at or after `from` (which starts with
+  /// `prefix`).
+  caf::error scan_from(family f, std::string_view prefix, std::string_view from,
+                       const std::function<bool(std::string_view, std::string_view)>& fn) const;
 
  private:
   struct impl;

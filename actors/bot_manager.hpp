@@ -1,0 +1,24 @@
+#pragma once
+
+#include "actors/chat_store_actor.hpp"
+#include "protocol/chat_api.hpp"
+
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+namespace chatagent::actors {
+
+using connect_atom = caf::atom_constant<caf::atom("connect")>;
+
+/// The bots service plus the message that tells it where conversations live (they are
+/// spawned after it, since they ask it for bot configurations).
+using bot_manager_impl_actor = protocol::bot_manager_actor::extend<
+    caf::reacts_to<connect_atom, protocol::conversation_manager_actor>>;
+
+/// Spawns the bots service over the `bots` loaded from storage. Bots whose `is_active`
+/// is set start running at once.
+bot_manager_impl_actor spawn_bot_manager(caf::actor_system& sys, store_writer_actor writer,
+                                         std::vector<protocol::bot> bots);
+
+} // namespace chatagent::actors

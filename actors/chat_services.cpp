@@ -1,0 +1,45 @@
+#include "actors/chat_services.hpp"
+
+#include "actors/bot_manager.hpp"
+#include "actors/chat_store_actor.hpp"
+#include "actors/conversation_manager.hpp"
+#include "actors/llm_providers.hpp"
+#include "storage/chat_store.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+namespace chatagent::actors {
+
+caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
+                                                 std::shared_ptr<storage::chat_store> store,
+                                                 chat_settings settings) {
+  // Loading every bot happens once, at start, before anything is served.
+  auto bots = store->load_bots();
+  if (!bots)
+    return std::move(bots.error());
+  auto running = std::count_if(bots->begin(), bots->end(), [](auto& b) { return b.is_active; });
+  spdlog::info("loaded {} bots, {} of them running", bots->size(), running);
+  auto store_actors = spawn_chat_store_actors(sys, store, settings.store_readers);
+  auto providers = std::make_shared<const llm_providers>(sys);
+  auto bot_manager = spawn_bot_manager(sys, store_actors.writer, std::move(*bots));
+  auto conversations =
+      spawn_conversation_manager(sys, store_actors, bot_manager, providers, settings);
+  caf::anon_send(bot_manager, connect_atom::value, conversations);
+  chat_services out{bot_manager, conversations, {}};
+  out.internals.push_back(caf::actor_cast<caf::actor>(store_actors.writer));
+  for (auto& r : store_actors.readers)
+    out.internals.push_back(caf::actor_cast<caf::actor>(r));
+  out.internals.push_back(providers->local_actor());
+  return out;
+}
+
+void chat_services::stop() {
+  caf::anon_send_exit(conversations, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(bots, caf::exit_reason::user_shutdown);
+  for (auto& a : internals)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+} // namespace chatagent::actors

@@ -1,0 +1,43 @@
+#pragma once
+
+#include "protocol/chat_api.hpp"
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+namespace chatagent::storage {
+class chat_store;
+} // namespace chatagent::storage
+
+namespace chatagent::actors {
+
+/// Tuning of the chat services.
+struct chat_settings {
+  std::chrono::seconds conversation_idle{300}; // passivate a conversation idle this long
+  std::chrono::seconds llm_timeout{120};       // one whole completion
+  int64_t recent_messages = 100;               // kept in memory per live conversation
+  size_t store_readers = 2;
+};
+
+/// The bot and conversation services, wired to each other.
+struct chat_services {
+  protocol::bot_manager_actor bots;
+  protocol::conversation_manager_actor conversations;
+  std::vector<caf::actor> internals; // store actors and providers, stopped last
+
+  /// Stops every actor of the services, conversations first.
+  void stop();
+};
+
+/// Spawns the chat services over `store`: the store actors, the LLM providers, the bots
+/// service (which loads every bot and restarts those that were running) and the
+/// conversations service. Blocks while it loads the bots.
+caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
+                                                 std::shared_ptr<storage::chat_store> store,
+                                                 chat_settings settings);
+
+} // namespace chatagent::actors

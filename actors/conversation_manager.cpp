@@ -1,0 +1,564 @@
+#include "actors/conversation_manager.hpp"
+
+#include "actors/llm_providers.hpp"
+#include "actors/local_model.hpp"
+#include "protocol/chat_json.hpp"
+#include "protocol/error.hpp"
+#include "protocol/time.hpp"
+#include "storage/chat_store.hpp"
+
+#include <deque>
+#include <unordered_map>
+
+#include <caf/actor_system.hpp>
+#include <caf/sec.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <spdlog/spdlog.h>
+
+namespace chatagent::actors {
+
+using namespace protocol;
+
+namespace {
+
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+
+constexpr auto store_timeout = std::chrono::seconds(30);
+
+caf::error no_such_conversation() {
+  return api_error(errc::not_found, "no such conversation", "conversation_id", "not found");
+}
+
+/// A provider failure as the API reports it: CAF's own timeout means the provider took
+/// longer than `llm_timeout`.
+caf::error provider_error(caf::error err) {
+  if (err == caf::sec::request_timeout)
+    return api_error(errc::gateway_timeout, "the language model did not answer in time");
+  return err;
+}
+
+// -- one conversation -------------------------------------------------------------
+
+/// A live conversation: owns the order of its messages, builds each prompt, asks the
+/// bot's provider and persists both sides. Requests come from the manager (which counts
+/// them, see `idle_atom`); `llm_chunk`s come from the provider while it streams.
+using conversation_actor =
+    caf::typed_actor<caf::replies_to<find_atom, user_id>::with<conversation>,
+                     caf::replies_to<update_atom, user_id, std::string>::with<conversation>,
+                     caf::replies_to<delete_atom, user_id>::with<bool>,
+                     caf::replies_to<send_atom, user_id, message_draft>::with<exchange>,
+                     caf::replies_to<history_atom, user_id, int64_t, int64_t>::with<message_page>,
+                     caf::reacts_to<llm_chunk>>;
+
+/// The conversation actor reports to the manager when it has nothing in flight, with the
+/// number of requests it has handled: the manager passivates it only when that count
+/// equals what it forwarded, so no request can be in the actor's mailbox when it stops.
+using manager_impl_actor =
+    conversation_manager_actor::extend<caf::reacts_to<idle_atom, conversation_id, int64_t>,
+                                       caf::reacts_to<sweep_atom>>;
+
+/// A message the user sent, waiting for (or getting) the bot's answer.
+struct pending_send {
+  chat_message user_message;
+  caf::typed_response_promise<exchange> rp;
+  bool durable = false;
+};
+
+struct conversation_state {
+  conversation_state() = default;  // not an aggregate: CAF 0.17 would construct it from `self`
+  caf::error missing;              // set when the conversation does not exist (any more)
+  conversation record;             // as last committed (or being committed)
+  std::deque<chat_message> recent; // committed messages, oldest first
+  std::deque<pending_send> queue;  // answered one at a time, in order
+  bool answering = false;
+  int64_t commits_in_flight = 0;
+  int64_t handled = 0; // requests from the manager
+  int64_t reported = -1;
+};
+
+struct conversation_context {
+  conversation_id id;
+  chat_store_actors store;
+  bot_manager_actor bots;
+  manager_impl_actor manager;
+  std::shared_ptr<const llm_providers> providers;
+  chat_settings settings;
+};
+
+conversation_actor::behavior_type
+conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
+                  std::shared_ptr<conversation_context> ctx) {
+  // Loads before handling anything: requests wait in the mailbox meanwhile.
+  self->request(ctx->store.reader(), store_timeout, load_atom::value, ctx->id,
+                ctx->settings.recent_messages)
+      .await(
+          [self](conversation_snapshot& snap) {
+            self->state.record = std::move(snap.record);
+            self->state.recent.assign(std::make_move_iterator(snap.recent.begin()),
+                                      std::make_move_iterator(snap.recent.end()));
+          },
+          [self](caf::error& err) {
+            self->state.missing = err == errc::not_found ? no_such_conversation() : std::move(err);
+          });
+
+  auto report_if_idle = [self, ctx] {
+    auto& st = self->state;
+    if (st.queue.empty() && st.commits_in_flight == 0 && st.handled != st.reported) {
+      st.reported = st.handled;
+      self->send(ctx->manager, idle_atom::value, ctx->id, st.handled);
+    }
+  };
+
+  // Commits `batch`, then runs `done`; a failed commit fails `on_error`.
+  auto commit = [self, ctx](storage::write_batch batch, auto done, auto on_error) {
+    ++self->state.commits_in_flight;
+    self->request(ctx->store.writer, store_timeout, commit_atom::value, std::move(batch))
+        .then(
+            [self, done](bool) mutable {
+              --self->state.commits_in_flight;
+              done();
+            },
+            [self, on_error](caf::error& err) mutable {
+              --self->state.commits_in_flight;
+              on_error(err);
+            });
+  };
+
+  auto remember = [self, ctx](const chat_message& m) {
+    auto& recent = self->state.recent;
+    recent.push_back(m);
+    while (static_cast<int64_t>(recent.size()) > ctx->settings.recent_messages)
+      recent.pop_front();
+  };
+
+  // A new message with the next sequence number, counted in the record.
+  auto next_message = [self](std::string sender_type, std::string sender_id) {
+    auto& rec = self->state.record;
+    chat_message m;
+    m.id = new_id<message_id_tag>();
+    m.conversation = rec.id;
+    m.seq = ++rec.message_count;
+    m.sender_type = std::move(sender_type);
+    m.sender_id = std::move(sender_id);
+    m.created_at_ms = now_ms();
+    rec.last_message_at_ms = m.created_at_ms;
+    return m;
+  };
+
+  // The prompt for `question`: the system prompt, then as much of the history before it
+  // as the bot's token budget allows, then the question.
+  auto build_prompt = [self](const bot& b, const chat_message& question) {
+    llm_request req;
+    req.config = b.llm;
+    req.bot_name = b.name;
+    int64_t budget = b.llm.context_tokens - local_model::count_tokens(question.content);
+    if (!b.llm.system_prompt.empty()) {
+      req.turns.push_back({"system", b.llm.system_prompt});
+      budget -= local_model::count_tokens(b.llm.system_prompt);
+    }
+    std::vector<llm_turn> history;
+    auto& recent = self->state.recent;
+    for (auto i = recent.rbegin(); i != recent.rend(); ++i) {
+      if (i->seq >= question.seq)
+        continue;
+      budget -= local_model::count_tokens(i->content);
+      if (budget < 0)
+        break;
+      history.push_back({i->sender_type == "bot" ? "assistant" : "user", i->content});
+    }
+    req.turns.insert(req.turns.end(), history.rbegin(), history.rend());
+    req.turns.push_back({"user", question.content});
+    return req;
+  };
+
+  // Answers the oldest durable message in the queue, if none is being answered.
+  auto pump = std::make_shared<std::function<void()>>();
+  *pump = [self, ctx, commit, remember, next_message, build_prompt, report_if_idle, pump] {
+    auto& st = self->state;
+    if (st.answering || st.queue.empty() || !st.queue.front().durable)
+      return;
+    st.answering = true;
+    auto fail = [self, ctx, pump, report_if_idle](caf::error err) {
+      auto& st = self->state;
+      st.queue.front().rp.deliver(std::move(err));
+      st.queue.pop_front();
+      st.answering = false;
+      self->send(ctx->bots, activity_atom::value, st.record.bot, int64_t{1}, int64_t{1});
+      (*pump)();
+      report_if_idle();
+    };
+    self->request(ctx->bots, store_timeout, config_atom::value, st.record.bot)
+        .then(
+            [self, ctx, commit, remember, next_message, build_prompt, report_if_idle, pump,
+             fail](bot& b) {
+              auto provider = ctx->providers->select(b.llm);
+              if (!provider) {
+                fail(provider.error());
+                return;
+              }
+              auto req = build_prompt(b, self->state.queue.front().user_message);
+              self->request(*provider, ctx->settings.llm_timeout, generate_atom::value,
+                            std::move(req))
+                  .then(
+                      [self, ctx, commit, remember, next_message, report_if_idle, pump,
+                       fail](llm_result& res) {
+                        auto& st = self->state;
+                        auto reply = next_message("bot", st.record.bot.value);
+                        reply.content = std::move(res.content);
+                        reply.message_type = "text";
+                        storage::write_batch batch;
+                        storage::chat_store::put_message(batch, reply);
+                        storage::chat_store::put_conversation(batch, st.record, false);
+                        commit(
+                            std::move(batch),
+                            [self, ctx, remember, reply, report_if_idle, pump] {
+                              auto& st = self->state;
+                              remember(reply);
+                              auto& job = st.queue.front();
+                              job.rp.deliver(exchange{job.user_message, reply});
+                              st.queue.pop_front();
+                              st.answering = false;
+                              self->send(ctx->bots, activity_atom::value, st.record.bot, int64_t{2},
+                                         int64_t{0});
+                              (*pump)();
+                              report_if_idle();
+                            },
+                            [fail](caf::error& err) { fail(err); });
+                      },
+                      [fail](caf::error& err) { fail(provider_error(std::move(err))); });
+            },
+            [fail](caf::error& err) { fail(err); });
+  };
+
+  auto check = [self](const user_id& who) -> caf::error {
+    auto& st = self->state;
+    if (st.missing)
+      return st.missing;
+    if (st.record.owner != who)
+      return no_such_conversation();
+    return caf::none;
+  };
+
+  return {
+      [self, check, report_if_idle](find_atom, const user_id& who) -> caf::result<conversation> {
+        ++self->state.handled;
+        auto err = check(who);
+        report_if_idle();
+        if (err)
+          return err;
+        return self->state.record;
+      },
+      [self, check, commit, report_if_idle](update_atom, const user_id& who,
+                                            const std::string& patch) -> caf::result<conversation> {
+        ++self->state.handled;
+        if (auto err = check(who)) {
+          report_if_idle();
+          return err;
+        }
+        auto body = parse_json(patch);
+        if (!body || !body->is_object()) {
+          report_if_idle();
+          return body ? api_error(errc::validation_error, "the request body must be a JSON object")
+                      : std::move(body.error());
+        }
+        auto& rec = self->state.record;
+        auto next = rec;
+        if (auto err = apply_conversation_json(next, *body, false)) {
+          report_if_idle();
+          return err;
+        }
+        next.updated_at_ms = now_ms();
+        // Only these fields change here; counters stay the actor's.
+        rec.title = next.title;
+        rec.status = next.status;
+        rec.context = next.context;
+        rec.updated_at_ms = next.updated_at_ms;
+        storage::write_batch batch;
+        storage::chat_store::put_conversation(batch, rec, false);
+        auto rp = self->make_response_promise<conversation>();
+        commit(
+            std::move(batch),
+            [self, rp, report_if_idle]() mutable {
+              rp.deliver(self->state.record);
+              report_if_idle();
+            },
+            [rp, report_if_idle](caf::error& err) mutable {
+              rp.deliver(std::move(err));
+              report_if_idle();
+            });
+        return rp;
+      },
+      [self, check, commit, report_if_idle](delete_atom, const user_id& who) -> caf::result<bool> {
+        ++self->state.handled;
+        if (auto err = check(who)) {
+          report_if_idle();
+          return err;
+        }
+        storage::write_batch batch;
+        storage::chat_store::erase_conversation(batch, self->state.record);
+        // From now on the conversation answers as a missing one, even before the commit.
+        self->state.missing = no_such_conversation();
+        for (auto& job : self->state.queue)
+          job.rp.deliver(api_error(errc::not_found, "the conversation was deleted"));
+        self->state.queue.clear();
+        auto rp = self->make_response_promise<bool>();
+        commit(
+            std::move(batch),
+            [rp, report_if_idle]() mutable {
+              rp.deliver(true);
+              report_if_idle();
+            },
+            [rp, report_if_idle](caf::error& err) mutable {
+              rp.deliver(std::move(err));
+              report_if_idle();
+            });
+        return rp;
+      },
+      [self, check, commit, remember, next_message, report_if_idle,
+       pump](send_atom, const user_id& who, message_draft& draft) -> caf::result<exchange> {
+        ++self->state.handled;
+        if (auto err = check(who)) {
+          report_if_idle();
+          return err;
+        }
+        auto& st = self->state;
+        auto msg = next_message("user", who.value);
+        msg.content = std::move(draft.content);
+        msg.message_type = std::move(draft.message_type);
+        msg.metadata = std::move(draft.metadata);
+        st.record.updated_at_ms = msg.created_at_ms;
+        storage::write_batch batch;
+        storage::chat_store::put_message(batch, msg);
+        storage::chat_store::put_conversation(batch, st.record, false);
+        auto rp = self->make_response_promise<exchange>();
+        st.queue.push_back(pending_send{msg, rp, false});
+        auto seq = msg.seq;
+        commit(
+            std::move(batch),
+            [self, remember, pump, seq] {
+              auto& st = self->state;
+              for (auto& job : st.queue)
+                if (job.user_message.seq == seq) {
+                  job.durable = true;
+                  remember(job.user_message);
+                }
+              (*pump)();
+            },
+            [self, seq, report_if_idle](caf::error& err) {
+              // Nothing was stored: the request fails as a whole.
+              auto& q = self->state.queue;
+              for (auto i = q.begin(); i != q.end(); ++i)
+                if (i->user_message.seq == seq) {
+                  i->rp.deliver(err);
+                  q.erase(i);
+                  break;
+                }
+              report_if_idle();
+            });
+        return rp;
+      },
+      [self, ctx, check, report_if_idle](history_atom, const user_id& who, int64_t limit,
+                                         int64_t offset) -> caf::result<message_page> {
+        ++self->state.handled;
+        if (auto err = check(who)) {
+          report_if_idle();
+          return err;
+        }
+        auto rp = self->make_response_promise<message_page>();
+        message_page page;
+        page.limit = limit;
+        page.offset = offset;
+        // Only durable messages are counted: the ones a reader can see.
+        int64_t durable = self->state.record.message_count;
+        for (auto& job : self->state.queue)
+          if (!job.durable)
+            --durable;
+        page.total = durable;
+        self->request(ctx->store.reader(), store_timeout, history_atom::value, ctx->id, offset,
+                      std::min(limit, std::max<int64_t>(0, durable - offset)))
+            .then(
+                [rp, page](std::vector<chat_message>& msgs) mutable {
+                  page.messages = std::move(msgs);
+                  rp.deliver(std::move(page));
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        report_if_idle();
+        return rp;
+      },
+      [](const llm_chunk&) {
+        // Streamed to WebSocket subscribers (not yet wired); the REST answer waits for the
+        // whole completion.
+      },
+  };
+}
+
+// -- the directory of live conversations ------------------------------------------------
+
+struct live_entry {
+  conversation_actor actor;
+  int64_t forwarded = 0;
+  int64_t idle_at_count = -1; // the count of the last idle report
+  std::chrono::steady_clock::time_point idle_since;
+};
+
+struct manager_state {
+  manager_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
+  std::unordered_map<std::string, live_entry> live;
+  std::unordered_map<caf::actor_addr, std::string> by_address;
+  bool sweeping = false;
+};
+
+manager_impl_actor::behavior_type
+manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_store_actors store,
+             bot_manager_actor bots, std::shared_ptr<const llm_providers> providers,
+             chat_settings settings) {
+  auto sweep_every = std::max<std::chrono::milliseconds>(
+      std::chrono::milliseconds{250},
+      std::chrono::duration_cast<std::chrono::milliseconds>(settings.conversation_idle) / 2);
+  // Conversations are monitored, not linked (one failing must not stop the others): stop
+  // them explicitly when the service stops.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& [id, e] : self->state.live)
+      self->send_exit(e.actor, msg.reason);
+    self->quit(msg.reason);
+  });
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    if (auto i = st.by_address.find(msg.source); i != st.by_address.end()) {
+      if (msg.reason && msg.reason != caf::exit_reason::user_shutdown)
+        spdlog::warn("conversation {} stopped: {}", i->second, caf::to_string(msg.reason));
+      st.live.erase(i->second);
+      st.by_address.erase(i);
+    }
+  });
+  // The live actor of conversation `id`, spawned (and loading) on first use; counts the
+  // request about to be forwarded to it.
+  auto route = [self, store, bots, providers, settings,
+                sweep_every](const conversation_id& id) -> conversation_actor& {
+    auto& st = self->state;
+    auto i = st.live.find(id.value);
+    if (i == st.live.end()) {
+      auto ctx = std::make_shared<conversation_context>(conversation_context{
+          id, store, bots, caf::actor_cast<manager_impl_actor>(self), providers, settings});
+      auto actor = self->spawn(conversation_impl, ctx);
+      self->monitor(actor);
+      st.by_address.emplace(actor.address(), id.value);
+      live_entry fresh;
+      fresh.actor = std::move(actor);
+      i = st.live.emplace(id.value, std::move(fresh)).first;
+      if (!st.sweeping) {
+        st.sweeping = true;
+        self->delayed_send(self, sweep_every, sweep_atom::value);
+      }
+    }
+    ++i->second.forwarded;
+    return i->second.actor;
+  };
+  return {
+      [self, store, bots](create_atom, const user_id& owner,
+                          conversation& c) -> caf::result<conversation> {
+        auto rp = self->make_response_promise<conversation>();
+        // The bot must exist and be the user's.
+        self->request(bots, store_timeout, find_atom::value, owner, c.bot)
+            .then(
+                [self, store, owner, c, rp](bot& b) mutable {
+                  c.id = new_id<conversation_id_tag>();
+                  c.owner = owner;
+                  if (c.title.empty())
+                    c.title = "Conversation with " + b.name;
+                  c.message_count = 0;
+                  c.last_message_at_ms = 0;
+                  c.created_at_ms = c.updated_at_ms = now_ms();
+                  storage::write_batch batch;
+                  storage::chat_store::put_conversation(batch, c, true);
+                  self->request(store.writer, store_timeout, commit_atom::value, std::move(batch))
+                      .then([c, rp](bool) mutable { rp.deliver(std::move(c)); },
+                            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      },
+      [self, store](list_atom, const user_id& owner, const conversation_query& q) {
+        return self->delegate(store.reader(), list_atom::value, owner, q);
+      },
+      [self, route](find_atom, const user_id& who, const conversation_id& id) {
+        return self->delegate(route(id), find_atom::value, who);
+      },
+      [self, route](update_atom, const user_id& who, const conversation_id& id,
+                    const std::string& patch) {
+        return self->delegate(route(id), update_atom::value, who, patch);
+      },
+      [self, route](delete_atom, const user_id& who, const conversation_id& id) {
+        return self->delegate(route(id), delete_atom::value, who);
+      },
+      [self, route](send_atom, const user_id& who, const conversation_id& id,
+                    message_draft& draft) {
+        return self->delegate(route(id), send_atom::value, who, std::move(draft));
+      },
+      [self, route](history_atom, const user_id& who, const conversation_id& id, int64_t limit,
+                    int64_t offset) {
+        return self->delegate(route(id), history_atom::value, who, limit, offset);
+      },
+      [self, store](purge_atom, const bot_id& bot) -> caf::result<bool> {
+        auto rp = self->make_response_promise<bool>();
+        self->request(store.reader(), store_timeout, purge_atom::value, bot)
+            .then(
+                [self, store, rp](storage::write_batch& batch,
+                                  std::vector<conversation_id>& ids) mutable {
+                  // Stop the live ones first: nothing of theirs may be written afterwards.
+                  auto& st = self->state;
+                  for (auto& id : ids)
+                    if (auto i = st.live.find(id.value); i != st.live.end()) {
+                      self->demonitor(i->second.actor.address());
+                      st.by_address.erase(i->second.actor.address());
+                      self->send_exit(i->second.actor, caf::exit_reason::user_shutdown);
+                      st.live.erase(i);
+                    }
+                  self->request(store.writer, store_timeout, commit_atom::value, std::move(batch))
+                      .then([rp](bool) mutable { rp.deliver(true); },
+                            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      },
+      [self](idle_atom, const conversation_id& id, int64_t handled) {
+        auto& st = self->state;
+        if (auto i = st.live.find(id.value); i != st.live.end() && i->second.forwarded == handled) {
+          i->second.idle_at_count = handled;
+          i->second.idle_since = std::chrono::steady_clock::now();
+        }
+      },
+      [self, settings, sweep_every](sweep_atom) {
+        auto& st = self->state;
+        auto cutoff = std::chrono::steady_clock::now() - settings.conversation_idle;
+        for (auto i = st.live.begin(); i != st.live.end();) {
+          auto& e = i->second;
+          if (e.idle_at_count == e.forwarded && e.idle_since <= cutoff) {
+            self->demonitor(e.actor.address());
+            st.by_address.erase(e.actor.address());
+            self->send_exit(e.actor, caf::exit_reason::user_shutdown);
+            i = st.live.erase(i);
+          } else {
+            ++i;
+          }
+        }
+        if (st.live.empty())
+          st.sweeping = false;
+        else
+          self->delayed_send(self, sweep_every, sweep_atom::value);
+      },
+  };
+}
+
+} // namespace
+
+conversation_manager_actor
+spawn_conversation_manager(caf::actor_system& sys, chat_store_actors store, bot_manager_actor bots,
+                           std::shared_ptr<const llm_providers> providers, chat_settings settings) {
+  return sys.spawn(manager_impl, std::move(store), std::move(bots), std::move(providers), settings);
+}
+
+} // namespace chatagent::actors

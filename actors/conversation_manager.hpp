@@ -1,0 +1,21 @@
+#pragma once
+
+#include "actors/chat_services.hpp"
+#include "actors/chat_store_actor.hpp"
+#include "protocol/chat_api.hpp"
+
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+namespace chatagent::actors {
+
+class llm_providers;
+
+/// Spawns the conversations service (see `protocol::conversation_manager_actor`).
+protocol::conversation_manager_actor
+spawn_conversation_manager(caf::actor_system& sys, chat_store_actors store,
+                           protocol::bot_manager_actor bots,
+                           std::shared_ptr<const llm_providers> providers, chat_settings settings);
+
+} // namespace chatagent::actors

@@ -1,0 +1,422 @@
+// The bots and conversations endpoints (机器人管理, 对话管理 in the API document).
+
+#include "http/api_impl.hpp"
+#include "protocol/chat_json.hpp"
+#include "protocol/validation.hpp"
+
+#include <charconv>
+
+namespace chatagent::http {
+
+namespace {
+
+/// The query string's parameters, percent-decoded ('+' is a space).
+std::vector<std::pair<std::string, std::string>> query_params(std::string_view target) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto q = target.find('?');
+  if (q == std::string_view::npos)
+    return out;
+  auto decode = [](std::string_view s) {
+    std::string r;
+    r.reserve(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '+') {
+        r.push_back(' ');
+      } else if (s[i] == '%' && i + 2 < s.size() &&
+                 std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+                 std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+        r.push_back(static_cast<char>(std::stoi(std::string{s.substr(i + 1, 2)}, nullptr, 16)));
+        i += 2;
+      } else {
+        r.push_back(s[i]);
+      }
+    }
+    return r;
+  };
+  auto rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto pair = rest.substr(0, amp);
+    if (!pair.empty()) {
+      auto eq = pair.find('=');
+      out.emplace_back(decode(pair.substr(0, eq)),
+                       eq == std::string_view::npos ? std::string{} : decode(pair.substr(eq + 1)));
+    }
+    if (amp == std::string_view::npos)
+      break;
+    rest = rest.substr(amp + 1);
+  }
+  return out;
+}
+
+/// Reads the paging and filter parameters of a list request.
+class query_reader {
+ public:
+  explicit query_reader(std::string_view target) : params_(query_params(target)) {}
+
+  const std::string* find(std::string_view name) const {
+    for (auto i = params_.rbegin(); i != params_.rend(); ++i)
+      if (i->first == name)
+        return &i->second;
+    return nullptr;
+  }
+
+  caf::error integer(std::string_view name, int64_t min, int64_t max, int64_t& out) const {
+    auto v = find(name);
+    if (v == nullptr)
+      return caf::none;
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc{} || end != v->data() + v->size() || n < min || n > max)
+      return api_error(errc::validation_error,
+                       std::string{name} + " must be an integer from " + std::to_string(min) +
+                           " to " + std::to_string(max),
+                       std::string{name}, "out of range");
+    out = n;
+    return caf::none;
+  }
+
+  caf::error boolean(std::string_view name, int8_t& out) const {
+    auto v = find(name);
+    if (v == nullptr || v->empty())
+      return caf::none;
+    if (*v == "true" || *v == "1")
+      out = 1;
+    else if (*v == "false" || *v == "0")
+      out = 0;
+    else
+      return api_error(errc::validation_error, std::string{name} + " must be true or false",
+                       std::string{name}, "not a boolean");
+    return caf::none;
+  }
+
+  caf::error text(std::string_view name, size_t max, std::string& out) const {
+    auto v = find(name);
+    if (v == nullptr)
+      return caf::none;
+    if (v->size() > max || utf8_length(*v) == std::string_view::npos)
+      return api_error(errc::validation_error,
+                       std::string{name} + " must be UTF-8 text of at most " + std::to_string(max) +
+                           " bytes",
+                       std::string{name}, "invalid");
+    out = *v;
+    return caf::none;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> params_;
+};
+
+void write_page_tail(json_writer& w, int64_t total, int64_t limit, int64_t offset) {
+  w.member("total", total).member("limit", limit).member("offset", offset);
+}
+
+} // namespace
+
+// -- bots ---------------------------------------------------------------------------
+
+void api::impl::create_bot(const call_ptr& c) {
+  auto body = json_body(c);
+  if (!body)
+    return;
+  bot b;
+  if (auto err = apply_bot_json(b, *body, true)) {
+    fail(c, err);
+    return;
+  }
+  in_actor(c, [this, c, b = std::move(b)](caf::event_based_actor* self) mutable {
+    self->request(bots, caf::infinite, create_atom::value, c->auth->subject, std::move(b))
+        .then(
+            [this, c](bot& created) {
+              json_writer w;
+              write_bot(w, created, false);
+              finish(c, 201, w.take());
+            },
+            [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
+void api::impl::list_bots(const call_ptr& c) {
+  query_reader q{c->req.target};
+  bot_query query;
+  for (auto err :
+       {q.integer("limit", 1, chat_limits::page_max, query.limit),
+        q.integer("offset", 0, INT32_MAX, query.offset), q.text("search", 200, query.search),
+        q.text("platform_type", 32, query.platform_type), q.boolean("is_active", query.is_active)})
+    if (err) {
+      fail(c, err);
+      return;
+    }
+  in_actor(c, [this, c, query](caf::event_based_actor* self) {
+    self->request(bots, caf::infinite, list_atom::value, c->auth->subject, query)
+        .then(
+            [this, c](bot_page& page) {
+              json_writer w;
+              w.begin_object().key("bots").begin_array();
+              for (auto& b : page.bots)
+                write_bot(w, b, true);
+              w.end_array();
+              write_page_tail(w, page.total, page.limit, page.offset);
+              w.end_object();
+              finish(c, 200, w.take());
+            },
+            [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
+void api::impl::get_bot(const call_ptr& c) {
+  in_actor(c, [this, c](caf::event_based_actor* self) {
+    self->request(bots, caf::infinite, find_atom::value, c->auth->subject, bot_id{c->params[0]})
+        .then(
+            [this, c](bot& b) {
+              json_writer w;
+              write_bot(w, b, false);
+              finish(c, 200, w.take());
+            },
+            [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
+void api::impl::update_bot(const call_ptr& c) {
+  if (!json_body(c))
+    return;
+  in_actor(c, [this, c](caf::event_based_actor* self) {
+    self->request(bots, caf::infinite, update_atom::value, c->auth->subject, bot_id{c->params[0]},
+                  c->req.body)
+        .then(
+            [this, c](bot& b) {
+              json_writer w;
+              write_bot(w, b, false);
+              finish(c, 200, w.take());
+            },
+            [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
+void api::impl::delete_bot(const call_ptr& c) {
+  in_actor(c, [this, c](caf::event_based_actor* self) {
+    self->request(bots, caf::infinite, delete_atom::value, c->auth->subject, bot_id{c->params[0]})
+        .then(
+            [this, c](bool) {
+              json_writer w;
+              w.begin_object()
+                  .member("success", true)
+                  .member("message", "机器人已删除")
+                  .member("bot_id", c->params[0])
+                  .end_object();
+              finish(c, 200, w.take());
+            },
+            [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
+namespace {
+
+std::string start_stop_body(const bot_status& s, bool started) {
+  json_writer w;
+  w.begin_object()
+      .member("success", true)
+      .member("message", started ? "机器人启动成功" : "机器人已停止")
+      .member("bot_id", s.id.value)
+      .member("is_running", s.is_running)
+      .member("is_online", s.is_online)
+      .end_object();
+  return w.take();
+}
+
+} // namespace
+
+void api::impl::start_bot(const call_ptr& c) {
+  in_actor(c, [this, c](caf::event_based_actor* self) {
+    self->request(bots, caf::infinite, start_atom::value, c->auth->subject, bot_id{c->params[0]})
+        .then([this, c](bot_status& s) { finish(c, 200, start_stop_body(s, true)); },
+              [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
+void api::impl::stop_bot(const call_ptr& c) {
+  in_actor(c, [this, c](caf::event_based_actor* self) {
+    self->request(bots, caf::infinite, stop_atom::value, c->auth->subject, bot_id{c->params[0]})
+        .then([this, c](bot_status& s) { finish(c, 200, start_stop_body(s, false)); },
+              [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
+void api::impl::get_bot_status(const call_ptr& c) {
+  in_actor(c, [this, c](caf::event_based_actor* self) {
+    self->request(bots, caf::infinite, status_atom::value, c->auth->subject, bot_id{c->params[0]})
+        .then(
+            [this, c](protocol::bot_status& s) {
+              json_writer w;
+              write_bot_status(w, s);
+              finish(c, 200, w.take());
+            },
+            [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
+// -- conversations ------------------------------------------------------------------
+
+void api::impl::create_conversation(const call_ptr& c) {
+  auto body = json_body(c);
+  if (!body)
+    return;
+  conversation conv;
+  if (auto err = apply_conversation_json(conv, *body, true)) {
+    fail(c, err);
+    return;
+  }
+  in_actor(c, [this, c, conv = std::move(conv)](caf::event_based_actor* self) mutable {
+    self->request(conversations, caf::infinite, create_atom::value, c->auth->subject,
+                  std::move(conv))
+        .then(
+            [this, c](conversation& created) {
+              json_writer w;
+              write_conversation(w, created);
+              finish(c, 201, w.take());
+            },
+            [this, c](caf::error& err) {
+              // The bot was named in the body: say which field was wrong.
+              if (err == errc::not_found)
+                fail(c, error_info{errc::not_found, "no such bot", "bot_id", "not found"});
+              else
+                fail(c, err);
+            });
+  });
+}
+
+void api::impl::list_conversations(const call_ptr& c) {
+  query_reader q{c->req.target};
+  conversation_query query;
+  for (auto err : {q.integer("limit", 1, chat_limits::page_max, query.limit),
+                   q.integer("offset", 0, INT32_MAX, query.offset), q.text("bot_id", 64, query.bot),
+                   q.text("status", 16, query.status)})
+    if (err) {
+      fail(c, err);
+      return;
+    }
+  if (!query.status.empty() && query.status != "active" && query.status != "archived") {
+    fail(c, error_info{errc::validation_error, "status must be active or archived", "status",
+                       "unknown status"});
+    return;
+  }
+  in_actor(c, [this, c, query](caf::event_based_actor* self) {
+    self->request(conversations, caf::infinite, list_atom::value, c->auth->subject, query)
+        .then(
+            [this, c](conversation_page& page) {
+              json_writer w;
+              w.begin_object().key("conversations").begin_array();
+              for (auto& conv : page.conversations)
+                write_conversation(w, conv);
+              w.end_array();
+              write_page_tail(w, page.total, page.limit, page.offset);
+              w.end_object();
+              finish(c, 200, w.take());
+            },
+            [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
+void api::impl::get_conversation(const call_ptr& c) {
+  in_actor(c, [this, c](caf::event_based_actor* self) {
+    self->request(conversations, caf::infinite, find_atom::value, c->auth->subject,
+                  conversation_id{c->params[0]})
+        .then(
+            [this, c](conversation& conv) {
+              json_writer w;
+              write_conversation(w, conv);
+              finish(c, 200, w.take());
+            },
+            [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
+void api::impl::update_conversation(const call_ptr& c) {
+  if (!json_body(c))
+    return;
+  in_actor(c, [this, c](caf::event_based_actor* self) {
+    self->request(conversations, caf::infinite, update_atom::value, c->auth->subject,
+                  conversation_id{c->params[0]}, c->req.body)
+        .then(
+            [this, c](conversation& conv) {
+              json_writer w;
+              write_conversation(w, conv);
+              finish(c, 200, w.take());
+            },
+            [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
+void api::impl::delete_conversation(const call_ptr& c) {
+  in_actor(c, [this, c](caf::event_based_actor* self) {
+    self->request(conversations, caf::infinite, delete_atom::value, c->auth->subject,
+                  conversation_id{c->params[0]})
+        .then(
+            [this, c](bool) {
+              json_writer w;
+              w.begin_object()
+                  .member("success", true)
+                  .member("message", "对话已删除")
+                  .member("conversation_id", c->params[0])
+                  .end_object();
+              finish(c, 200, w.take());
+            },
+            [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
+void api::impl::send_message(const call_ptr& c) {
+  auto body = json_body(c);
+  if (!body)
+    return;
+  message_draft draft;
+  if (auto err = read_message_draft(draft, *body)) {
+    fail(c, err);
+    return;
+  }
+  in_actor(c, settings.llm_timeout,
+           [this, c, draft = std::move(draft)](caf::event_based_actor* self) mutable {
+             self->request(conversations, caf::infinite, send_atom::value, c->auth->subject,
+                           conversation_id{c->params[0]}, std::move(draft))
+                 .then(
+                     [this, c](exchange& x) {
+                       json_writer w;
+                       w.begin_object().key("user_message");
+                       write_message(w, x.user_message);
+                       w.key("bot_response");
+                       write_message(w, x.bot_response);
+                       w.end_object();
+                       finish(c, 201, w.take());
+                     },
+                     [this, c](caf::error& err) { fail(c, err); });
+           });
+}
+
+void api::impl::list_messages(const call_ptr& c) {
+  query_reader q{c->req.target};
+  int64_t limit = 50;
+  int64_t offset = 0;
+  for (auto err : {q.integer("limit", 1, 200, limit), q.integer("offset", 0, INT32_MAX, offset)})
+    if (err) {
+      fail(c, err);
+      return;
+    }
+  in_actor(c, [this, c, limit, offset](caf::event_based_actor* self) {
+    self->request(conversations, caf::infinite, history_atom::value, c->auth->subject,
+                  conversation_id{c->params[0]}, limit, offset)
+        .then(
+            [this, c](message_page& page) {
+              json_writer w;
+              w.begin_object().key("messages").begin_array();
+              for (auto& m : page.messages)
+                write_message(w, m);
+              w.end_array();
+              write_page_tail(w, page.total, page.limit, page.offset);
+              w.end_object();
+              finish(c, 200, w.take());
+            },
+            [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
+} // namespace chatagent::http

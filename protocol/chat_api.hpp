@@ -1,0 +1,82 @@
+#pragma once
+
+// The typed interfaces of the bot and conversation services.
+
+#include "protocol/chat.hpp"
+#include "protocol/llm.hpp"
+
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+namespace chatagent::protocol {
+
+using create_atom = caf::atom_constant<caf::atom("create")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using find_atom = caf::atom_constant<caf::atom("find")>;
+using update_atom = caf::atom_constant<caf::atom("update")>;
+using delete_atom = caf::atom_constant<caf::atom("delete")>;
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using config_atom = caf::atom_constant<caf::atom("config")>;
+using activity_atom = caf::atom_constant<caf::atom("activity")>;
+using send_atom = caf::atom_constant<caf::atom("send")>;
+using history_atom = caf::atom_constant<caf::atom("history")>;
+using purge_atom = caf::atom_constant<caf::atom("purge")>;
+
+/// The bots service: owns every bot's record and a bot actor per bot.
+///
+/// Requests name the acting user; another user's bot answers NOT_FOUND, as a missing one.
+/// - `create_atom, user_id, bot` → the stored bot (id and times assigned).
+/// - `list_atom, user_id, bot_query` → a page of the user's bots.
+/// - `find_atom, user_id, bot_id` → the bot.
+/// - `update_atom, user_id, bot_id, patch` → the merged bot; `patch` is the JSON object
+///   of `PUT /bots/{id}`: members not sent keep their values (`llm_config` too, member by
+///   member), VALIDATION_ERROR names the first bad field.
+/// - `delete_atom, user_id, bot_id` → true; its conversations and messages go too.
+/// - `start_atom` / `stop_atom` / `status_atom, user_id, bot_id` → the bot's status.
+/// - `config_atom, bot_id` → the bot with its secrets, for the conversations that talk
+///   through it (no owner check: internal).
+/// - `activity_atom, bot_id, messages, errors` → counts a conversation's work.
+using bot_manager_actor =
+    caf::typed_actor<caf::replies_to<create_atom, user_id, bot>::with<bot>,
+                     caf::replies_to<list_atom, user_id, bot_query>::with<bot_page>,
+                     caf::replies_to<find_atom, user_id, bot_id>::with<bot>,
+                     caf::replies_to<update_atom, user_id, bot_id, std::string>::with<bot>,
+                     caf::replies_to<delete_atom, user_id, bot_id>::with<bool>,
+                     caf::replies_to<start_atom, user_id, bot_id>::with<bot_status>,
+                     caf::replies_to<stop_atom, user_id, bot_id>::with<bot_status>,
+                     caf::replies_to<status_atom, user_id, bot_id>::with<bot_status>,
+                     caf::replies_to<config_atom, bot_id>::with<bot>,
+                     caf::reacts_to<activity_atom, bot_id, int64_t, int64_t>>;
+
+/// The conversations service: routes each request to the conversation's actor, spawning
+/// it from storage on demand and passivating it when idle.
+///
+/// Another user's conversation answers NOT_FOUND, as a missing one.
+/// - `create_atom, user_id, conversation` → the stored conversation; the bot must be the
+///   user's.
+/// - `list_atom, user_id, conversation_query` → a page of the user's conversations.
+/// - `find_atom, user_id, conversation_id` → the conversation.
+/// - `update_atom, user_id, conversation_id, patch` → the updated conversation; `patch`
+///   is the JSON object of `PUT /conversations/{id}` (`title`, `status`, `context`).
+/// - `delete_atom, user_id, conversation_id` → true; its messages go too.
+/// - `send_atom, user_id, conversation_id, message_draft` → the stored user message and
+///   the bot's stored reply. The user message is durable before the model is asked; a
+///   model failure answers its error and keeps the user message.
+/// - `history_atom, user_id, conversation_id, limit, offset` → a page of messages.
+/// - `purge_atom, bot_id` → true once the bot's conversations and messages are deleted.
+using conversation_manager_actor = caf::typed_actor<
+    caf::replies_to<create_atom, user_id, conversation>::with<conversation>,
+    caf::replies_to<list_atom, user_id, conversation_query>::with<conversation_page>,
+    caf::replies_to<find_atom, user_id, conversation_id>::with<conversation>,
+    caf::replies_to<update_atom, user_id, conversation_id, std::string>::with<conversation>,
+    caf::replies_to<delete_atom, user_id, conversation_id>::with<bool>,
+    caf::replies_to<send_atom, user_id, conversation_id, message_draft>::with<exchange>,
+    caf::replies_to<history_atom, user_id, conversation_id, int64_t, int64_t>::with<message_page>,
+    caf::replies_to<purge_atom, bot_id>::with<bool>>;
+
+} // namespace chatagent::protocol

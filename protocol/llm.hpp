@@ -1,0 +1,77 @@
+#pragma once
+
+// The messages between a conversation and a language model provider.
+
+#include "protocol/chat.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+namespace chatagent::protocol {
+
+/// One turn of the prompt: `role` is system, user or assistant.
+struct llm_turn {
+  std::string role;
+  std::string content;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, llm_turn& x) {
+  return f(caf::meta::type_name("llm_turn"), x.role, x.content);
+}
+
+/// A completion request: the bot's model settings and the prompt, oldest turn first.
+struct llm_request {
+  llm_config config;
+  std::string bot_name;
+  std::vector<llm_turn> turns;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, llm_request& x) {
+  return f(caf::meta::type_name("llm_request"), x.config, x.bot_name, x.turns);
+}
+
+/// A piece of a streamed completion, sent to the requester before the final reply.
+/// `index` counts from 1.
+struct llm_chunk {
+  int64_t index = 0;
+  std::string text;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, llm_chunk& x) {
+  return f(caf::meta::type_name("llm_chunk"), x.index, x.text);
+}
+
+/// The whole completion.
+struct llm_result {
+  std::string content;
+  std::string finish_reason; // stop, length, ...
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, llm_result& x) {
+  return f(caf::meta::type_name("llm_result"), x.content, x.finish_reason, x.prompt_tokens,
+           x.completion_tokens);
+}
+
+using generate_atom = caf::atom_constant<caf::atom("generate")>;
+
+/// A language model provider.
+///
+/// - `generate_atom, llm_request` → the whole completion. While it is produced, the
+///   provider sends `llm_chunk` messages to the requester, in order, then the reply.
+///   Fails with BAD_GATEWAY (the provider answered an error), SERVICE_UNAVAILABLE (it
+///   cannot be reached, or its circuit is open) or GATEWAY_TIMEOUT.
+using llm_actor = caf::typed_actor<caf::replies_to<generate_atom, llm_request>::with<llm_result>>;
+
+} // namespace chatagent::protocol

@@ -1,0 +1,370 @@
+#include "storage/chat_store.hpp"
+
+#include "protocol/error.hpp"
+#include "protocol/json.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace chatagent::storage {
+
+using namespace protocol;
+
+namespace {
+
+caf::error corrupt(std::string_view what) {
+  return api_error(errc::internal_error, "corrupt " + std::string{what} + " record");
+}
+
+/// Field access on a decoded record; missing members read as defaults.
+struct reader {
+  const json_value& doc;
+
+  std::string str(const char* k, std::string fallback = {}) const {
+    auto v = doc.find(k);
+    return v && v->is_string() ? v->as_string() : fallback;
+  }
+  int64_t num(const char* k, int64_t fallback = 0) const {
+    auto v = doc.find(k);
+    return v && v->is_integer() ? v->as_int() : fallback;
+  }
+  double real(const char* k, double fallback) const {
+    auto v = doc.find(k);
+    return v && v->is_number() ? v->as_double() : fallback;
+  }
+  bool flag(const char* k) const {
+    auto v = doc.find(k);
+    return v && v->is_bool() && v->as_bool();
+  }
+  std::vector<std::string> strings(const char* k) const {
+    std::vector<std::string> out;
+    if (auto v = doc.find(k); v && v->is_array())
+      for (auto& item : v->as_array())
+        if (item.is_string())
+          out.push_back(item.as_string());
+    return out;
+  }
+  /// A nested object, re-rendered as text ("{}" when absent).
+  std::string object(const char* k) const {
+    auto v = doc.find(k);
+    if (!v || !v->is_object())
+      return "{}";
+    json_writer w;
+    w.value(*v);
+    return w.take();
+  }
+};
+
+void write_strings(json_writer& w, std::string_view key, const std::vector<std::string>& xs) {
+  w.key(key).begin_array();
+  for (auto& x : xs)
+    w.value(x);
+  w.end_array();
+}
+
+std::string index_key(char kind, std::string_view owner, std::string_view conv) {
+  std::string k;
+  k.reserve(2 + owner.size() + 1 + conv.size());
+  k.push_back(kind);
+  k.push_back('/');
+  k.append(owner);
+  k.push_back('/');
+  k.append(conv);
+  return k;
+}
+
+} // namespace
+
+std::string encode(const bot& b) {
+  json_writer w;
+  w.begin_object()
+      .member("v", 1)
+      .member("id", b.id.value)
+      .member("owner", b.owner.value)
+      .member("name", b.name)
+      .member("description", b.description)
+      .member("avatar_url", b.avatar_url)
+      .member("platform_type", b.platform_type);
+  w.key("platform_config").raw(b.platform_config);
+  w.key("llm")
+      .begin_object()
+      .member("provider", b.llm.provider)
+      .member("model", b.llm.model)
+      .member("api_key", b.llm.api_key)
+      .member("base_url", b.llm.base_url)
+      .member("temperature", b.llm.temperature)
+      .member("max_tokens", b.llm.max_tokens)
+      .member("system_prompt", b.llm.system_prompt)
+      .member("context_tokens", b.llm.context_tokens)
+      .end_object();
+  write_strings(w, "knowledge_base_ids", b.knowledge_base_ids);
+  write_strings(w, "plugins", b.plugins);
+  w.member("is_active", b.is_active)
+      .member("created_at_ms", b.created_at_ms)
+      .member("updated_at_ms", b.updated_at_ms)
+      .end_object();
+  return w.take();
+}
+
+caf::expected<bot> decode_bot(std::string_view bytes) {
+  auto doc = parse_json(bytes);
+  if (!doc || !doc->is_object())
+    return corrupt("bot");
+  reader r{*doc};
+  bot b;
+  b.id = bot_id{r.str("id")};
+  b.owner = user_id{r.str("owner")};
+  b.name = r.str("name");
+  b.description = r.str("description");
+  b.avatar_url = r.str("avatar_url");
+  b.platform_type = r.str("platform_type", "web");
+  b.platform_config = r.object("platform_config");
+  if (auto llm = doc->find("llm"); llm && llm->is_object()) {
+    reader l{*llm};
+    b.llm.provider = l.str("provider", "local");
+    b.llm.model = l.str("model");
+    b.llm.api_key = l.str("api_key");
+    b.llm.base_url = l.str("base_url");
+    b.llm.temperature = l.real("temperature", 0.7);
+    b.llm.max_tokens = l.num("max_tokens", 2000);
+    b.llm.system_prompt = l.str("system_prompt");
+    b.llm.context_tokens = l.num("context_tokens", 4000);
+  }
+  b.knowledge_base_ids = r.strings("knowledge_base_ids");
+  b.plugins = r.strings("plugins");
+  b.is_active = r.flag("is_active");
+  b.created_at_ms = r.num("created_at_ms");
+  b.updated_at_ms = r.num("updated_at_ms");
+  if (b.id.empty() || b.owner.empty())
+    return corrupt("bot");
+  return b;
+}
+
+std::string encode(const conversation& c) {
+  json_writer w;
+  w.begin_object()
+      .member("v", 1)
+      .member("id", c.id.value)
+      .member("owner", c.owner.value)
+      .member("bot", c.bot.value)
+      .member("title", c.title)
+      .member("platform", c.platform)
+      .member("platform_chat_id", c.platform_chat_id)
+      .member("status", c.status);
+  w.key("context").raw(c.context);
+  w.member("message_count", c.message_count)
+      .member("last_message_at_ms", c.last_message_at_ms)
+      .member("created_at_ms", c.created_at_ms)
+      .member("updated_at_ms", c.updated_at_ms)
+      .end_object();
+  return w.take();
+}
+
+caf::expected<conversation> decode_conversation(std::string_view bytes) {
+  auto doc = parse_json(bytes);
+  if (!doc || !doc->is_object())
+    return corrupt("conversation");
+  reader r{*doc};
+  conversation c;
+  c.id = conversation_id{r.str("id")};
+  c.owner = user_id{r.str("owner")};
+  c.bot = bot_id{r.str("bot")};
+  c.title = r.str("title");
+  c.platform = r.str("platform", "web");
+  c.platform_chat_id = r.str("platform_chat_id");
+  c.status = r.str("status", "active");
+  c.context = r.object("context");
+  c.message_count = r.num("message_count");
+  c.last_message_at_ms = r.num("last_message_at_ms");
+  c.created_at_ms = r.num("created_at_ms");
+  c.updated_at_ms = r.num("updated_at_ms");
+  if (c.id.empty() || c.owner.empty())
+    return corrupt("conversation");
+  return c;
+}
+
+std::string encode(const chat_message& m) {
+  json_writer w;
+  w.begin_object()
+      .member("v", 1)
+      .member("id", m.id.value)
+      .member("conversation", m.conversation.value)
+      .member("seq", m.seq)
+      .member("content", m.content)
+      .member("message_type", m.message_type)
+      .member("sender_type", m.sender_type)
+      .member("sender_id", m.sender_id);
+  w.key("metadata").raw(m.metadata);
+  w.member("created_at_ms", m.created_at_ms).end_object();
+  return w.take();
+}
+
+caf::expected<chat_message> decode_message(std::string_view bytes) {
+  auto doc = parse_json(bytes);
+  if (!doc || !doc->is_object())
+    return corrupt("message");
+  reader r{*doc};
+  chat_message m;
+  m.id = message_id{r.str("id")};
+  m.conversation = conversation_id{r.str("conversation")};
+  m.seq = r.num("seq");
+  m.content = r.str("content");
+  m.message_type = r.str("message_type", "text");
+  m.sender_type = r.str("sender_type");
+  m.sender_id = r.str("sender_id");
+  m.metadata = r.object("metadata");
+  m.created_at_ms = r.num("created_at_ms");
+  if (m.id.empty() || m.seq <= 0)
+    return corrupt("message");
+  return m;
+}
+
+std::string message_key(const conversation_id& c, int64_t seq) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(seq));
+  std::string k;
+  k.reserve(c.value.size() + 17);
+  k.append(c.value);
+  k.push_back('/');
+  k.append(buf, 16);
+  return k;
+}
+
+// -- bots ---------------------------------------------------------------------
+
+caf::expected<std::vector<bot>> chat_store::load_bots() const {
+  std::vector<bot> out;
+  caf::error failure;
+  auto err = db_->scan(family::bots, "", [&](std::string_view, std::string_view value) {
+    auto b = decode_bot(value);
+    if (!b) {
+      failure = std::move(b.error());
+      return false;
+    }
+    out.push_back(std::move(*b));
+    return true;
+  });
+  if (err)
+    return err;
+  if (failure)
+    return failure;
+  return out;
+}
+
+void chat_store::put_bot(write_batch& batch, const bot& b) {
+  batch.put(family::bots, b.id.value, encode(b));
+}
+
+void chat_store::erase_bot(write_batch& batch, const bot_id& id) {
+  batch.erase(family::bots, id.value);
+}
+
+// -- conversations ------------------------------------------------------------
+
+caf::expected<conversation> chat_store::find_conversation(const conversation_id& id) const {
+  auto bytes = db_->get(family::conversations, id.value);
+  if (!bytes)
+    return std::move(bytes.error());
+  return decode_conversation(*bytes);
+}
+
+caf::expected<conversation_page> chat_store::list_conversations(const user_id& owner,
+                                                                const conversation_query& q) const {
+  // Ids are ULIDs: key order is creation order. Collect the ids that pass the bot filter
+  // from the index, then read the records for the status filter and the page.
+  std::vector<std::string> ids;
+  auto prefix = index_key('u', owner.value, "");
+  auto err = db_->scan(family::conversation_index, prefix,
+                       [&](std::string_view key, std::string_view bot) {
+                         if (q.bot.empty() || bot == q.bot)
+                           ids.emplace_back(key.substr(prefix.size()));
+                         return true;
+                       });
+  if (err)
+    return err;
+  std::reverse(ids.begin(), ids.end()); // newest first
+  conversation_page page;
+  page.limit = q.limit;
+  page.offset = q.offset;
+  for (auto& id : ids) {
+    // Without a status filter, records outside the page need not be read.
+    bool in_page =
+        page.total >= q.offset && static_cast<int64_t>(page.conversations.size()) < q.limit;
+    if (q.status.empty() && !in_page) {
+      ++page.total;
+      continue;
+    }
+    auto c = find_conversation(conversation_id{id});
+    if (!c) {
+      if (c.error() == errc::not_found)
+        continue; // deleted between the index scan and this read
+      return std::move(c.error());
+    }
+    if (!q.status.empty() && c->status != q.status)
+      continue;
+    if (in_page)
+      page.conversations.push_back(std::move(*c));
+    ++page.total;
+  }
+  return page;
+}
+
+caf::expected<std::vector<conversation_id>>
+chat_store::conversations_of_bot(const bot_id& bot) const {
+  std::vector<conversation_id> out;
+  auto prefix = index_key('b', bot.value, "");
+  auto err =
+      db_->scan(family::conversation_index, prefix, [&](std::string_view key, std::string_view) {
+        out.emplace_back(std::string{key.substr(prefix.size())});
+        return true;
+      });
+  if (err)
+    return err;
+  return out;
+}
+
+void chat_store::put_conversation(write_batch& batch, const conversation& c, bool is_new) {
+  batch.put(family::conversations, c.id.value, encode(c));
+  if (is_new) {
+    batch.put(family::conversation_index, index_key('u', c.owner.value, c.id.value), c.bot.value);
+    batch.put(family::conversation_index, index_key('b', c.bot.value, c.id.value), "");
+  }
+}
+
+void chat_store::erase_conversation(write_batch& batch, const conversation& c) {
+  batch.erase(family::conversations, c.id.value);
+  batch.erase(family::conversation_index, index_key('u', c.owner.value, c.id.value));
+  batch.erase(family::conversation_index, index_key('b', c.bot.value, c.id.value));
+  batch.erase_prefix(family::messages, c.id.value + "/");
+}
+
+// -- messages -----------------------------------------------------------------
+
+caf::expected<std::vector<chat_message>> chat_store::messages(const conversation_id& c,
+                                                              int64_t offset, int64_t limit) const {
+  std::vector<chat_message> out;
+  if (limit <= 0)
+    return out;
+  caf::error failure;
+  auto err = db_->scan_from(family::messages, c.value + "/", message_key(c, offset + 1),
+                            [&](std::string_view, std::string_view value) {
+                              auto m = decode_message(value);
+                              if (!m) {
+                                failure = std::move(m.error());
+                                return false;
+                              }
+                              out.push_back(std::move(*m));
+                              return static_cast<int64_t>(out.size()) < limit;
+                            });
+  if (err)
+    return err;
+  if (failure)
+    return failure;
+  return out;
+}
+
+void chat_store::put_message(write_batch& batch, const chat_message& m) {
+  batch.put(family::messages, message_key(m.conversation, m.seq), encode(m));
+}
+
+} // namespace chatagent::storage

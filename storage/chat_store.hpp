@@ -1,0 +1,77 @@
+#pragma once
+
+#include "protocol/chat.hpp"
+#include "storage/kv_store.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+namespace chatagent::storage {
+
+/// Encodes a record as the JSON document stored for it (secrets included).
+std::string encode(const protocol::bot& b);
+std::string encode(const protocol::conversation& c);
+std::string encode(const protocol::chat_message& m);
+
+/// Decode stored records; INTERNAL_ERROR when the bytes are not one.
+caf::expected<protocol::bot> decode_bot(std::string_view bytes);
+caf::expected<protocol::conversation> decode_conversation(std::string_view bytes);
+caf::expected<protocol::chat_message> decode_message(std::string_view bytes);
+
+/// The key of message `seq` of a conversation: ordered by `seq` within the conversation.
+std::string message_key(const protocol::conversation_id& c, int64_t seq);
+
+/// Bots, conversations and messages in the database (key schema in docs/storage.md).
+/// Reads are thread-safe; writes go into batches the caller commits, so one owner per
+/// record decides their order.
+class chat_store {
+ public:
+  explicit chat_store(std::shared_ptr<kv_store> db) : db_(std::move(db)) {}
+
+  kv_store& db() noexcept { return *db_; }
+
+  // -- bots -------------------------------------------------------------------
+
+  /// Every stored bot, in id (creation) order.
+  caf::expected<std::vector<protocol::bot>> load_bots() const;
+
+  static void put_bot(write_batch& batch, const protocol::bot& b);
+  static void erase_bot(write_batch& batch, const protocol::bot_id& id);
+
+  // -- conversations ----------------------------------------------------------
+
+  caf::expected<protocol::conversation>
+  find_conversation(const protocol::conversation_id& id) const;
+
+  /// The user's conversations that match `q`, newest first, and how many match in all.
+  caf::expected<protocol::conversation_page>
+  list_conversations(const protocol::user_id& owner, const protocol::conversation_query& q) const;
+
+  /// The ids of a bot's conversations.
+  caf::expected<std::vector<protocol::conversation_id>>
+  conversations_of_bot(const protocol::bot_id& bot) const;
+
+  /// Writes the record; `is_new` adds its index entries too.
+  static void put_conversation(write_batch& batch, const protocol::conversation& c, bool is_new);
+
+  /// Erases the record, its index entries and all its messages.
+  static void erase_conversation(write_batch& batch, const protocol::conversation& c);
+
+  // -- messages ---------------------------------------------------------------
+
+  /// Messages `offset + 1 ..` of a conversation, at most `limit`, oldest first.
+  caf::expected<std::vector<protocol::chat_message>> messages(const protocol::conversation_id& c,
+                                                              int64_t offset, int64_t limit) const;
+
+  static void put_message(write_batch& batch, const protocol::chat_message& m);
+
+ private:
+  std::shared_ptr<kv_store> db_;
+};
+
+} // namespace chatagent::storage
