@@ -77,6 +77,9 @@ struct conversation_state {
   int64_t commits_in_flight = 0;
   int64_t handled = 0; // requests from the manager
   int64_t reported = -1;
+  // Answers the oldest durable message in the queue, if none is being answered. In the
+  // state, not captured by itself: that cycle would keep the actor's context alive.
+  std::function<void()> pump;
 };
 
 struct conversation_context {
@@ -174,9 +177,9 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     return req;
   };
 
-  // Answers the oldest durable message in the queue, if none is being answered.
-  auto pump = std::make_shared<std::function<void()>>();
-  *pump = [self, ctx, commit, remember, next_message, build_prompt, report_if_idle, pump] {
+  auto pump = [self] { self->state.pump(); };
+  self->state.pump = [self, ctx, commit, remember, next_message, build_prompt, report_if_idle,
+                      pump] {
     auto& st = self->state;
     if (st.answering || st.queue.empty() || !st.queue.front().durable)
       return;
@@ -187,7 +190,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       st.queue.pop_front();
       st.answering = false;
       self->send(ctx->bots, activity_atom::value, st.record.bot, int64_t{1}, int64_t{1});
-      (*pump)();
+      pump();
       report_if_idle();
     };
     self->request(ctx->bots, store_timeout, config_atom::value, st.record.bot)
@@ -223,7 +226,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
                               st.answering = false;
                               self->send(ctx->bots, activity_atom::value, st.record.bot, int64_t{2},
                                          int64_t{0});
-                              (*pump)();
+                              pump();
                               report_if_idle();
                             },
                             [fail](caf::error& err) { fail(err); });
@@ -345,7 +348,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
                   job.durable = true;
                   remember(job.user_message);
                 }
-              (*pump)();
+              pump();
             },
             [self, seq, report_if_idle](caf::error& err) {
               // Nothing was stored: the request fails as a whole.

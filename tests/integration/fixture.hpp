@@ -39,6 +39,31 @@ class server_test : public ::testing::Test {
     return http_request("POST", url(path), body, auth(token));
   }
 
+  http_result put(const std::string& path, const std::string& body, const std::string& token = {}) {
+    return http_request("PUT", url(path), body, auth(token));
+  }
+
+  http_result del(const std::string& path, const std::string& token = {}) {
+    return http_request("DELETE", url(path), {}, auth(token));
+  }
+
+  /// Creates a bot from `body` (a JSON object) and returns its id.
+  std::string create_bot(const std::string& token,
+                         const std::string& body = R"({"name":"Helper"})") {
+    auto res = post("/api/v1/bots/", body, token);
+    EXPECT_EQ(res.status, 201) << res.body;
+    return json_string(res.json(), "id");
+  }
+
+  /// Opens a conversation with `bot` and returns its id.
+  std::string create_conversation(const std::string& token, const std::string& bot,
+                                  const std::string& title = "test") {
+    auto res = post("/api/v1/conversations/",
+                    R"({"bot_id":")" + bot + R"(","title":")" + title + R"("})", token);
+    EXPECT_EQ(res.status, 201) << res.body;
+    return json_string(res.json(), "id");
+  }
+
   static header_list auth(const std::string& token) {
     if (token.empty())
       return {};

@@ -192,7 +192,7 @@ bool raw_connection::read_until_closed(std::string& out, int timeout_seconds) {
   }
 }
 
-std::string json_string(const protocol::json_value& v, const std::string& path) {
+const protocol::json_value* json_at(const protocol::json_value& v, const std::string& path) {
   const protocol::json_value* cur = &v;
   size_t start = 0;
   while (cur != nullptr && start <= path.size()) {
@@ -203,7 +203,17 @@ std::string json_string(const protocol::json_value& v, const std::string& path) 
       break;
     start = dot + 1;
   }
+  return cur;
+}
+
+std::string json_string(const protocol::json_value& v, const std::string& path) {
+  auto cur = json_at(v, path);
   return cur && cur->is_string() ? cur->as_string() : std::string{};
+}
+
+int64_t json_int(const protocol::json_value& v, const std::string& path) {
+  auto cur = json_at(v, path);
+  return cur && cur->is_integer() ? cur->as_int() : -1;
 }
 
 } // namespace chatagent::test

@@ -2,6 +2,7 @@
 
 #include "protocol/json.hpp"
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
@@ -53,7 +54,13 @@ class raw_connection {
   std::string pending_;
 };
 
-/// The string at `path` (members separated by '.') in a JSON object, or "" when absent.
+/// The value at `path` (members separated by '.') in a JSON object, or nullptr.
+const protocol::json_value* json_at(const protocol::json_value& v, const std::string& path);
+
+/// The string at `path`, or "" when absent or not a string.
 std::string json_string(const protocol::json_value& v, const std::string& path);
+
+/// The integer at `path`, or -1 when absent or not an integer.
+int64_t json_int(const protocol::json_value& v, const std::string& path);
 
 } // namespace chatagent::test
