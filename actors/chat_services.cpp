@@ -22,7 +22,7 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   auto running = std::count_if(bots->begin(), bots->end(), [](auto& b) { return b.is_active; });
   spdlog::info("loaded {} bots, {} of them running", bots->size(), running);
   auto store_actors = spawn_chat_store_actors(sys, store, settings.store_readers);
-  auto providers = std::make_shared<const llm_providers>(sys);
+  auto providers = std::make_shared<const llm_providers>(sys, settings.llm_timeout);
   auto bot_manager = spawn_bot_manager(sys, store_actors.writer, std::move(*bots));
   auto conversations =
       spawn_conversation_manager(sys, store_actors, bot_manager, providers, settings);
@@ -31,7 +31,8 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   out.internals.push_back(caf::actor_cast<caf::actor>(store_actors.writer));
   for (auto& r : store_actors.readers)
     out.internals.push_back(caf::actor_cast<caf::actor>(r));
-  out.internals.push_back(providers->local_actor());
+  for (auto& a : providers->actors())
+    out.internals.push_back(a);
   return out;
 }
 

@@ -1,0 +1,164 @@
+#include "actors/http_engine.hpp"
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <pthread.h>
+#include <thread>
+#include <unordered_map>
+
+#include <curl/curl.h>
+
+namespace chatagent::actors {
+
+namespace {
+
+struct transfer {
+  http_call call;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  bool status_seen = false;
+  bool aborted = false;
+
+  ~transfer() {
+    if (headers != nullptr)
+      curl_slist_free_all(headers);
+    if (easy != nullptr)
+      curl_easy_cleanup(easy);
+  }
+};
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<transfer*>(user);
+  if (!t->status_seen) {
+    t->status_seen = true;
+    long status = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (t->call.on_status)
+      t->call.on_status(status);
+  }
+  if (t->call.on_data && !t->call.on_data(std::string_view{data, size * n})) {
+    t->aborted = true;
+    return 0; // aborts the transfer
+  }
+  return size * n;
+}
+
+} // namespace
+
+struct http_engine::impl {
+  CURLM* multi = nullptr;
+  std::mutex mtx;
+  std::deque<std::unique_ptr<transfer>> incoming;
+  std::unordered_map<CURL*, std::unique_ptr<transfer>> running;
+  std::atomic<bool> stopping{false};
+  std::thread thread;
+
+  impl() {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    multi = curl_multi_init();
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+    thread = std::thread([this] { run(); });
+  }
+
+  ~impl() {
+    stopping = true;
+    curl_multi_wakeup(multi);
+    thread.join();
+    for (auto& [easy, t] : running) {
+      curl_multi_remove_handle(multi, easy);
+      if (t->call.on_done)
+        t->call.on_done(0, "the server is shutting down", false);
+    }
+    running.clear();
+    for (auto& t : incoming)
+      if (t->call.on_done)
+        t->call.on_done(0, "the server is shutting down", false);
+    curl_multi_cleanup(multi);
+  }
+
+  void start(std::unique_ptr<transfer> t) {
+    auto* e = curl_easy_init();
+    t->easy = e;
+    auto& c = t->call;
+    curl_easy_setopt(e, CURLOPT_URL, c.url.c_str());
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c.method.c_str());
+    if (c.method != "GET") {
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, c.body.data());
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(c.body.size()));
+    }
+    for (auto& h : c.headers)
+      t->headers = curl_slist_append(t->headers, h.c_str());
+    t->headers = curl_slist_append(t->headers, "Expect:"); // no 100-continue round trip
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(c.connect_timeout.count()));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(c.timeout.count()));
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); // whatever libcurl can decode
+    curl_multi_add_handle(multi, e);
+    running.emplace(e, std::move(t));
+  }
+
+  void finish(CURL* easy, CURLcode code) {
+    auto i = running.find(easy);
+    if (i == running.end())
+      return;
+    auto t = std::move(i->second);
+    running.erase(i);
+    curl_multi_remove_handle(multi, easy);
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    if (!t->status_seen && status != 0 && t->call.on_status)
+      t->call.on_status(status);
+    if (!t->call.on_done)
+      return;
+    if (code == CURLE_OK)
+      t->call.on_done(status, {}, false);
+    else if (t->aborted)
+      t->call.on_done(status, "aborted", false);
+    else
+      t->call.on_done(0, curl_easy_strerror(code), code == CURLE_OPERATION_TIMEDOUT);
+  }
+
+  void run() {
+    pthread_setname_np(pthread_self(), "chatagent.http");
+    while (!stopping) {
+      {
+        std::deque<std::unique_ptr<transfer>> batch;
+        {
+          std::lock_guard<std::mutex> guard{mtx};
+          batch.swap(incoming);
+        }
+        for (auto& t : batch)
+          start(std::move(t));
+      }
+      int active = 0;
+      curl_multi_perform(multi, &active);
+      int left = 0;
+      while (auto* msg = curl_multi_info_read(multi, &left))
+        if (msg->msg == CURLMSG_DONE)
+          finish(msg->easy_handle, msg->data.result);
+      curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    }
+  }
+};
+
+http_engine::http_engine() : impl_(std::make_unique<impl>()) {}
+
+http_engine::~http_engine() = default;
+
+void http_engine::submit(http_call call) {
+  auto t = std::make_unique<transfer>();
+  t->call = std::move(call);
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    impl_->incoming.push_back(std::move(t));
+  }
+  curl_multi_wakeup(impl_->multi);
+}
+
+} // namespace chatagent::actors

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace chatagent::actors {
+
+/// One outgoing HTTP request and the callbacks that receive its answer. The callbacks run
+/// on the engine's thread: they must be quick and must not block (send a message, parse a
+/// few bytes).
+struct http_call {
+  std::string method = "POST";
+  std::string url;
+  std::vector<std::string> headers; // "Name: value"
+  std::string body;
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds timeout{120000}; // the whole exchange
+  /// The status line arrived (before any body byte).
+  std::function<void(long status)> on_status;
+  /// Body bytes as they arrive; false aborts the transfer.
+  std::function<bool(std::string_view)> on_data;
+  /// The end: `status` 0 with `error` set when the transfer failed (`timed_out` tells a
+  /// timeout from other failures).
+  std::function<void(long status, const std::string& error, bool timed_out)> on_done;
+};
+
+/// Runs every outgoing HTTP request of the process on one thread with libcurl's multi
+/// interface: no thread per request, connections reused per host.
+class http_engine {
+ public:
+  http_engine();
+  ~http_engine(); // stops: transfers still running end with an error
+  http_engine(const http_engine&) = delete;
+  http_engine& operator=(const http_engine&) = delete;
+
+  /// Starts `call`; thread-safe.
+  void submit(http_call call);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace chatagent::actors

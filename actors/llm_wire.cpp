@@ -1,0 +1,264 @@
+#include "actors/llm_wire.hpp"
+
+#include "protocol/error.hpp"
+#include "protocol/json.hpp"
+
+namespace chatagent::actors {
+
+using namespace protocol;
+
+wire_format wire_of(std::string_view provider) noexcept {
+  if (provider == "anthropic")
+    return wire_format::anthropic;
+  if (provider == "ollama")
+    return wire_format::ollama;
+  return wire_format::openai;
+}
+
+std::string default_base_url(std::string_view provider) {
+  if (provider == "openai")
+    return "https://api.openai.com/v1";
+  if (provider == "deepseek")
+    return "https://api.deepseek.com/v1";
+  if (provider == "anthropic")
+    return "https://api.anthropic.com/v1";
+  if (provider == "ollama")
+    return "http://127.0.0.1:11434";
+  if (provider == "vllm")
+    return "http://127.0.0.1:8000/v1";
+  if (provider == "llamacpp")
+    return "http://127.0.0.1:8080/v1";
+  if (provider == "lmstudio")
+    return "http://127.0.0.1:1234/v1";
+  return {}; // openai_compatible, azure_openai: the bot must say where
+}
+
+namespace {
+
+std::string default_model(std::string_view provider) {
+  if (provider == "openai" || provider == "azure_openai")
+    return "gpt-4o-mini";
+  if (provider == "deepseek")
+    return "deepseek-chat";
+  if (provider == "anthropic")
+    return "claude-3-5-haiku-latest";
+  if (provider == "ollama")
+    return "llama3.2";
+  return {};
+}
+
+std::string join_url(std::string base, std::string_view path) {
+  while (!base.empty() && base.back() == '/')
+    base.pop_back();
+  return base + std::string{path};
+}
+
+} // namespace
+
+caf::expected<wire_request> build_request(const llm_request& req) {
+  const auto& cfg = req.config;
+  auto base = cfg.base_url.empty() ? default_base_url(cfg.provider) : cfg.base_url;
+  if (base.empty())
+    return api_error(errc::validation_error,
+                     "llm_config.base_url is required for the " + cfg.provider + " provider",
+                     "llm_config.base_url", "required");
+  auto model = cfg.model.empty() ? default_model(cfg.provider) : cfg.model;
+  if (model.empty())
+    return api_error(errc::validation_error,
+                     "llm_config.model is required for the " + cfg.provider + " provider",
+                     "llm_config.model", "required");
+  wire_request out;
+  out.headers.push_back("Content-Type: application/json");
+  json_writer w;
+  w.begin_object().member("model", model);
+  switch (wire_of(cfg.provider)) {
+  case wire_format::openai: {
+    out.url = join_url(base, "/chat/completions");
+    out.headers.push_back("Accept: text/event-stream");
+    if (!cfg.api_key.empty())
+      out.headers.push_back(cfg.provider == "azure_openai"
+                                ? "api-key: " + cfg.api_key
+                                : "Authorization: Bearer " + cfg.api_key);
+    w.key("messages").begin_array();
+    for (auto& t : req.turns)
+      w.begin_object().member("role", t.role).member("content", t.content).end_object();
+    w.end_array();
+    w.member("temperature", cfg.temperature).member("max_tokens", cfg.max_tokens);
+    w.member("stream", true);
+    break;
+  }
+  case wire_format::anthropic: {
+    out.url = join_url(base, "/messages");
+    out.headers.push_back("Accept: text/event-stream");
+    out.headers.push_back("anthropic-version: 2023-06-01");
+    if (!cfg.api_key.empty())
+      out.headers.push_back("x-api-key: " + cfg.api_key);
+    // Anthropic takes the system prompt apart from the turns.
+    std::string system;
+    for (auto& t : req.turns)
+      if (t.role == "system")
+        system += (system.empty() ? "" : "\n\n") + t.content;
+    if (!system.empty())
+      w.member("system", system);
+    w.key("messages").begin_array();
+    for (auto& t : req.turns)
+      if (t.role != "system")
+        w.begin_object().member("role", t.role).member("content", t.content).end_object();
+    w.end_array();
+    w.member("temperature", std::min(cfg.temperature, 1.0)).member("max_tokens", cfg.max_tokens);
+    w.member("stream", true);
+    break;
+  }
+  case wire_format::ollama: {
+    out.url = join_url(base, "/api/chat");
+    if (!cfg.api_key.empty())
+      out.headers.push_back("Authorization: Bearer " + cfg.api_key);
+    w.key("messages").begin_array();
+    for (auto& t : req.turns)
+      w.begin_object().member("role", t.role).member("content", t.content).end_object();
+    w.end_array();
+    w.member("stream", true);
+    w.key("options")
+        .begin_object()
+        .member("temperature", cfg.temperature)
+        .member("num_predict", cfg.max_tokens)
+        .end_object();
+    break;
+  }
+  }
+  w.end_object();
+  out.body = w.take();
+  return out;
+}
+
+caf::error stream_parser::feed(std::string_view bytes,
+                               const std::function<void(std::string)>& on_text) {
+  buffer_.append(bytes);
+  size_t start = 0;
+  for (;;) {
+    auto nl = buffer_.find('\n', start);
+    if (nl == std::string::npos)
+      break;
+    auto line = std::string_view{buffer_}.substr(start, nl - start);
+    if (!line.empty() && line.back() == '\r')
+      line.remove_suffix(1);
+    if (auto err = on_line(line, on_text))
+      return err;
+    start = nl + 1;
+  }
+  buffer_.erase(0, start);
+  if (buffer_.size() > (1u << 20))
+    return api_error(errc::bad_gateway, "the provider sent a line of over 1 MiB");
+  return caf::none;
+}
+
+caf::error stream_parser::on_line(std::string_view line,
+                                  const std::function<void(std::string)>& on_text) {
+  if (format_ == wire_format::ollama) {
+    if (line.find_first_not_of(" \t") == std::string_view::npos)
+      return caf::none;
+    return on_json(line, on_text);
+  }
+  if (line.empty())
+    return on_event(on_text); // an event ends at a blank line
+  if (line.starts_with(':'))
+    return caf::none; // a comment (keep-alive)
+  if (line.starts_with("data:")) {
+    auto v = line.substr(5);
+    if (v.starts_with(' '))
+      v.remove_prefix(1);
+    if (!data_.empty())
+      data_.push_back('\n');
+    data_.append(v);
+  }
+  return caf::none; // event:, id:, retry: carry nothing we need
+}
+
+caf::error stream_parser::on_event(const std::function<void(std::string)>& on_text) {
+  if (data_.empty())
+    return caf::none;
+  std::string data;
+  data.swap(data_);
+  if (data.size() == 6 && data.compare(0, 6, "[DONE]") == 0) {
+    finished_ = true;
+    return caf::none;
+  }
+  return on_json(data, on_text);
+}
+
+caf::error stream_parser::on_json(std::string_view text,
+                                  const std::function<void(std::string)>& on_text) {
+  auto doc = parse_json(text);
+  if (!doc || !doc->is_object())
+    return api_error(errc::bad_gateway, "the provider sent an unreadable stream event: " +
+                                            std::string{text.substr(0, 200)});
+  if (auto e = doc->find("error"); e != nullptr && !e->is_null()) {
+    std::string message = e->is_string() ? e->as_string() : "";
+    if (auto m = e->find("message"); m && m->is_string())
+      message = m->as_string();
+    return api_error(errc::bad_gateway, "the provider reported an error: " + message);
+  }
+  auto str = [](const json_value* v) -> const std::string* {
+    return v && v->is_string() ? &v->as_string() : nullptr;
+  };
+  switch (format_) {
+  case wire_format::openai: {
+    auto choices = doc->find("choices");
+    if (choices == nullptr || !choices->is_array() || choices->as_array().empty())
+      return caf::none; // e.g. a usage-only event
+    auto& choice = choices->as_array().front();
+    if (auto delta = choice.find("delta"))
+      if (auto s = str(delta->find("content")); s && !s->empty())
+        on_text(*s);
+    if (auto s = str(choice.find("finish_reason")))
+      finish_reason_ = *s;
+    return caf::none;
+  }
+  case wire_format::anthropic: {
+    auto type = str(doc->find("type"));
+    if (type == nullptr)
+      return caf::none;
+    if (*type == "content_block_delta") {
+      if (auto delta = doc->find("delta"))
+        if (auto s = str(delta->find("text")); s && !s->empty())
+          on_text(*s);
+    } else if (*type == "message_delta") {
+      if (auto delta = doc->find("delta"))
+        if (auto s = str(delta->find("stop_reason")))
+          finish_reason_ = *s == "end_turn" ? "stop" : *s == "max_tokens" ? "length" : *s;
+    } else if (*type == "message_stop") {
+      finished_ = true;
+    }
+    return caf::none;
+  }
+  case wire_format::ollama: {
+    if (auto msg = doc->find("message"))
+      if (auto s = str(msg->find("content")); s && !s->empty())
+        on_text(*s);
+    if (auto done = doc->find("done"); done && done->is_bool() && done->as_bool()) {
+      finished_ = true;
+      auto reason = str(doc->find("done_reason"));
+      finish_reason_ = reason ? *reason : "stop";
+    }
+    return caf::none;
+  }
+  }
+  return caf::none;
+}
+
+std::string provider_error_message(std::string_view body) {
+  if (auto doc = parse_json(body); doc && doc->is_object()) {
+    if (auto e = doc->find("error")) {
+      if (e->is_string())
+        return e->as_string();
+      if (auto m = e->find("message"); m && m->is_string())
+        return m->as_string();
+    }
+    if (auto m = doc->find("message"); m && m->is_string())
+      return m->as_string();
+  }
+  auto s = std::string{body.substr(0, 200)};
+  return s.empty() ? "no details" : s;
+}
+
+} // namespace chatagent::actors

@@ -1,0 +1,179 @@
+#include "integration/fixture.hpp"
+#include "support/fake_llm_server.hpp"
+
+using namespace chatagent::test;
+
+namespace {
+
+class providers_test : public server_test {
+ protected:
+  /// A bot on the fake provider and a conversation with it; returns the conversation.
+  std::string converse_with(const std::string& token, const std::string& llm_config) {
+    bot = create_bot(token, R"({"name":"Remote","llm_config":)" + llm_config + "}");
+    return create_conversation(token, bot);
+  }
+
+  http_result send(const std::string& token, const std::string& conv, const std::string& text) {
+    return post("/api/v1/conversations/" + conv + "/messages", R"({"content":")" + text + R"("})",
+                token);
+  }
+
+  std::string openai(const std::string& model) {
+    return R"({"provider":"openai_compatible","base_url":")" + fake.url("/v1") + R"(","model":")" +
+           model + R"(","api_key":"sk-test","system_prompt":"Be brief."})";
+  }
+
+  fake_llm_server fake;
+  std::string bot;
+};
+
+chatagent::protocol::json_value body_of(const fake_llm_server::request& r) {
+  auto doc = chatagent::protocol::parse_json(r.body);
+  return doc ? std::move(*doc) : chatagent::protocol::json_value{};
+}
+
+} // namespace
+
+TEST_F(providers_test, openai_compatible_streams_and_sends_history) {
+  auto token = register_user("alice");
+  auto conv = converse_with(token, openai("gpt-test"));
+  auto res = send(token, conv, "hello there");
+  ASSERT_EQ(res.status, 201) << res.body;
+  EXPECT_EQ(json_string(res.json(), "bot_response.content"), "Echo: hello there");
+  res = send(token, conv, "and again");
+  ASSERT_EQ(res.status, 201) << res.body;
+  EXPECT_EQ(json_string(res.json(), "bot_response.content"), "Echo: and again");
+
+  auto reqs = fake.requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_EQ(reqs[1].path, "/v1/chat/completions");
+  EXPECT_EQ(reqs[1].headers["authorization"], "Bearer sk-test");
+  auto body = body_of(reqs[1]);
+  EXPECT_EQ(json_string(body, "model"), "gpt-test");
+  EXPECT_TRUE(json_at(body, "stream")->as_bool());
+  auto& msgs = json_at(body, "messages")->as_array();
+  ASSERT_EQ(msgs.size(), 4u); // system, then the history, then the new message
+  EXPECT_EQ(json_string(msgs[0], "role"), "system");
+  EXPECT_EQ(json_string(msgs[0], "content"), "Be brief.");
+  EXPECT_EQ(json_string(msgs[1], "content"), "hello there");
+  EXPECT_EQ(json_string(msgs[2], "role"), "assistant");
+  EXPECT_EQ(json_string(msgs[2], "content"), "Echo: hello there");
+  EXPECT_EQ(json_string(msgs[3], "content"), "and again");
+}
+
+TEST_F(providers_test, history_is_trimmed_to_the_token_budget) {
+  auto token = register_user("alice");
+  auto conv = converse_with(token, R"({"provider":"openai_compatible","base_url":")" +
+                                       fake.url("/v1") + R"(","model":"m","context_tokens":256})");
+  std::string long_text(400, 'a'); // about 100 tokens each
+  for (int i = 0; i < 4; ++i)
+    ASSERT_EQ(send(token, conv, long_text + std::to_string(i)).status, 201);
+  auto last = body_of(fake.requests().back());
+  auto& msgs = json_at(last, "messages")->as_array();
+  EXPECT_LT(msgs.size(), 8u); // not all of the 7 earlier messages fit
+  EXPECT_EQ(json_string(msgs.back(), "content"), long_text + "3");
+}
+
+TEST_F(providers_test, anthropic_messages_stream) {
+  auto token = register_user("alice");
+  auto conv = converse_with(token, R"({"provider":"anthropic","base_url":")" + fake.url("/v1") +
+                                       R"(","model":"claude-test","api_key":"ak-test",)"
+                                       R"("system_prompt":"Be kind."})");
+  auto res = send(token, conv, "bonjour");
+  ASSERT_EQ(res.status, 201) << res.body;
+  EXPECT_EQ(json_string(res.json(), "bot_response.content"), "Echo: bonjour");
+  auto req = fake.requests().back();
+  EXPECT_EQ(req.path, "/v1/messages");
+  EXPECT_EQ(req.headers["x-api-key"], "ak-test");
+  EXPECT_EQ(req.headers["anthropic-version"], "2023-06-01");
+  auto body = body_of(req);
+  EXPECT_EQ(json_string(body, "system"), "Be kind.");
+  EXPECT_EQ(json_at(body, "messages")->as_array().size(), 1u);
+}
+
+TEST_F(providers_test, ollama_ndjson_streams) {
+  auto token = register_user("alice");
+  auto conv = converse_with(token, R"({"provider":"ollama","base_url":")" + fake.url() +
+                                       R"(","model":"llama-test"})");
+  auto res = send(token, conv, "hallo welt");
+  ASSERT_EQ(res.status, 201) << res.body;
+  EXPECT_EQ(json_string(res.json(), "bot_response.content"), "Echo: hallo welt");
+  EXPECT_EQ(fake.requests().back().path, "/api/chat");
+}
+
+TEST_F(providers_test, provider_errors_answer_5xx_and_keep_the_user_message) {
+  auto token = register_user("alice");
+  struct failure {
+    std::string model;
+    long status;
+    std::string code;
+  };
+  for (auto& f : std::vector<failure>{{"fail-401", 502, "BAD_GATEWAY"},
+                                      {"fail-400", 502, "BAD_GATEWAY"},
+                                      {"malformed", 502, "BAD_GATEWAY"},
+                                      {"disconnect", 502, "BAD_GATEWAY"},
+                                      {"fail-429", 503, "SERVICE_UNAVAILABLE"}}) {
+    auto conv = converse_with(token, openai(f.model));
+    auto res = send(token, conv, "question for " + f.model);
+    expect_error(res, f.status, f.code);
+    auto page = get("/api/v1/conversations/" + conv + "/messages", token).json();
+    ASSERT_EQ(json_int(page, "total"), 1) << f.model;
+    EXPECT_EQ(json_string(json_at(page, "messages")->as_array()[0], "content"),
+              "question for " + f.model);
+    EXPECT_EQ(json_int(get("/api/v1/bots/" + bot + "/status", token).json(), "error_count"), 1);
+  }
+}
+
+TEST_F(providers_test, transient_failures_are_retried) {
+  auto token = register_user("alice");
+  auto conv = converse_with(token, openai("flaky"));
+  auto res = send(token, conv, "try twice");
+  ASSERT_EQ(res.status, 201) << res.body;
+  EXPECT_EQ(json_string(res.json(), "bot_response.content"), "Echo: try twice");
+  EXPECT_EQ(fake.requests().size(), 2u);
+
+  conv = converse_with(token, openai("fail-500"));
+  expect_error(send(token, conv, "never"), 502, "BAD_GATEWAY");
+  EXPECT_EQ(fake.requests().size(), 2u + 3u); // three attempts
+}
+
+TEST_F(providers_test, an_unreachable_provider_answers_503) {
+  auto token = register_user("alice");
+  auto conv = converse_with(token, R"({"provider":"openai_compatible",)"
+                                   R"("base_url":"http://127.0.0.1:1/v1","model":"m"})");
+  auto res = send(token, conv, "anyone?");
+  expect_error(res, 503, "SERVICE_UNAVAILABLE");
+  EXPECT_EQ(json_int(get("/api/v1/conversations/" + conv + "/messages", token).json(), "total"), 1);
+}
+
+TEST_F(providers_test, the_circuit_opens_after_repeated_failures) {
+  auto token = register_user("alice");
+  auto conv = converse_with(token, openai("fail-503"));
+  for (int i = 0; i < 5; ++i)
+    EXPECT_GE(send(token, conv, "attempt " + std::to_string(i)).status, 500);
+  auto before = fake.requests().size();
+  EXPECT_EQ(before, 15u);
+  auto res = send(token, conv, "fail fast");
+  expect_error(res, 503, "SERVICE_UNAVAILABLE");
+  EXPECT_EQ(fake.requests().size(), before); // not called
+}
+
+namespace {
+
+class slow_provider_test : public providers_test {
+ protected:
+  env_list environment() override { return {{"CHATAGENT_LLM_TIMEOUT_SECONDS", "1"}}; }
+};
+
+} // namespace
+
+TEST_F(slow_provider_test, a_provider_that_never_answers_times_out_with_504) {
+  auto token = register_user("alice");
+  auto conv = converse_with(token, openai("hang"));
+  auto res = send(token, conv, "hello?");
+  expect_error(res, 504, "GATEWAY_TIMEOUT");
+  EXPECT_EQ(json_int(get("/api/v1/conversations/" + conv + "/messages", token).json(), "total"), 1);
+  // The conversation still works afterwards.
+  auto ok = converse_with(token, openai("slow"));
+  EXPECT_EQ(send(token, ok, "quick").status, 201);
+}

@@ -1,0 +1,302 @@
+#include "support/fake_llm_server.hpp"
+
+#include "protocol/json.hpp"
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace chatagent::test {
+
+namespace {
+
+bool send_all(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    auto n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+    if (n <= 0)
+      return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string chunk(const std::string& data) {
+  char size[32];
+  std::snprintf(size, sizeof(size), "%zx\r\n", data.size());
+  return size + data + "\r\n";
+}
+
+std::string json_quote(const std::string& s) {
+  std::string out;
+  protocol::append_json_string(out, s);
+  return out;
+}
+
+std::vector<std::string> words_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text) {
+    cur.push_back(c);
+    if (c == ' ') {
+      out.push_back(cur);
+      cur.clear();
+    }
+  }
+  if (!cur.empty())
+    out.push_back(cur);
+  return out;
+}
+
+enum class flavor { openai, anthropic, ollama };
+
+std::string frame(flavor f, const std::string& text) {
+  switch (f) {
+  case flavor::openai:
+    return "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"choices\":[{"
+           "\"index\":0,\"delta\":{\"content\":" +
+           json_quote(text) + "},\"finish_reason\":null}]}\n\n";
+  case flavor::anthropic:
+    return "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+           "\"delta\":{\"type\":\"text_delta\",\"text\":" +
+           json_quote(text) + "}}\n\n";
+  case flavor::ollama:
+    return "{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":" + json_quote(text) +
+           "},\"done\":false}\n";
+  }
+  return {};
+}
+
+std::string opening(flavor f) {
+  if (f == flavor::anthropic)
+    return "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m1\","
+           "\"role\":\"assistant\",\"content\":[]}}\n\n"
+           "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+           "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
+  if (f == flavor::openai)
+    return ": keep-alive comment\n\n";
+  return {};
+}
+
+std::string closing(flavor f) {
+  switch (f) {
+  case flavor::openai:
+    return "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{},"
+           "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+  case flavor::anthropic:
+    return "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+           "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+           "\"end_turn\"}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+  case flavor::ollama:
+    return "{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,"
+           "\"done_reason\":\"stop\"}\n";
+  }
+  return {};
+}
+
+std::string error_body(flavor f, const std::string& message) {
+  if (f == flavor::ollama)
+    return "{\"error\":" + json_quote(message) + "}";
+  return "{\"error\":{\"message\":" + json_quote(message) + ",\"type\":\"fake_error\"}}";
+}
+
+} // namespace
+
+fake_llm_server::fake_llm_server() {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::listen(listen_fd_, 128);
+  socklen_t len = sizeof(addr);
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+  acceptor_ = std::thread([this] { accept_loop(); });
+}
+
+fake_llm_server::~fake_llm_server() {
+  stopping_ = true;
+  ::shutdown(listen_fd_, SHUT_RDWR);
+  ::close(listen_fd_);
+  acceptor_.join();
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (int fd : open_fds_)
+      ::shutdown(fd, SHUT_RDWR);
+  }
+  for (auto& t : connections_)
+    t.join();
+}
+
+std::string fake_llm_server::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+std::vector<fake_llm_server::request> fake_llm_server::requests() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return requests_;
+}
+
+void fake_llm_server::accept_loop() {
+  while (!stopping_) {
+    int fd = ::accept(listen_fd_, nullptr, nullptr);
+    if (fd < 0)
+      return;
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    std::lock_guard<std::mutex> guard{mtx_};
+    open_fds_.push_back(fd);
+    connections_.emplace_back([this, fd] { serve(fd); });
+  }
+}
+
+void fake_llm_server::serve(int fd) {
+  std::string in;
+  char buf[8192];
+  auto read_more = [&] {
+    pollfd p{fd, POLLIN, 0};
+    while (!stopping_) {
+      if (::poll(&p, 1, 100) > 0) {
+        auto n = ::recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0)
+          return false;
+        in.append(buf, static_cast<size_t>(n));
+        return true;
+      }
+    }
+    return false;
+  };
+  for (;;) { // one request after another on a kept-alive connection
+    size_t head_end;
+    while ((head_end = in.find("\r\n\r\n")) == std::string::npos)
+      if (!read_more())
+        goto done;
+    {
+      request req;
+      auto head = in.substr(0, head_end);
+      auto line_end = head.find("\r\n");
+      auto request_line = head.substr(0, line_end);
+      auto sp1 = request_line.find(' ');
+      auto sp2 = request_line.find(' ', sp1 + 1);
+      req.path = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
+      size_t pos = line_end + 2;
+      while (pos < head.size()) {
+        auto e = head.find("\r\n", pos);
+        if (e == std::string::npos)
+          e = head.size();
+        auto h = head.substr(pos, e - pos);
+        auto colon = h.find(':');
+        if (colon != std::string::npos) {
+          auto name = h.substr(0, colon);
+          for (auto& c : name)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          auto value = h.substr(colon + 1);
+          while (!value.empty() && value.front() == ' ')
+            value.erase(0, 1);
+          req.headers[name] = value;
+        }
+        pos = e + 2;
+      }
+      size_t length = 0;
+      if (auto i = req.headers.find("content-length"); i != req.headers.end())
+        length = std::stoul(i->second);
+      while (in.size() < head_end + 4 + length)
+        if (!read_more())
+          goto done;
+      req.body = in.substr(head_end + 4, length);
+      in.erase(0, head_end + 4 + length);
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        requests_.push_back(req);
+      }
+
+      flavor f = req.path.find("/messages") != std::string::npos   ? flavor::anthropic
+                 : req.path.find("/api/chat") != std::string::npos ? flavor::ollama
+                                                                   : flavor::openai;
+      auto doc = protocol::parse_json(req.body);
+      std::string model;
+      std::string last_user;
+      if (doc && doc->is_object()) {
+        if (auto m = doc->find("model"); m && m->is_string())
+          model = m->as_string();
+        if (auto msgs = doc->find("messages"); msgs && msgs->is_array())
+          for (auto& m : msgs->as_array())
+            if (auto r = m.find("role"); r && r->is_string() && r->as_string() == "user")
+              if (auto c = m.find("content"); c && c->is_string())
+                last_user = c->as_string();
+      }
+      if (model == "hang") {
+        while (read_more()) {
+        }
+        goto done;
+      }
+      if (model == "flaky") {
+        int seen;
+        {
+          std::lock_guard<std::mutex> guard{mtx_};
+          seen = flaky_seen_[last_user]++;
+        }
+        if (seen == 0) {
+          auto body = error_body(f, "temporarily overloaded");
+          send_all(fd, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                       "Content-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n" + body);
+          continue;
+        }
+      }
+      if (model.rfind("fail-", 0) == 0) {
+        auto status = model.substr(5);
+        auto body = error_body(f, "fake failure " + status);
+        send_all(fd, "HTTP/1.1 " + status +
+                         " Fake\r\nContent-Type: application/json\r\n"
+                         "Content-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n" + body);
+        continue;
+      }
+      std::string head_out =
+          "HTTP/1.1 200 OK\r\nContent-Type: " +
+          std::string{f == flavor::ollama ? "application/x-ndjson" : "text/event-stream"} +
+          "\r\nTransfer-Encoding: chunked\r\n\r\n";
+      if (!send_all(fd, head_out))
+        goto done;
+      if (auto o = opening(f); !o.empty())
+        send_all(fd, chunk(o));
+      auto words = words_of("Echo: " + last_user);
+      if (model == "malformed") {
+        send_all(fd, chunk(frame(f, words.front())));
+        send_all(fd, chunk(f == flavor::ollama ? "{not json\n" : "data: {not json\n\n"));
+        send_all(fd, "0\r\n\r\n");
+        continue;
+      }
+      if (model == "disconnect") {
+        send_all(fd, chunk(frame(f, "partial ")));
+        send_all(fd, chunk(frame(f, "answer ")));
+        goto done;
+      }
+      for (auto& w : words) {
+        if (model == "slow")
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (!send_all(fd, chunk(frame(f, w))))
+          goto done;
+      }
+      send_all(fd, chunk(closing(f)));
+      send_all(fd, "0\r\n\r\n");
+    }
+  }
+done:
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::erase(open_fds_, fd);
+  ::shutdown(fd, SHUT_RDWR);
+  ::close(fd);
+}
+
+} // namespace chatagent::test

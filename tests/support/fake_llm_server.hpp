@@ -1,0 +1,62 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace chatagent::test {
+
+/// A stand-in for LLM providers on 127.0.0.1 that speaks their real wire protocols:
+/// OpenAI chat completions (SSE, `POST /v1/chat/completions`), Anthropic Messages (SSE
+/// events, `POST /v1/messages`) and Ollama (NDJSON, `POST /api/chat`), with chunked
+/// transfer encoding as the real ones use.
+///
+/// The request's `model` picks the behavior:
+/// - anything else: streams "Echo: <last user message>" word by word, then ends properly;
+/// - `slow`: the same with 50 ms between chunks;
+/// - `fail-<status>`: answers that HTTP status with the provider's error body;
+/// - `flaky`: 503 on the first request of each conversation text, then as the default;
+/// - `malformed`: one good chunk, then an event that is not JSON;
+/// - `disconnect`: two chunks, then closes the connection mid-stream;
+/// - `hang`: accepts the request and never answers.
+class fake_llm_server {
+ public:
+  struct request {
+    std::string path;
+    std::map<std::string, std::string> headers; // lower-cased names
+    std::string body;
+  };
+
+  fake_llm_server();
+  ~fake_llm_server();
+  fake_llm_server(const fake_llm_server&) = delete;
+  fake_llm_server& operator=(const fake_llm_server&) = delete;
+
+  uint16_t port() const noexcept { return port_; }
+  /// `http://127.0.0.1:PORT` + `path`.
+  std::string url(const std::string& path = "") const;
+
+  /// The requests received so far.
+  std::vector<request> requests() const;
+
+ private:
+  void accept_loop();
+  void serve(int fd);
+
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+  mutable std::mutex mtx_;
+  std::vector<request> requests_;
+  std::map<std::string, int> flaky_seen_;
+  std::vector<std::thread> connections_;
+  std::vector<int> open_fds_;
+};
+
+} // namespace chatagent::test

@@ -1,0 +1,188 @@
+#include "actors/llm_wire.hpp"
+#include "actors/local_model.hpp"
+#include "protocol/chat_json.hpp"
+#include "protocol/error.hpp"
+#include "storage/chat_store.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace chatagent;
+using namespace chatagent::protocol;
+using actors::stream_parser;
+using actors::wire_format;
+
+namespace {
+
+std::string collect(stream_parser& p, const std::vector<std::string>& pieces, caf::error* err) {
+  std::string out;
+  for (auto& piece : pieces) {
+    auto e = p.feed(piece, [&](std::string t) { out += t; });
+    if (e) {
+      if (err)
+        *err = e;
+      break;
+    }
+  }
+  return out;
+}
+
+json_value parse(std::string_view s) {
+  return *parse_json(s);
+}
+
+} // namespace
+
+TEST(stream_parser, reads_openai_sse_split_anywhere) {
+  std::string stream =
+      ": comment\n\n"
+      "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\r\n\r\n"
+      "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"},\"finish_reason\":null}]}\n\n"
+      "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+      "data: [DONE]\n\n";
+  for (size_t step : {1u, 3u, 7u, 1000u}) {
+    stream_parser p{wire_format::openai};
+    std::vector<std::string> pieces;
+    for (size_t i = 0; i < stream.size(); i += step)
+      pieces.push_back(stream.substr(i, step));
+    caf::error err;
+    EXPECT_EQ(collect(p, pieces, &err), "Hello") << step;
+    EXPECT_FALSE(err);
+    EXPECT_TRUE(p.finished());
+    EXPECT_EQ(p.finish_reason(), "stop");
+  }
+}
+
+TEST(stream_parser, reads_anthropic_events) {
+  stream_parser p{wire_format::anthropic};
+  caf::error err;
+  auto text = collect(
+      p,
+      {"event: message_start\ndata: {\"type\":\"message_start\"}\n\n",
+       "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":"
+       "\"text_delta\",\"text\":\"你好\"}}\n\n",
+       "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+       "\"max_tokens\"}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"},
+      &err);
+  EXPECT_EQ(text, "你好");
+  EXPECT_TRUE(p.finished());
+  EXPECT_EQ(p.finish_reason(), "length");
+}
+
+TEST(stream_parser, reads_ollama_ndjson) {
+  stream_parser p{wire_format::ollama};
+  auto text = collect(p,
+                      {"{\"message\":{\"content\":\"a\"},\"done\":false}\n{\"message\":{\"con",
+                       "tent\":\"b\"},\"done\":false}\n{\"done\":true,\"done_reason\":\"stop\"}\n"},
+                      nullptr);
+  EXPECT_EQ(text, "ab");
+  EXPECT_TRUE(p.finished());
+}
+
+TEST(stream_parser, reports_errors_in_the_stream_and_garbage) {
+  stream_parser p{wire_format::openai};
+  caf::error err;
+  collect(p, {"data: {\"error\":{\"message\":\"quota exceeded\"}}\n\n"}, &err);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(describe(err).code, errc::bad_gateway);
+  EXPECT_NE(describe(err).message.find("quota exceeded"), std::string::npos);
+
+  stream_parser q{wire_format::openai};
+  caf::error garbage;
+  collect(q, {"data: {nope\n\n"}, &garbage);
+  EXPECT_TRUE(garbage);
+  EXPECT_FALSE(q.finished());
+}
+
+TEST(llm_wire, builds_requests_per_provider) {
+  llm_request req;
+  req.config.provider = "openai";
+  req.config.api_key = "sk-1";
+  req.turns = {{"system", "S"}, {"user", "U"}};
+  auto w = actors::build_request(req);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->url, "https://api.openai.com/v1/chat/completions");
+  auto body = parse(w->body);
+  EXPECT_EQ(body.find("messages")->as_array().size(), 2u);
+  EXPECT_TRUE(body.find("stream")->as_bool());
+
+  req.config.provider = "anthropic";
+  req.config.base_url = "http://127.0.0.1:9/v1/";
+  w = actors::build_request(req);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->url, "http://127.0.0.1:9/v1/messages");
+  body = parse(w->body);
+  EXPECT_EQ(body.find("system")->as_string(), "S");
+  EXPECT_EQ(body.find("messages")->as_array().size(), 1u);
+
+  req.config.provider = "openai_compatible";
+  req.config.base_url.clear();
+  EXPECT_FALSE(actors::build_request(req));
+}
+
+TEST(local_model, answers_usefully_and_never_echoes) {
+  llm_request req;
+  req.bot_name = "Bob";
+  req.turns = {{"user", "what is 2^10 - 24"}};
+  EXPECT_EQ(actors::local_model::answer(req, 0), "The result is 1000.");
+  req.turns = {{"user", "计算 (1+2)*3"}};
+  EXPECT_EQ(actors::local_model::answer(req, 0), "计算结果是 9。");
+  req.turns = {{"user", "Tell me a story about dragons"}};
+  auto a = actors::local_model::answer(req, 0);
+  EXPECT_NE(a.find("Bob"), std::string::npos);
+  EXPECT_NE(a.find("llm_config"), std::string::npos);
+  req.turns = {{"user", "1/0"}};
+  EXPECT_EQ(actors::local_model::answer(req, 0).find("The result"), std::string::npos);
+  std::string joined;
+  for (auto& p : actors::local_model::pieces("Hi 你好 there"))
+    joined += p;
+  EXPECT_EQ(joined, "Hi 你好 there");
+}
+
+TEST(chat_json, bot_updates_merge_and_validate) {
+  bot b;
+  ASSERT_FALSE(apply_bot_json(b, parse(R"({"name":"n","llm_config":{"api_key":"k","model":"m"},
+      "platform_config":{"token":"t","chat":"c"}})"),
+                              true));
+  ASSERT_FALSE(apply_bot_json(b, parse(R"({"llm_config":{"model":"m2"},
+      "platform_config":{"chat":null,"extra":1}})"),
+                              false));
+  EXPECT_EQ(b.llm.api_key, "k");
+  EXPECT_EQ(b.llm.model, "m2");
+  EXPECT_EQ(b.platform_config, R"({"token":"t","extra":1})");
+  auto err = apply_bot_json(b, parse(R"({"llm_config":{"max_tokens":-1}})"), false);
+  EXPECT_EQ(describe(err).field, "llm_config.max_tokens");
+  EXPECT_EQ(b.llm.max_tokens, 2000); // unchanged
+  json_writer w;
+  write_bot(w, b, false);
+  EXPECT_EQ(w.str().find("\"t\""), std::string::npos); // the platform token is hidden
+  EXPECT_EQ(w.str().find("\"k\""), std::string::npos); // the model key too
+  EXPECT_NE(w.str().find("\"extra\":1"), std::string::npos);
+}
+
+TEST(chat_json, urls_are_checked) {
+  EXPECT_TRUE(check_http_url("https://api.example.com/v1").empty());
+  EXPECT_TRUE(check_http_url("http://127.0.0.1:11434").empty());
+  EXPECT_TRUE(check_http_url("http://[::1]:8080/v1").empty());
+  EXPECT_FALSE(check_http_url("ftp://x").empty());
+  EXPECT_FALSE(check_http_url("http://").empty());
+  EXPECT_FALSE(check_http_url("http://host:99999").empty());
+  EXPECT_FALSE(check_http_url("http://a b").empty());
+}
+
+TEST(chat_records, round_trip_through_storage_encoding) {
+  conversation c;
+  c.id = conversation_id{"conv_1"};
+  c.owner = user_id{"usr_1"};
+  c.bot = bot_id{"bot_1"};
+  c.title = "标题";
+  c.context = R"({"a":[1,2]})";
+  c.message_count = 7;
+  auto back = storage::decode_conversation(storage::encode(c));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->title, "标题");
+  EXPECT_EQ(back->context, R"({"a":[1,2]})");
+  EXPECT_EQ(back->message_count, 7);
+  EXPECT_LT(storage::message_key(c.id, 9), storage::message_key(c.id, 10));
+  EXPECT_LT(storage::message_key(c.id, 255), storage::message_key(c.id, 256));
+  EXPECT_FALSE(storage::decode_message("{}"));
+}
