@@ -51,6 +51,7 @@ using conversation_actor =
                      caf::replies_to<delete_atom, user_id>::with<bool>,
                      caf::replies_to<send_atom, user_id, message_draft>::with<exchange>,
                      caf::replies_to<history_atom, user_id, int64_t, int64_t>::with<message_page>,
+                     caf::replies_to<subscribe_atom, user_id, stream_subscriber_actor>::with<bool>,
                      caf::reacts_to<llm_chunk>>;
 
 /// The conversation actor reports to the manager when it has nothing in flight, with the
@@ -77,6 +78,8 @@ struct conversation_state {
   int64_t commits_in_flight = 0;
   int64_t handled = 0; // requests from the manager
   int64_t reported = -1;
+  std::vector<stream_subscriber_actor> subscribers; // monitored
+  int64_t chunk_id = 0;                             // of the answer being streamed
   // Answers the oldest durable message in the queue, if none is being answered. In the
   // state, not captured by itself: that cycle would keep the actor's context alive.
   std::function<void()> pump;
@@ -109,11 +112,23 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
 
   auto report_if_idle = [self, ctx] {
     auto& st = self->state;
-    if (st.queue.empty() && st.commits_in_flight == 0 && st.handled != st.reported) {
+    if (st.queue.empty() && st.commits_in_flight == 0 && st.subscribers.empty() &&
+        st.handled != st.reported) {
       st.reported = st.handled;
       self->send(ctx->manager, idle_atom::value, ctx->id, st.handled);
     }
   };
+
+  auto broadcast = [self](const stream_event& ev) {
+    for (auto& s : self->state.subscribers)
+      self->send(s, ev);
+  };
+
+  self->set_down_handler([self, report_if_idle](caf::down_msg& msg) {
+    auto& subs = self->state.subscribers;
+    std::erase_if(subs, [&](const auto& a) { return a.address() == msg.source; });
+    report_if_idle();
+  });
 
   // Commits `batch`, then runs `done`; a failed commit fails `on_error`.
   auto commit = [self, ctx](storage::write_batch batch, auto done, auto on_error) {
@@ -178,14 +193,25 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
   };
 
   auto pump = [self] { self->state.pump(); };
-  self->state.pump = [self, ctx, commit, remember, next_message, build_prompt, report_if_idle,
-                      pump] {
+  self->state.pump = [self, ctx, commit, remember, next_message, build_prompt, report_if_idle, pump,
+                      broadcast] {
     auto& st = self->state;
     if (st.answering || st.queue.empty() || !st.queue.front().durable)
       return;
     st.answering = true;
-    auto fail = [self, ctx, pump, report_if_idle](caf::error err) {
+    st.chunk_id = 0;
+    auto fail = [self, ctx, pump, report_if_idle, broadcast](caf::error err) {
       auto& st = self->state;
+      if (!st.subscribers.empty()) {
+        auto info = describe(err);
+        stream_event ev;
+        ev.kind = stream_event::failed;
+        ev.conversation = st.record.id;
+        ev.content = info.message;
+        ev.error_code = std::string{code_name(info.code)};
+        ev.created_at_ms = now_ms();
+        broadcast(ev);
+      }
       st.queue.front().rp.deliver(std::move(err));
       st.queue.pop_front();
       st.answering = false;
@@ -195,8 +221,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     };
     self->request(ctx->bots, store_timeout, config_atom::value, st.record.bot)
         .then(
-            [self, ctx, commit, remember, next_message, build_prompt, report_if_idle, pump,
-             fail](bot& b) {
+            [self, ctx, commit, remember, next_message, build_prompt, report_if_idle, pump, fail,
+             broadcast](bot& b) {
               auto provider = ctx->providers->select(b.llm);
               if (!provider) {
                 fail(provider.error());
@@ -206,8 +232,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
               self->request(*provider, ctx->settings.llm_timeout, generate_atom::value,
                             std::move(req))
                   .then(
-                      [self, ctx, commit, remember, next_message, report_if_idle, pump,
-                       fail](llm_result& res) {
+                      [self, ctx, commit, remember, next_message, report_if_idle, pump, fail,
+                       broadcast](llm_result& res) {
                         auto& st = self->state;
                         auto reply = next_message("bot", st.record.bot.value);
                         reply.content = std::move(res.content);
@@ -217,9 +243,23 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
                         storage::chat_store::put_conversation(batch, st.record, false);
                         commit(
                             std::move(batch),
-                            [self, ctx, remember, reply, report_if_idle, pump] {
+                            [self, ctx, remember, reply, report_if_idle, pump, broadcast] {
                               auto& st = self->state;
                               remember(reply);
+                              if (!st.subscribers.empty()) {
+                                stream_event last;
+                                last.conversation = st.record.id;
+                                last.chunk_id = ++st.chunk_id;
+                                last.is_final = true;
+                                broadcast(last);
+                                stream_event done;
+                                done.kind = stream_event::complete;
+                                done.conversation = st.record.id;
+                                done.message = reply.id;
+                                done.content = reply.content;
+                                done.created_at_ms = reply.created_at_ms;
+                                broadcast(done);
+                              }
                               auto& job = st.queue.front();
                               job.rp.deliver(exchange{job.user_message, reply});
                               st.queue.pop_front();
@@ -391,9 +431,27 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
         report_if_idle();
         return rp;
       },
-      [](const llm_chunk&) {
-        // Streamed to WebSocket subscribers (not yet wired); the REST answer waits for the
-        // whole completion.
+      [self, broadcast](llm_chunk& chunk) {
+        // To the WebSocket subscribers as it arrives; the REST answer waits for the whole.
+        auto& st = self->state;
+        if (!st.answering || st.subscribers.empty())
+          return;
+        stream_event ev;
+        ev.conversation = st.record.id;
+        ev.chunk_id = ++st.chunk_id;
+        ev.content = std::move(chunk.text);
+        broadcast(ev);
+      },
+      [self, check, report_if_idle](subscribe_atom, const user_id& who,
+                                    stream_subscriber_actor& subscriber) -> caf::result<bool> {
+        ++self->state.handled;
+        if (auto err = check(who)) {
+          report_if_idle();
+          return err;
+        }
+        self->monitor(subscriber.address());
+        self->state.subscribers.push_back(std::move(subscriber));
+        return true;
       },
   };
 }
@@ -504,6 +562,10 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
       [self, route](history_atom, const user_id& who, const conversation_id& id, int64_t limit,
                     int64_t offset) {
         return self->delegate(route(id), history_atom::value, who, limit, offset);
+      },
+      [self, route](subscribe_atom, const user_id& who, const conversation_id& id,
+                    stream_subscriber_actor& subscriber) {
+        return self->delegate(route(id), subscribe_atom::value, who, std::move(subscriber));
       },
       [self, store](purge_atom, const bot_id& bot) -> caf::result<bool> {
         auto rp = self->make_response_promise<bool>();

@@ -201,11 +201,13 @@ remote_provider_impl(remote_provider_actor::stateful_pointer<remote_state> self,
                            "the " + req.config.provider + " provider at " + endpoint + " failed " +
                                std::to_string(b.failures) +
                                " times in a row; not calling it for a while");
+        // (Before the promise: making it takes the sender out of the current message.)
+        auto requester = caf::actor_cast<caf::actor>(self->current_sender());
         auto rp = self->make_response_promise<llm_result>();
         auto id = ++self->state.next_id;
         auto& p = self->state.pending[id];
         p.rp = rp;
-        p.requester = caf::actor_cast<caf::actor>(self->current_sender());
+        p.requester = std::move(requester);
         p.req = std::move(req);
         p.wire = std::move(*wire);
         p.endpoint = std::move(endpoint);

@@ -16,6 +16,10 @@ void api::handle(api_request req, responder done) {
   impl_->dispatch(c);
 }
 
+void api::upgrade(api_request req, std::shared_ptr<ws_outlet> outlet, upgrade_responder done) {
+  impl_->upgrade(std::move(req), std::move(outlet), std::move(done));
+}
+
 void api::reject(const api_request& req, errc code, std::string message, responder done) {
   auto c = impl_->begin(req, std::move(done));
   impl_->fail(c, code, std::move(message));

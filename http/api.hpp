@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +39,34 @@ struct api_response {
 
 /// Receives the response to one request, exactly once, on any thread.
 using responder = std::function<void(api_response)>;
+
+/// The transport's side of one WebSocket connection; thread-safe.
+class ws_outlet {
+ public:
+  virtual ~ws_outlet() = default;
+  /// Queues a text message. A client that reads too slowly to keep the queue bounded is
+  /// disconnected instead (close code 1008).
+  virtual void send(std::string text) = 0;
+  /// Sends a close frame with `reason` and ends the connection.
+  virtual void close(std::string reason) = 0;
+};
+
+/// The API's side of one WebSocket connection. Called on the connection's I/O thread,
+/// one call at a time.
+class ws_inlet {
+ public:
+  virtual ~ws_inlet() = default;
+  /// A text message from the client.
+  virtual void on_text(std::string text) = 0;
+  /// The connection is gone; called once, last.
+  virtual void on_close() = 0;
+};
+
+/// Receives the outcome of a WebSocket upgrade request, exactly once, on any thread:
+/// either a refusal (an HTTP error response to send instead of the handshake) or the
+/// inlet of the accepted connection.
+using upgrade_responder =
+    std::function<void(std::optional<api_response> refusal, std::shared_ptr<ws_inlet> inlet)>;
 
 /// Requests per minute for each kind of caller.
 struct rate_limits {
@@ -73,6 +102,11 @@ class api {
 
   /// Answers `req` through `done`.
   void handle(api_request req, responder done);
+
+  /// Decides on a WebSocket upgrade request (`GET /api/v1/ws/conversations/{id}?token=...`):
+  /// authenticates the token, checks the conversation is the user's and subscribes
+  /// `outlet` to it.
+  void upgrade(api_request req, std::shared_ptr<ws_outlet> outlet, upgrade_responder done);
 
   /// Answers a request the transport refused before routing (malformed HTTP, body too
   /// large): a standard error, with the request id and rate-limit headers.

@@ -216,6 +216,45 @@ inline caf::error read_string(const json_value& obj, const char* name, bool requ
   return caf::none;
 }
 
+/// The query string's parameters, percent-decoded ('+' is a space).
+inline std::vector<std::pair<std::string, std::string>> query_params(std::string_view target) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto q = target.find('?');
+  if (q == std::string_view::npos)
+    return out;
+  auto decode = [](std::string_view s) {
+    std::string r;
+    r.reserve(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '+') {
+        r.push_back(' ');
+      } else if (s[i] == '%' && i + 2 < s.size() &&
+                 std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+                 std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+        r.push_back(static_cast<char>(std::stoi(std::string{s.substr(i + 1, 2)}, nullptr, 16)));
+        i += 2;
+      } else {
+        r.push_back(s[i]);
+      }
+    }
+    return r;
+  };
+  auto rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto pair = rest.substr(0, amp);
+    if (!pair.empty()) {
+      auto eq = pair.find('=');
+      out.emplace_back(decode(pair.substr(0, eq)),
+                       eq == std::string_view::npos ? std::string{} : decode(pair.substr(eq + 1)));
+    }
+    if (amp == std::string_view::npos)
+      break;
+    rest = rest.substr(amp + 1);
+  }
+  return out;
+}
+
 } // namespace detail
 
 using namespace detail;
@@ -364,22 +403,24 @@ struct api::impl {
       c.auth_problem = describe(claims.error()).message;
   }
 
+  /// Requests per minute for a user of role `r`.
+  int64_t limit_for(role r) const noexcept {
+    switch (r) {
+    case role::user:
+      break;
+    case role::premium:
+      return settings.limits.premium;
+    case role::enterprise:
+    case role::admin:
+      return settings.limits.enterprise;
+    }
+    return settings.limits.user;
+  }
+
   void limit(call& c) {
     auto now = now_ms() / 1000;
     if (c.auth) {
-      int64_t n = settings.limits.user;
-      switch (c.auth->role) {
-      case role::user:
-        break;
-      case role::premium:
-        n = settings.limits.premium;
-        break;
-      case role::enterprise:
-      case role::admin:
-        n = settings.limits.enterprise;
-        break;
-      }
-      c.rate = limiter.check("u:" + c.auth->subject.value, n, now);
+      c.rate = limiter.check("u:" + c.auth->subject.value, limit_for(c.auth->role), now);
     } else {
       c.rate = limiter.check("a:" + c.req.client_address, settings.limits.anonymous, now);
     }
@@ -591,6 +632,10 @@ struct api::impl {
                 });
     });
   }
+
+  // -- WebSocket (ws_routes.cpp) ------------------------------------------------
+
+  void upgrade(api_request req, std::shared_ptr<ws_outlet> outlet, upgrade_responder done);
 
   // -- bots and conversations (chat_routes.cpp) ---------------------------------
 

@@ -3,6 +3,7 @@
 #include "http/api.hpp"
 
 #include <atomic>
+#include <deque>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -14,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
 namespace chatagent::http {
@@ -70,6 +72,216 @@ void fail(beast::error_code ec, const char* what) {
     return;
   spdlog::debug("http: {}: {}", what, ec.message());
 }
+
+namespace websocket = boost::beast::websocket;
+
+/// Most WebSocket messages a slow client may have waiting before it is disconnected.
+constexpr size_t ws_queue_max_messages = 1024;
+constexpr size_t ws_queue_max_bytes = 4 << 20;
+constexpr size_t ws_message_max_bytes = 64 << 10;
+
+/// One WebSocket connection, after an HTTP upgrade request: asks the API whether to accept
+/// it, completes the handshake, then reads client messages and writes the API's messages
+/// through a bounded queue (a client that does not keep up is disconnected: no unbounded
+/// buffering on its behalf). Pings keep idle connections alive.
+class websocket_session : public ws_outlet, public std::enable_shared_from_this<websocket_session> {
+ public:
+  websocket_session(stream_type&& stream, server::impl& srv, bhttp::request<bhttp::string_body> req,
+                    std::string client_address)
+      : ws_(std::move(stream)), srv_(srv), req_(std::move(req)),
+        client_address_(std::move(client_address)) {
+    srv_.connections.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  ~websocket_session() override { srv_.connections.fetch_sub(1, std::memory_order_relaxed); }
+
+  void run(api_request areq) {
+    auto self = shared_from_this();
+    srv_.handler.upgrade(
+        std::move(areq), self,
+        [self](std::optional<api_response> refusal, std::shared_ptr<ws_inlet> in) mutable {
+          net::post(self->ws_.get_executor(),
+                    [self, refusal = std::move(refusal), in = std::move(in)]() mutable {
+                      if (refusal)
+                        self->refuse(std::move(*refusal));
+                      else
+                        self->accept(std::move(in));
+                    });
+        });
+  }
+
+  // -- ws_outlet (any thread) ---------------------------------------------------
+
+  void send(std::string text) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
+      self->enqueue(std::move(text));
+    });
+  }
+
+  void close(std::string reason) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), reason = std::move(reason)] {
+      self->do_close(websocket::close_code::normal, reason);
+    });
+  }
+
+ private:
+  void refuse(api_response r) {
+    res_.emplace(static_cast<bhttp::status>(r.status), req_.version());
+    res_->set(bhttp::field::server, "chatagent");
+    res_->set(bhttp::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers)
+      res_->set(name, value);
+    res_->keep_alive(false);
+    res_->body() = std::move(r.body);
+    res_->prepare_payload();
+    beast::get_lowest_layer(ws_).expires_after(srv_.cfg.read_timeout);
+    bhttp::async_write(ws_.next_layer(), *res_,
+                       [self = shared_from_this()](beast::error_code, std::size_t) {
+                         beast::error_code ec;
+                         self->ws_.next_layer().socket().shutdown(tcp::socket::shutdown_both, ec);
+                         self->ws_.next_layer().socket().close(ec);
+                       });
+  }
+
+  void accept(std::shared_ptr<ws_inlet> in) {
+    inlet_ = std::move(in);
+    beast::get_lowest_layer(ws_).expires_never(); // the websocket stream times itself
+    websocket::stream_base::timeout t;
+    t.handshake_timeout = srv_.cfg.read_timeout;
+    t.idle_timeout = srv_.cfg.idle_timeout; // a ping after half of it, closed after all of it
+    t.keep_alive_pings = true;
+    ws_.set_option(t);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(bhttp::field::server, "chatagent"); }));
+    ws_.read_message_max(ws_message_max_bytes);
+    ws_.async_accept(req_,
+                     [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+  }
+
+  void on_accept(beast::error_code ec) {
+    if (ec) {
+      fail(ec, "websocket accept");
+      finish();
+      return;
+    }
+    accepted_ = true;
+    req_ = {}; // not needed any more
+    do_read();
+    if (!queue_.empty())
+      do_write();
+  }
+
+  void do_read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      if (ec != websocket::error::closed)
+        fail(ec, "websocket read");
+      finish();
+      return;
+    }
+    if (ws_.got_text() && inlet_)
+      inlet_->on_text(beast::buffers_to_string(buffer_.data()));
+    buffer_.consume(buffer_.size());
+    buffer_.shrink_to_fit(); // idle connections hold no read buffer
+    do_read();
+  }
+
+  void enqueue(std::string text) {
+    if (closing_ || finished_)
+      return;
+    if (queue_.size() >= ws_queue_max_messages ||
+        queued_bytes_ + text.size() > ws_queue_max_bytes) {
+      spdlog::warn("websocket client {} reads too slowly: {} messages waiting; disconnecting",
+                   client_address_, queue_.size());
+      // The message being written stays until its write completes.
+      while (queue_.size() > (writing_ ? 1u : 0u)) {
+        queued_bytes_ -= queue_.back().size();
+        queue_.pop_back();
+      }
+      do_close(websocket::close_code::policy_error, "send queue full: the client reads too slowly");
+      return;
+    }
+    queued_bytes_ += text.size();
+    queue_.push_back(std::move(text));
+    if (accepted_ && queue_.size() == 1 && !writing_)
+      do_write();
+  }
+
+  void do_write() {
+    if (queue_.empty() || writing_ || closing_)
+      return;
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(
+        net::buffer(queue_.front()),
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+  }
+
+  void on_write(beast::error_code ec) {
+    writing_ = false;
+    if (ec) {
+      fail(ec, "websocket write");
+      finish();
+      return;
+    }
+    queued_bytes_ -= queue_.front().size();
+    queue_.pop_front();
+    if (pending_close_) {
+      auto why = *pending_close_;
+      pending_close_.reset();
+      do_close(static_cast<websocket::close_code>(why.code), std::string{why.reason.c_str()});
+      return;
+    }
+    do_write();
+  }
+
+  void do_close(websocket::close_code code, const std::string& reason) {
+    if (closing_ || finished_)
+      return;
+    if (!accepted_) {
+      finish();
+      return;
+    }
+    if (writing_) { // one write at a time: close after the current one
+      pending_close_.emplace(code, reason);
+      return;
+    }
+    closing_ = true;
+    ws_.async_close(websocket::close_reason{code, reason},
+                    [self = shared_from_this()](beast::error_code) { self->finish(); });
+  }
+
+  /// The connection is over: tell the API once.
+  void finish() {
+    if (finished_)
+      return;
+    finished_ = true;
+    if (inlet_) {
+      inlet_->on_close();
+      inlet_.reset();
+    }
+  }
+
+  websocket::stream<stream_type> ws_;
+  server::impl& srv_;
+  bhttp::request<bhttp::string_body> req_;
+  std::optional<bhttp::response<bhttp::string_body>> res_;
+  std::string client_address_;
+  beast::flat_buffer buffer_;
+  std::shared_ptr<ws_inlet> inlet_;
+  std::deque<std::string> queue_;
+  size_t queued_bytes_ = 0;
+  std::optional<websocket::close_reason> pending_close_;
+  bool accepted_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+};
 
 /// One client connection: read a request, answer it, repeat while kept alive.
 class http_session : public std::enable_shared_from_this<http_session> {
@@ -193,6 +405,14 @@ class http_session : public std::enable_shared_from_this<http_session> {
       return;
     }
     auto& req = parser_->get();
+    if (websocket::is_upgrade(req)) {
+      // The connection becomes a WebSocket (or gets the refusal): this session ends here.
+      auto areq = to_api_request(req, false);
+      std::make_shared<websocket_session>(std::move(stream_), srv_, parser_->release(),
+                                          client_address_)
+          ->run(std::move(areq));
+      return;
+    }
     keep_alive_ = req.keep_alive();
     version_ = req.version();
     srv_.in_flight.fetch_add(1, std::memory_order_relaxed);

@@ -26,6 +26,11 @@ using activity_atom = caf::atom_constant<caf::atom("activity")>;
 using send_atom = caf::atom_constant<caf::atom("send")>;
 using history_atom = caf::atom_constant<caf::atom("history")>;
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+
+/// A live listener to a conversation (a WebSocket connection): receives every piece of
+/// every answer as it is produced.
+using stream_subscriber_actor = caf::typed_actor<caf::reacts_to<stream_event>>;
 
 /// The bots service: owns every bot's record and a bot actor per bot.
 ///
@@ -69,6 +74,10 @@ using bot_manager_actor =
 ///   model failure answers its error and keeps the user message.
 /// - `history_atom, user_id, conversation_id, limit, offset` → a page of messages.
 /// - `purge_atom, bot_id` → true once the bot's conversations and messages are deleted.
+/// - `subscribe_atom, user_id, conversation_id, subscriber` → true; from then on the
+///   subscriber receives a `stream_event` for every piece of every answer of the
+///   conversation (whoever sent the message), until it terminates. A conversation with
+///   subscribers stays in memory.
 using conversation_manager_actor = caf::typed_actor<
     caf::replies_to<create_atom, user_id, conversation>::with<conversation>,
     caf::replies_to<list_atom, user_id, conversation_query>::with<conversation_page>,
@@ -77,6 +86,7 @@ using conversation_manager_actor = caf::typed_actor<
     caf::replies_to<delete_atom, user_id, conversation_id>::with<bool>,
     caf::replies_to<send_atom, user_id, conversation_id, message_draft>::with<exchange>,
     caf::replies_to<history_atom, user_id, conversation_id, int64_t, int64_t>::with<message_page>,
-    caf::replies_to<purge_atom, bot_id>::with<bool>>;
+    caf::replies_to<purge_atom, bot_id>::with<bool>,
+    caf::replies_to<subscribe_atom, user_id, conversation_id, stream_subscriber_actor>::with<bool>>;
 
 } // namespace chatagent::protocol
