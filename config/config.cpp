@@ -31,6 +31,8 @@ const std::vector<key_spec>& keys() {
       {"max_connections", &c::max_connections, 1, 1000000, "open client connections at most"},
       {"max_body_bytes", &c::max_body_bytes, 1024, 1LL << 32, "request body limit"},
       {"max_header_bytes", &c::max_header_bytes, 1024, 1 << 20, "request header limit"},
+      {"ws_queue_messages", &c::ws_queue_messages, 1, 1000000,
+       "WebSocket messages waiting for a slow client before it is disconnected"},
       {"read_timeout_seconds", &c::read_timeout_seconds, 1, 3600, "time to send a request body"},
       {"idle_timeout_seconds", &c::idle_timeout_seconds, 1, 86400, "keep-alive idle time"},
       {"shutdown_timeout_seconds", &c::shutdown_timeout_seconds, 0, 3600,

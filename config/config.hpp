@@ -19,6 +19,7 @@ struct server_config {
   int64_t max_connections = 10000;
   int64_t max_body_bytes = 1 << 20;
   int64_t max_header_bytes = 16 << 10;
+  int64_t ws_queue_messages = 1024; // a WebSocket client this far behind is disconnected
   int64_t read_timeout_seconds = 30;
   int64_t idle_timeout_seconds = 60;
   int64_t shutdown_timeout_seconds = 10;

@@ -75,8 +75,8 @@ void fail(beast::error_code ec, const char* what) {
 
 namespace websocket = boost::beast::websocket;
 
-/// Most WebSocket messages a slow client may have waiting before it is disconnected.
-constexpr size_t ws_queue_max_messages = 1024;
+/// Most bytes of WebSocket messages a slow client may have waiting before it is
+/// disconnected (the number of messages is `ws_queue_messages`).
 constexpr size_t ws_queue_max_bytes = 4 << 20;
 constexpr size_t ws_message_max_bytes = 64 << 10;
 
@@ -194,7 +194,7 @@ class websocket_session : public ws_outlet, public std::enable_shared_from_this<
   void enqueue(std::string text) {
     if (closing_ || finished_)
       return;
-    if (queue_.size() >= ws_queue_max_messages ||
+    if (queue_.size() >= srv_.cfg.ws_queue_messages ||
         queued_bytes_ + text.size() > ws_queue_max_bytes) {
       spdlog::warn("websocket client {} reads too slowly: {} messages waiting; disconnecting",
                    client_address_, queue_.size());

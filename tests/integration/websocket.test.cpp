@@ -189,3 +189,56 @@ TEST_F(websocket_test, remote_streams_arrive_chunk_by_chunk) {
   expect_stream(msgs, conv, "Echo: one two three");
   EXPECT_GE(msgs.size(), 5u); // four words, then the final chunk and the completion
 }
+
+namespace {
+
+/// A smaller send queue (still above the burst of one answer), and rate limits out of the
+/// way of a flood of messages.
+class slow_websocket_test : public websocket_test {
+ protected:
+  env_list environment() override {
+    return {{"CHATAGENT_WS_QUEUE_MESSAGES", "256"}, {"CHATAGENT_RATE_LIMIT_USER", "100000"}};
+  }
+};
+
+} // namespace
+
+TEST_F(slow_websocket_test, a_client_that_does_not_read_is_disconnected_not_buffered) {
+  auto token = register_user("alice");
+  auto conv = create_conversation(token, create_bot(token, R"({"name":"Chatty"})"));
+  // Never reads until the end, with a small receive window.
+  auto ws = std::make_unique<ws_client>(
+      server->port(), "/api/v1/ws/conversations/" + conv + "?token=" + token, 4096);
+  ASSERT_EQ(ws->status(), 101);
+  auto reader = connect(conv, token); // keeps up
+  ASSERT_EQ(reader->status(), 101);
+  std::atomic<bool> stop{false};
+  std::thread drain([&] {
+    while (!stop)
+      reader->next_text(100);
+  });
+  // Each answer streams about a hundred messages; the kernel's socket buffers take the
+  // first few hundred kilobytes, then the server's queue of 256 overflows.
+  for (int i = 0; i < 400; ++i) {
+    auto res = post("/api/v1/conversations/" + conv + "/messages",
+                    R"({"content":"what can you do?"})", token);
+    ASSERT_EQ(res.status, 201) << res.body;
+  }
+  stop = true;
+  drain.join();
+  // The slow client finds, after what was already in flight, a close frame saying why.
+  while (ws->next_text(2000)) {
+  }
+  EXPECT_EQ(ws->close_code(), 1008);
+  // The server and the other client are fine.
+  EXPECT_EQ(get("/api/v1/conversations/" + conv, token).status, 200);
+  ASSERT_TRUE(reader->send_text(R"({"type":"ping"})"));
+  bool ponged = false;
+  for (int i = 0; i < 2000 && !ponged; ++i) {
+    auto t = reader->next_text(2000);
+    if (!t)
+      break;
+    ponged = t->find("\"pong\"") != std::string::npos;
+  }
+  EXPECT_TRUE(ponged) << "reader closed with " << reader->close_code();
+}

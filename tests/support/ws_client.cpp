@@ -12,8 +12,10 @@
 
 namespace chatagent::test {
 
-ws_client::ws_client(uint16_t port, const std::string& target) {
+ws_client::ws_client(uint16_t port, const std::string& target, int receive_buffer) {
   fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (receive_buffer > 0)
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

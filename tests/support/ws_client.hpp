@@ -10,8 +10,9 @@ namespace chatagent::test {
 /// the handshake, masked text frames out, text/close frames in.
 class ws_client {
  public:
-  /// Connects and sends the upgrade request for `target` (path and query).
-  ws_client(uint16_t port, const std::string& target);
+  /// Connects and sends the upgrade request for `target` (path and query). A non-zero
+  /// `receive_buffer` shrinks the socket's receive buffer (a client that reads slowly).
+  ws_client(uint16_t port, const std::string& target, int receive_buffer = 0);
   ~ws_client();
   ws_client(const ws_client&) = delete;
   ws_client& operator=(const ws_client&) = delete;
