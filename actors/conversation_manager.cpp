@@ -80,6 +80,7 @@ struct conversation_state {
   int64_t reported = -1;
   std::vector<stream_subscriber_actor> subscribers; // monitored
   int64_t chunk_id = 0;                             // of the answer being streamed
+  int64_t answer_tag = 0;                           // of the provider call being streamed
   // Answers the oldest durable message in the queue, if none is being answered. In the
   // state, not captured by itself: that cycle would keep the actor's context alive.
   std::function<void()> pump;
@@ -229,6 +230,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
                 return;
               }
               auto req = build_prompt(b, self->state.queue.front().user_message);
+              req.tag = ++self->state.answer_tag;
               self->request(*provider, ctx->settings.llm_timeout, generate_atom::value,
                             std::move(req))
                   .then(
@@ -434,7 +436,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       [self, broadcast](llm_chunk& chunk) {
         // To the WebSocket subscribers as it arrives; the REST answer waits for the whole.
         auto& st = self->state;
-        if (!st.answering || st.subscribers.empty())
+        // A chunk of an abandoned call (it timed out) belongs to no answer.
+        if (!st.answering || chunk.tag != st.answer_tag || st.subscribers.empty())
           return;
         stream_event ev;
         ev.conversation = st.record.id;

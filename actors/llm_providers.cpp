@@ -58,7 +58,7 @@ llm_actor::behavior_type local_provider_impl(llm_actor::pointer self, int) {
         if (to) {
           int64_t index = 0;
           for (auto& piece : local_model::pieces(res.content))
-            caf::anon_send(to, llm_chunk{++index, std::move(piece)});
+            caf::anon_send(to, llm_chunk{++index, std::move(piece), req.tag});
         }
         return res;
       },
@@ -138,10 +138,12 @@ remote_provider_impl(remote_provider_actor::stateful_pointer<remote_state> self,
       stream_parser parser;
       attempt_outcome outcome;
       caf::actor requester;
+      int64_t tag = 0;
       explicit stream_ctx(wire_format f) : parser(f) {}
     };
     auto ctx = std::make_shared<stream_ctx>(wire_of(p.req.config.provider));
     ctx->requester = p.requester;
+    ctx->tag = p.req.tag;
     http_call call;
     call.url = p.wire.url;
     call.headers = p.wire.headers;
@@ -157,7 +159,7 @@ remote_provider_impl(remote_provider_actor::stateful_pointer<remote_state> self,
       }
       auto err = ctx->parser.feed(bytes, [&](std::string text) {
         o.content += text;
-        caf::anon_send(ctx->requester, llm_chunk{++o.chunks, std::move(text)});
+        caf::anon_send(ctx->requester, llm_chunk{++o.chunks, std::move(text), ctx->tag});
       });
       if (err) {
         o.stream_error = std::move(err);
@@ -177,7 +179,7 @@ remote_provider_impl(remote_provider_actor::stateful_pointer<remote_state> self,
       if (!o.stream_error && error.empty() && o.status < 400) {
         auto err = ctx->parser.feed("\n\n", [&](std::string text) {
           o.content += text;
-          caf::anon_send(ctx->requester, llm_chunk{++o.chunks, std::move(text)});
+          caf::anon_send(ctx->requester, llm_chunk{++o.chunks, std::move(text), ctx->tag});
         });
         if (err)
           o.stream_error = std::move(err);

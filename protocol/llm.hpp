@@ -31,11 +31,12 @@ struct llm_request {
   llm_config config;
   std::string bot_name;
   std::vector<llm_turn> turns;
+  int64_t tag = 0; // copied into every chunk, so a late chunk of an abandoned call is known
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, llm_request& x) {
-  return f(caf::meta::type_name("llm_request"), x.config, x.bot_name, x.turns);
+  return f(caf::meta::type_name("llm_request"), x.config, x.bot_name, x.turns, x.tag);
 }
 
 /// A piece of a streamed completion, sent to the requester before the final reply.
@@ -43,11 +44,12 @@ typename Inspector::result_type inspect(Inspector& f, llm_request& x) {
 struct llm_chunk {
   int64_t index = 0;
   std::string text;
+  int64_t tag = 0; // the request's
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, llm_chunk& x) {
-  return f(caf::meta::type_name("llm_chunk"), x.index, x.text);
+  return f(caf::meta::type_name("llm_chunk"), x.index, x.text, x.tag);
 }
 
 /// The whole completion.

@@ -242,3 +242,42 @@ TEST_F(slow_websocket_test, a_client_that_does_not_read_is_disconnected_not_buff
   }
   EXPECT_TRUE(ponged) << "reader closed with " << reader->close_code();
 }
+
+namespace {
+
+class websocket_timeout_test : public websocket_test {
+ protected:
+  env_list environment() override { return {{"CHATAGENT_LLM_TIMEOUT_SECONDS", "1"}}; }
+};
+
+} // namespace
+
+TEST_F(websocket_timeout_test, chunks_of_an_abandoned_call_do_not_leak_into_the_next_answer) {
+  fake_llm_server fake;
+  auto token = register_user("alice");
+  auto bot = create_bot(token, R"({"name":"r","llm_config":{"provider":"openai_compatible",)"
+                               R"("base_url":")" +
+                                   fake.url("/v1") + R"(","model":"slow"}})");
+  auto conv = create_conversation(token, bot);
+  auto ws = connect(conv, token);
+  ASSERT_EQ(ws->status(), 101);
+  // About 2.5 s of words at 50 ms each: the 1 s timeout abandons the call mid-stream
+  // (answering 504 and an error event); chunks still in flight must not join a later answer.
+  std::string long_text;
+  for (int i = 0; i < 50; ++i)
+    long_text += "word ";
+  ASSERT_TRUE(ws->send_text(R"({"type":"user_message","content":")" + long_text + R"("})"));
+  bool timed_out = false;
+  while (auto text = ws->next_text(5000)) {
+    auto doc = *parse_json(*text);
+    if (json_string(doc, "type") == "error") {
+      EXPECT_EQ(json_string(doc, "error.code"), "GATEWAY_TIMEOUT");
+      timed_out = true;
+      break;
+    }
+  }
+  ASSERT_TRUE(timed_out);
+  // The next answer streams while the abandoned call still sends its words.
+  ASSERT_TRUE(ws->send_text(R"({"type":"user_message","content":"short"})"));
+  expect_stream(read_answer(*ws), conv, "Echo: short");
+}
