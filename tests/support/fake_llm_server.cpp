@@ -107,7 +107,7 @@ std::string error_body(flavor f, const std::string& message) {
 
 } // namespace
 
-fake_llm_server::fake_llm_server() {
+fake_llm_server::fake_llm_server(bool record_requests) : record_(record_requests) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -214,7 +214,7 @@ void fake_llm_server::serve(int fd) {
           goto done;
       req.body = in.substr(head_end + 4, length);
       in.erase(0, head_end + 4 + length);
-      {
+      if (record_) {
         std::lock_guard<std::mutex> guard{mtx_};
         requests_.push_back(req);
       }

@@ -32,7 +32,8 @@ class fake_llm_server {
     std::string body;
   };
 
-  fake_llm_server();
+  /// `record_requests` false: keep nothing (for load runs).
+  explicit fake_llm_server(bool record_requests = true);
   ~fake_llm_server();
   fake_llm_server(const fake_llm_server&) = delete;
   fake_llm_server& operator=(const fake_llm_server&) = delete;
@@ -48,6 +49,7 @@ class fake_llm_server {
   void accept_loop();
   void serve(int fd);
 
+  bool record_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
