@@ -28,6 +28,12 @@ using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 
 constexpr auto store_timeout = std::chrono::seconds(30);
 
+// The requests on the path of every message carry no timeout of their own: each timeout
+// is a registration with CAF's clock thread, which then wakes for every message. They are
+// bounded elsewhere: the HTTP bridge answers the client at its deadline, and a provider's
+// HTTP call has `llm_timeout` (answered as GATEWAY_TIMEOUT).
+constexpr auto hot_path = caf::infinite;
+
 caf::error no_such_conversation() {
   return api_error(errc::not_found, "no such conversation", "conversation_id", "not found");
 }
@@ -134,7 +140,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
   // Commits `batch`, then runs `done`; a failed commit fails `on_error`.
   auto commit = [self, ctx](storage::write_batch batch, auto done, auto on_error) {
     ++self->state.commits_in_flight;
-    self->request(ctx->store.writer, store_timeout, commit_atom::value, std::move(batch))
+    self->request(ctx->store.writer, hot_path, commit_atom::value, std::move(batch))
         .then(
             [self, done](bool) mutable {
               --self->state.commits_in_flight;
@@ -220,7 +226,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       pump();
       report_if_idle();
     };
-    self->request(ctx->bots, store_timeout, config_atom::value, st.record.bot)
+    self->request(ctx->bots, hot_path, config_atom::value, st.record.bot)
         .then(
             [self, ctx, commit, remember, next_message, build_prompt, report_if_idle, pump, fail,
              broadcast](bot& b) {
@@ -231,8 +237,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
               }
               auto req = build_prompt(b, self->state.queue.front().user_message);
               req.tag = ++self->state.answer_tag;
-              self->request(*provider, ctx->settings.llm_timeout, generate_atom::value,
-                            std::move(req))
+              self->request(*provider, hot_path, generate_atom::value, std::move(req))
                   .then(
                       [self, ctx, commit, remember, next_message, report_if_idle, pump, fail,
                        broadcast](llm_result& res) {

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include <curl/curl.h>
 
@@ -25,6 +26,13 @@ struct transfer {
       curl_slist_free_all(headers);
     if (easy != nullptr)
       curl_easy_cleanup(easy);
+  }
+
+  /// Takes the easy handle out, for reuse by the next transfer.
+  CURL* release() {
+    auto* e = easy;
+    easy = nullptr;
+    return e;
   }
 };
 
@@ -51,6 +59,7 @@ struct http_engine::impl {
   std::mutex mtx;
   std::deque<std::unique_ptr<transfer>> incoming;
   std::unordered_map<CURL*, std::unique_ptr<transfer>> running;
+  std::vector<CURL*> idle_handles; // finished easy handles, reset for the next transfer
   std::atomic<bool> stopping{false};
   std::thread thread;
 
@@ -74,11 +83,20 @@ struct http_engine::impl {
     for (auto& t : incoming)
       if (t->call.on_done)
         t->call.on_done(0, "the server is shutting down", false);
+    for (auto* e : idle_handles)
+      curl_easy_cleanup(e);
     curl_multi_cleanup(multi);
   }
 
   void start(std::unique_ptr<transfer> t) {
-    auto* e = curl_easy_init();
+    CURL* e = nullptr;
+    if (idle_handles.empty()) {
+      e = curl_easy_init();
+    } else {
+      e = idle_handles.back();
+      idle_handles.pop_back();
+      curl_easy_reset(e);
+    }
     t->easy = e;
     auto& c = t->call;
     curl_easy_setopt(e, CURLOPT_URL, c.url.c_str());
@@ -114,6 +132,9 @@ struct http_engine::impl {
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     if (!t->status_seen && status != 0 && t->call.on_status)
       t->call.on_status(status);
+    // The handle keeps its buffers for the next transfer (connections live in `multi`).
+    if (idle_handles.size() < 256)
+      idle_handles.push_back(t->release());
     if (!t->call.on_done)
       return;
     if (code == CURLE_OK)
