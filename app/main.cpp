@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <pthread.h>
 #include <thread>
 
@@ -86,6 +87,10 @@ int serve(const config::command_line& cli) {
   auto workers =
       cfg.worker_threads > 0 ? cfg.worker_threads : std::max<int64_t>(1, cores - cfg.io_threads);
   caf_cfg.set("scheduler.max-threads", static_cast<size_t>(workers));
+  // Declared before the actor system so that it is destroyed after it: actors (WebSocket
+  // connections) may hold sessions until the system is gone, and a session must not
+  // outlive the server's io_contexts.
+  std::unique_ptr<http::server> server;
   caf::actor_system sys{caf_cfg};
 
   actors::account_settings accounts_cfg;
@@ -142,8 +147,8 @@ int serve(const config::command_line& cli) {
   net_cfg.read_timeout = std::chrono::seconds(cfg.read_timeout_seconds);
   net_cfg.idle_timeout = std::chrono::seconds(cfg.idle_timeout_seconds);
   net_cfg.shutdown_timeout = std::chrono::seconds(cfg.shutdown_timeout_seconds);
-  http::server server{net_cfg, api};
-  if (!server.start(error)) {
+  server = std::make_unique<http::server>(net_cfg, api);
+  if (!server->start(error)) {
     api.shutdown();
     shutdown_actors();
     return die(error);
@@ -151,12 +156,12 @@ int serve(const config::command_line& cli) {
   auto shown_host = cfg.host.find(':') != std::string::npos ? "[" + cfg.host + "]" : cfg.host;
   spdlog::info("chatagent {} data in {}", CHATAGENT_VERSION,
                std::filesystem::absolute(cfg.data_dir).lexically_normal().string());
-  spdlog::info("listening on http://{}:{}", shown_host, server.port());
+  spdlog::info("listening on http://{}:{}", shown_host, server->port());
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  server.stop();
+  server->stop();
   api.shutdown();
   shutdown_actors();
   // ~actor_system waits for every actor; the database closes when its last owner goes.
