@@ -639,6 +639,22 @@ struct api::impl {
 
   // -- bots and conversations (chat_routes.cpp) ---------------------------------
 
+  /// Asks `dest` (from a bridge) and answers `status` with `render(writer, reply)`, or the
+  /// error. `T` is the reply's type.
+  template <class T, class Dest, class Render, class... Ts>
+  void ask(const call_ptr& c, const Dest& dest, unsigned status, Render render, Ts... args) {
+    in_actor(c, [this, c, dest, status, render, args...](caf::event_based_actor* self) mutable {
+      self->request(dest, caf::infinite, std::move(args)...)
+          .then(
+              [this, c, status, render](T& reply) {
+                json_writer w;
+                render(w, reply);
+                finish(c, status, w.take());
+              },
+              [this, c](caf::error& err) { fail(c, err); });
+    });
+  }
+
   void create_bot(const call_ptr& c);
   void list_bots(const call_ptr& c);
   void get_bot(const call_ptr& c);

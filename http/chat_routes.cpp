@@ -76,6 +76,38 @@ void write_page_tail(json_writer& w, int64_t total, int64_t limit, int64_t offse
 
 // -- bots ---------------------------------------------------------------------------
 
+namespace {
+
+void render_bot(json_writer& w, const bot& b) {
+  write_bot(w, b, false);
+}
+
+/// `{"success": true, "message": ..., <id_key>: <id>}`
+auto render_success(std::string message, std::string id_key, std::string id) {
+  return [message = std::move(message), id_key = std::move(id_key),
+          id = std::move(id)](json_writer& w, bool) {
+    w.begin_object()
+        .member("success", true)
+        .member("message", message)
+        .member(id_key, id)
+        .end_object();
+  };
+}
+
+auto render_start_stop(bool started) {
+  return [started](json_writer& w, const protocol::bot_status& s) {
+    w.begin_object()
+        .member("success", true)
+        .member("message", started ? "机器人启动成功" : "机器人已停止")
+        .member("bot_id", s.id.value)
+        .member("is_running", s.is_running)
+        .member("is_online", s.is_online)
+        .end_object();
+  };
+}
+
+} // namespace
+
 void api::impl::create_bot(const call_ptr& c) {
   auto body = json_body(c);
   if (!body)
@@ -85,16 +117,7 @@ void api::impl::create_bot(const call_ptr& c) {
     fail(c, err);
     return;
   }
-  in_actor(c, [this, c, b = std::move(b)](caf::event_based_actor* self) mutable {
-    self->request(bots, caf::infinite, create_atom::value, c->auth->subject, std::move(b))
-        .then(
-            [this, c](bot& created) {
-              json_writer w;
-              write_bot(w, created, false);
-              finish(c, 201, w.take());
-            },
-            [this, c](caf::error& err) { fail(c, err); });
-  });
+  ask<bot>(c, bots, 201, render_bot, create_atom::value, c->auth->subject, std::move(b));
 }
 
 void api::impl::list_bots(const call_ptr& c) {
@@ -108,112 +131,48 @@ void api::impl::list_bots(const call_ptr& c) {
       fail(c, err);
       return;
     }
-  in_actor(c, [this, c, query](caf::event_based_actor* self) {
-    self->request(bots, caf::infinite, list_atom::value, c->auth->subject, query)
-        .then(
-            [this, c](bot_page& page) {
-              json_writer w;
-              w.begin_object().key("bots").begin_array();
-              for (auto& b : page.bots)
-                write_bot(w, b, true);
-              w.end_array();
-              write_page_tail(w, page.total, page.limit, page.offset);
-              w.end_object();
-              finish(c, 200, w.take());
-            },
-            [this, c](caf::error& err) { fail(c, err); });
-  });
+  ask<bot_page>(
+      c, bots, 200,
+      [](json_writer& w, const bot_page& page) {
+        w.begin_object().key("bots").begin_array();
+        for (auto& b : page.bots)
+          write_bot(w, b, true);
+        w.end_array();
+        write_page_tail(w, page.total, page.limit, page.offset);
+        w.end_object();
+      },
+      list_atom::value, c->auth->subject, query);
 }
 
 void api::impl::get_bot(const call_ptr& c) {
-  in_actor(c, [this, c](caf::event_based_actor* self) {
-    self->request(bots, caf::infinite, find_atom::value, c->auth->subject, bot_id{c->params[0]})
-        .then(
-            [this, c](bot& b) {
-              json_writer w;
-              write_bot(w, b, false);
-              finish(c, 200, w.take());
-            },
-            [this, c](caf::error& err) { fail(c, err); });
-  });
+  ask<bot>(c, bots, 200, render_bot, find_atom::value, c->auth->subject, bot_id{c->params[0]});
 }
 
 void api::impl::update_bot(const call_ptr& c) {
   if (!json_body(c))
     return;
-  in_actor(c, [this, c](caf::event_based_actor* self) {
-    self->request(bots, caf::infinite, update_atom::value, c->auth->subject, bot_id{c->params[0]},
-                  c->req.body)
-        .then(
-            [this, c](bot& b) {
-              json_writer w;
-              write_bot(w, b, false);
-              finish(c, 200, w.take());
-            },
-            [this, c](caf::error& err) { fail(c, err); });
-  });
+  ask<bot>(c, bots, 200, render_bot, update_atom::value, c->auth->subject, bot_id{c->params[0]},
+           c->req.body);
 }
 
 void api::impl::delete_bot(const call_ptr& c) {
-  in_actor(c, [this, c](caf::event_based_actor* self) {
-    self->request(bots, caf::infinite, delete_atom::value, c->auth->subject, bot_id{c->params[0]})
-        .then(
-            [this, c](bool) {
-              json_writer w;
-              w.begin_object()
-                  .member("success", true)
-                  .member("message", "机器人已删除")
-                  .member("bot_id", c->params[0])
-                  .end_object();
-              finish(c, 200, w.take());
-            },
-            [this, c](caf::error& err) { fail(c, err); });
-  });
+  ask<bool>(c, bots, 200, render_success("机器人已删除", "bot_id", c->params[0]),
+            delete_atom::value, c->auth->subject, bot_id{c->params[0]});
 }
-
-namespace {
-
-std::string start_stop_body(const bot_status& s, bool started) {
-  json_writer w;
-  w.begin_object()
-      .member("success", true)
-      .member("message", started ? "机器人启动成功" : "机器人已停止")
-      .member("bot_id", s.id.value)
-      .member("is_running", s.is_running)
-      .member("is_online", s.is_online)
-      .end_object();
-  return w.take();
-}
-
-} // namespace
 
 void api::impl::start_bot(const call_ptr& c) {
-  in_actor(c, [this, c](caf::event_based_actor* self) {
-    self->request(bots, caf::infinite, start_atom::value, c->auth->subject, bot_id{c->params[0]})
-        .then([this, c](bot_status& s) { finish(c, 200, start_stop_body(s, true)); },
-              [this, c](caf::error& err) { fail(c, err); });
-  });
+  ask<protocol::bot_status>(c, bots, 200, render_start_stop(true), start_atom::value,
+                            c->auth->subject, bot_id{c->params[0]});
 }
 
 void api::impl::stop_bot(const call_ptr& c) {
-  in_actor(c, [this, c](caf::event_based_actor* self) {
-    self->request(bots, caf::infinite, stop_atom::value, c->auth->subject, bot_id{c->params[0]})
-        .then([this, c](bot_status& s) { finish(c, 200, start_stop_body(s, false)); },
-              [this, c](caf::error& err) { fail(c, err); });
-  });
+  ask<protocol::bot_status>(c, bots, 200, render_start_stop(false), stop_atom::value,
+                            c->auth->subject, bot_id{c->params[0]});
 }
 
 void api::impl::get_bot_status(const call_ptr& c) {
-  in_actor(c, [this, c](caf::event_based_actor* self) {
-    self->request(bots, caf::infinite, status_atom::value, c->auth->subject, bot_id{c->params[0]})
-        .then(
-            [this, c](protocol::bot_status& s) {
-              json_writer w;
-              write_bot_status(w, s);
-              finish(c, 200, w.take());
-            },
-            [this, c](caf::error& err) { fail(c, err); });
-  });
+  ask<protocol::bot_status>(c, bots, 200, write_bot_status, status_atom::value, c->auth->subject,
+                            bot_id{c->params[0]});
 }
 
 // -- conversations ------------------------------------------------------------------
@@ -261,69 +220,34 @@ void api::impl::list_conversations(const call_ptr& c) {
                        "unknown status"});
     return;
   }
-  in_actor(c, [this, c, query](caf::event_based_actor* self) {
-    self->request(conversations, caf::infinite, list_atom::value, c->auth->subject, query)
-        .then(
-            [this, c](conversation_page& page) {
-              json_writer w;
-              w.begin_object().key("conversations").begin_array();
-              for (auto& conv : page.conversations)
-                write_conversation(w, conv);
-              w.end_array();
-              write_page_tail(w, page.total, page.limit, page.offset);
-              w.end_object();
-              finish(c, 200, w.take());
-            },
-            [this, c](caf::error& err) { fail(c, err); });
-  });
+  ask<conversation_page>(
+      c, conversations, 200,
+      [](json_writer& w, const conversation_page& page) {
+        w.begin_object().key("conversations").begin_array();
+        for (auto& conv : page.conversations)
+          write_conversation(w, conv);
+        w.end_array();
+        write_page_tail(w, page.total, page.limit, page.offset);
+        w.end_object();
+      },
+      list_atom::value, c->auth->subject, query);
 }
 
 void api::impl::get_conversation(const call_ptr& c) {
-  in_actor(c, [this, c](caf::event_based_actor* self) {
-    self->request(conversations, caf::infinite, find_atom::value, c->auth->subject,
-                  conversation_id{c->params[0]})
-        .then(
-            [this, c](conversation& conv) {
-              json_writer w;
-              write_conversation(w, conv);
-              finish(c, 200, w.take());
-            },
-            [this, c](caf::error& err) { fail(c, err); });
-  });
+  ask<conversation>(c, conversations, 200, write_conversation, find_atom::value, c->auth->subject,
+                    conversation_id{c->params[0]});
 }
 
 void api::impl::update_conversation(const call_ptr& c) {
   if (!json_body(c))
     return;
-  in_actor(c, [this, c](caf::event_based_actor* self) {
-    self->request(conversations, caf::infinite, update_atom::value, c->auth->subject,
-                  conversation_id{c->params[0]}, c->req.body)
-        .then(
-            [this, c](conversation& conv) {
-              json_writer w;
-              write_conversation(w, conv);
-              finish(c, 200, w.take());
-            },
-            [this, c](caf::error& err) { fail(c, err); });
-  });
+  ask<conversation>(c, conversations, 200, write_conversation, update_atom::value, c->auth->subject,
+                    conversation_id{c->params[0]}, c->req.body);
 }
 
 void api::impl::delete_conversation(const call_ptr& c) {
-  in_actor(c, [this, c](caf::event_based_actor* self) {
-    self->request(conversations, caf::infinite, delete_atom::value, c->auth->subject,
-                  conversation_id{c->params[0]})
-        .then(
-            [this, c](bool) {
-              json_writer w;
-              w.begin_object()
-                  .member("success", true)
-                  .member("message", "对话已删除")
-                  .member("conversation_id", c->params[0])
-                  .end_object();
-              finish(c, 200, w.take());
-            },
-            [this, c](caf::error& err) { fail(c, err); });
-  });
+  ask<bool>(c, conversations, 200, render_success("对话已删除", "conversation_id", c->params[0]),
+            delete_atom::value, c->auth->subject, conversation_id{c->params[0]});
 }
 
 void api::impl::send_message(const call_ptr& c) {
@@ -362,22 +286,17 @@ void api::impl::list_messages(const call_ptr& c) {
       fail(c, err);
       return;
     }
-  in_actor(c, [this, c, limit, offset](caf::event_based_actor* self) {
-    self->request(conversations, caf::infinite, history_atom::value, c->auth->subject,
-                  conversation_id{c->params[0]}, limit, offset)
-        .then(
-            [this, c](message_page& page) {
-              json_writer w;
-              w.begin_object().key("messages").begin_array();
-              for (auto& m : page.messages)
-                write_message(w, m);
-              w.end_array();
-              write_page_tail(w, page.total, page.limit, page.offset);
-              w.end_object();
-              finish(c, 200, w.take());
-            },
-            [this, c](caf::error& err) { fail(c, err); });
-  });
+  ask<message_page>(
+      c, conversations, 200,
+      [](json_writer& w, const message_page& page) {
+        w.begin_object().key("messages").begin_array();
+        for (auto& m : page.messages)
+          write_message(w, m);
+        w.end_array();
+        write_page_tail(w, page.total, page.limit, page.offset);
+        w.end_object();
+      },
+      history_atom::value, c->auth->subject, conversation_id{c->params[0]}, limit, offset);
 }
 
 } // namespace chatagent::http
