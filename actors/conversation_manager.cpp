@@ -11,7 +11,6 @@
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
-#include <caf/sec.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -36,14 +35,6 @@ constexpr auto hot_path = caf::infinite;
 
 caf::error no_such_conversation() {
   return api_error(errc::not_found, "no such conversation", "conversation_id", "not found");
-}
-
-/// A provider failure as the API reports it: CAF's own timeout means the provider took
-/// longer than `llm_timeout`.
-caf::error provider_error(caf::error err) {
-  if (err == caf::sec::request_timeout)
-    return api_error(errc::gateway_timeout, "the language model did not answer in time");
-  return err;
 }
 
 // -- one conversation -------------------------------------------------------------
@@ -231,13 +222,9 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
             [self, ctx, commit, remember, next_message, build_prompt, report_if_idle, pump, fail,
              broadcast](bot& b) {
               auto provider = ctx->providers->select(b.llm);
-              if (!provider) {
-                fail(provider.error());
-                return;
-              }
               auto req = build_prompt(b, self->state.queue.front().user_message);
               req.tag = ++self->state.answer_tag;
-              self->request(*provider, hot_path, generate_atom::value, std::move(req))
+              self->request(provider, hot_path, generate_atom::value, std::move(req))
                   .then(
                       [self, ctx, commit, remember, next_message, report_if_idle, pump, fail,
                        broadcast](llm_result& res) {
@@ -278,7 +265,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
                             },
                             [fail](caf::error& err) { fail(err); });
                       },
-                      [fail](caf::error& err) { fail(provider_error(std::move(err))); });
+                      [fail](caf::error& err) { fail(err); });
             },
             [fail](caf::error& err) { fail(err); });
   };

@@ -278,10 +278,8 @@ std::vector<caf::actor> llm_providers::actors() const {
   return {caf::actor_cast<caf::actor>(local_), caf::actor_cast<caf::actor>(remote_)};
 }
 
-caf::expected<llm_actor> llm_providers::select(const llm_config& config) const {
-  if (config.provider == "local")
-    return local_;
-  return remote_;
+llm_actor llm_providers::select(const llm_config& config) const {
+  return config.provider == "local" ? local_ : remote_;
 }
 
 } // namespace chatagent::actors

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include <caf/actor.hpp>
-#include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
 namespace chatagent::actors {
@@ -26,7 +25,7 @@ class llm_providers {
   ~llm_providers();
 
   /// The actor serving `config.provider`.
-  caf::expected<protocol::llm_actor> select(const protocol::llm_config& config) const;
+  protocol::llm_actor select(const protocol::llm_config& config) const;
 
   /// The provider actors, for stopping them.
   std::vector<caf::actor> actors() const;

@@ -163,16 +163,23 @@ inline std::vector<std::string_view> split_path(std::string_view target) {
   return out;
 }
 
-inline std::string render_error(const error_info& info, const std::string& request_id) {
-  json_writer w;
-  w.begin_object().key("error").begin_object();
-  w.member("code", code_name(info.code)).member("message", info.message);
+/// Writes the member `"error": {"code", "message", "details"}` of an error body (REST) or
+/// error event (WebSocket).
+inline void write_error_member(json_writer& w, std::string_view code, const error_info& info) {
+  w.key("error").begin_object();
+  w.member("code", code).member("message", info.message);
   w.key("details").begin_object();
   if (!info.field.empty())
     w.member("field", info.field);
   if (!info.reason.empty())
     w.member("reason", info.reason);
   w.end_object().end_object();
+}
+
+inline std::string render_error(const error_info& info, const std::string& request_id) {
+  json_writer w;
+  w.begin_object();
+  write_error_member(w, code_name(info.code), info);
   w.member("timestamp", format_time(now_ms())).member("request_id", request_id);
   w.end_object();
   return w.take();

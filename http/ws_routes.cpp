@@ -20,23 +20,18 @@ using connection_actor =
     stream_subscriber_actor::extend<caf::reacts_to<inbound_atom, message_draft>,
                                     caf::reacts_to<close_atom>>;
 
-std::string render_ws_error(const conversation_id& conv, const error_info& info) {
+/// A WebSocket error event; `code` is the spec's code string.
+std::string render_ws_error(const conversation_id& conv, std::string_view code,
+                            const error_info& info) {
   json_writer w;
-  w.begin_object()
-      .member("type", "error")
-      .member("conversation_id", conv.value)
-      .key("error")
-      .begin_object()
-      .member("code", code_name(info.code))
-      .member("message", info.message);
-  w.key("details").begin_object();
-  if (!info.field.empty())
-    w.member("field", info.field);
-  if (!info.reason.empty())
-    w.member("reason", info.reason);
-  w.end_object().end_object();
+  w.begin_object().member("type", "error").member("conversation_id", conv.value);
+  write_error_member(w, code, info);
   w.member("timestamp", format_time(now_ms())).end_object();
   return w.take();
+}
+
+std::string render_ws_error(const conversation_id& conv, const error_info& info) {
+  return render_ws_error(conv, code_name(info.code), info);
 }
 
 connection_actor::behavior_type connection_impl(connection_actor::pointer self,
@@ -81,13 +76,8 @@ connection_actor::behavior_type connection_impl(connection_actor::pointer self,
         }
         case stream_event::failed: {
           error_info info;
-          info.code = errc::internal_error;
-          for (auto c : {errc::bad_gateway, errc::gateway_timeout, errc::service_unavailable,
-                         errc::not_found, errc::validation_error, errc::internal_error})
-            if (code_name(c) == ev.error_code)
-              info.code = c;
           info.message = ev.content;
-          outlet->send(render_ws_error(ev.conversation, info));
+          outlet->send(render_ws_error(ev.conversation, ev.error_code, info));
           break;
         }
         }
