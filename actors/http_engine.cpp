@@ -66,7 +66,10 @@ struct http_engine::impl {
   impl() {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     multi = curl_multi_init();
-    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+    // Kept-alive connections: by default libcurl caches 4 per easy handle *currently*
+    // added, so a dip in concurrency closes connections that the next burst reopens.
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 1024L);
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 256L);
     thread = std::thread([this] { run(); });
   }
 

@@ -161,7 +161,7 @@ void fake_llm_server::accept_loop() {
 
 void fake_llm_server::serve(int fd) {
   std::string in;
-  char buf[8192];
+  char buf[65536];
   auto read_more = [&] {
     pollfd p{fd, POLLIN, 0};
     while (!stopping_) {
@@ -262,15 +262,16 @@ void fake_llm_server::serve(int fd) {
                          std::to_string(body.size()) + "\r\n\r\n" + body);
         continue;
       }
-      std::string head_out =
+      std::string out =
           "HTTP/1.1 200 OK\r\nContent-Type: " +
           std::string{f == flavor::ollama ? "application/x-ndjson" : "text/event-stream"} +
           "\r\nTransfer-Encoding: chunked\r\n\r\n";
-      if (!send_all(fd, head_out))
-        goto done;
       if (auto o = opening(f); !o.empty())
-        send_all(fd, chunk(o));
+        out += chunk(o);
       auto words = words_of("Echo: " + last_user);
+      bool instant = model != "malformed" && model != "disconnect" && model != "slow";
+      if (!instant && !send_all(fd, out))
+        goto done;
       if (model == "malformed") {
         send_all(fd, chunk(frame(f, words.front())));
         send_all(fd, chunk(f == flavor::ollama ? "{not json\n" : "data: {not json\n\n"));
@@ -282,14 +283,24 @@ void fake_llm_server::serve(int fd) {
         send_all(fd, chunk(frame(f, "answer ")));
         goto done;
       }
-      for (auto& w : words) {
-        if (model == "slow")
+      if (model == "slow") {
+        for (auto& w : words) {
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        if (!send_all(fd, chunk(frame(f, w))))
-          goto done;
+          if (!send_all(fd, chunk(frame(f, w))))
+            goto done;
+        }
+        send_all(fd, chunk(closing(f)));
+        send_all(fd, "0\r\n\r\n");
+        continue;
       }
-      send_all(fd, chunk(closing(f)));
-      send_all(fd, "0\r\n\r\n");
+      // Answering at once: the events are all there, so they leave in one write, as
+      // from a provider whose tokens come faster than the network takes them.
+      for (auto& w : words)
+        out += chunk(frame(f, w));
+      out += chunk(closing(f));
+      out += "0\r\n\r\n";
+      if (!send_all(fd, out))
+        goto done;
     }
   }
 done:
