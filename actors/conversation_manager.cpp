@@ -65,12 +65,21 @@ struct pending_send {
   bool durable = false;
 };
 
+/// A committed message kept for prompts, with its size in tokens counted once.
+struct recent_message {
+  chat_message message;
+  int64_t tokens = 0;
+
+  explicit recent_message(chat_message m)
+      : message(std::move(m)), tokens(local_model::count_tokens(message.content)) {}
+};
+
 struct conversation_state {
-  conversation_state() = default;  // not an aggregate: CAF 0.17 would construct it from `self`
-  caf::error missing;              // set when the conversation does not exist (any more)
-  conversation record;             // as last committed (or being committed)
-  std::deque<chat_message> recent; // committed messages, oldest first
-  std::deque<pending_send> queue;  // answered one at a time, in order
+  conversation_state() = default;    // not an aggregate: CAF 0.17 would construct it from `self`
+  caf::error missing;                // set when the conversation does not exist (any more)
+  conversation record;               // as last committed (or being committed)
+  std::deque<recent_message> recent; // committed messages, oldest first
+  std::deque<pending_send> queue;    // answered one at a time, in order
   bool answering = false;
   int64_t commits_in_flight = 0;
   int64_t handled = 0; // requests from the manager
@@ -101,8 +110,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       .await(
           [self](conversation_snapshot& snap) {
             self->state.record = std::move(snap.record);
-            self->state.recent.assign(std::make_move_iterator(snap.recent.begin()),
-                                      std::make_move_iterator(snap.recent.end()));
+            for (auto& m : snap.recent)
+              self->state.recent.emplace_back(std::move(m));
           },
           [self](caf::error& err) {
             self->state.missing = err == errc::not_found ? no_such_conversation() : std::move(err);
@@ -145,7 +154,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
 
   auto remember = [self, ctx](const chat_message& m) {
     auto& recent = self->state.recent;
-    recent.push_back(m);
+    recent.emplace_back(m);
     while (static_cast<int64_t>(recent.size()) > ctx->settings.recent_messages)
       recent.pop_front();
   };
@@ -175,17 +184,25 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       req.turns.push_back({"system", b.llm.system_prompt});
       budget -= local_model::count_tokens(b.llm.system_prompt);
     }
-    std::vector<llm_turn> history;
+    // The newest messages that fit, then copied oldest first.
     auto& recent = self->state.recent;
-    for (auto i = recent.rbegin(); i != recent.rend(); ++i) {
-      if (i->seq >= question.seq)
+    auto first = recent.end();
+    while (first != recent.begin()) {
+      auto prev = std::prev(first);
+      if (prev->message.seq >= question.seq) {
+        first = prev; // not before the question (an answer may be committed meanwhile)
         continue;
-      budget -= local_model::count_tokens(i->content);
+      }
+      budget -= prev->tokens;
       if (budget < 0)
         break;
-      history.push_back({i->sender_type == "bot" ? "assistant" : "user", i->content});
+      first = prev;
     }
-    req.turns.insert(req.turns.end(), history.rbegin(), history.rend());
+    req.turns.reserve(req.turns.size() + static_cast<size_t>(recent.end() - first) + 1);
+    for (auto i = first; i != recent.end(); ++i)
+      if (i->message.seq < question.seq)
+        req.turns.push_back(
+            {i->message.sender_type == "bot" ? "assistant" : "user", i->message.content});
     req.turns.push_back({"user", question.content});
     return req;
   };

@@ -115,10 +115,17 @@ caf::expected<json_value> parse_json(std::string_view text) {
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size() + 2);
   out.push_back('"');
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    switch (c) {
+  // Runs of characters that need no escape are appended at once.
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x20 && u != '"' && u != '\\')
+      continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (u) {
     case '"':
       out.append("\\\"");
       break;
@@ -141,15 +148,12 @@ void append_json_string(std::string& out, std::string_view s) {
       out.append("\\f");
       break;
     default:
-      if (u < 0x20) {
-        out.append("\\u00");
-        out.push_back(hex[u >> 4]);
-        out.push_back(hex[u & 0xF]);
-      } else {
-        out.push_back(c);
-      }
+      out.append("\\u00");
+      out.push_back(hex[u >> 4]);
+      out.push_back(hex[u & 0xF]);
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
 

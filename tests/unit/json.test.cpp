@@ -57,6 +57,20 @@ TEST(json, writer_escapes_and_separates) {
   EXPECT_EQ(w.str(), R"({"q":"a\"b\\c\n\u0001","n":3,"f":false,"arr":[1,"x",null],"e":{}})");
 }
 
+TEST(json, every_character_survives_escaping) {
+  std::string all;
+  for (int c = 1; c < 0x80; ++c)
+    all.push_back(static_cast<char>(c));
+  all += "中文\"";
+  for (auto text : {all, std::string{"\n"}, std::string{"plain"}, std::string{}}) {
+    std::string quoted;
+    append_json_string(quoted, text);
+    auto v = parse_json(quoted);
+    ASSERT_TRUE(v) << quoted;
+    EXPECT_EQ(v->as_string(), text);
+  }
+}
+
 TEST(json, round_trips_through_writer) {
   auto text = R"({"a":[1,2.5,"中文",{"b":null}],"c":true})";
   auto v = parse_json(text);
