@@ -61,6 +61,9 @@ struct http_engine::impl {
   std::unordered_map<CURL*, std::unique_ptr<transfer>> running;
   std::vector<CURL*> idle_handles; // finished easy handles, reset for the next transfer
   std::atomic<bool> stopping{false};
+  // Set while the thread waits in curl_multi_poll (or is about to): only then does a
+  // submission need to wake it, at the price of a write to libcurl's wakeup socket.
+  std::atomic<bool> waiting{false};
   std::thread thread;
 
   impl() {
@@ -166,7 +169,15 @@ struct http_engine::impl {
       while (auto* msg = curl_multi_info_read(multi, &left))
         if (msg->msg == CURLMSG_DONE)
           finish(msg->easy_handle, msg->data.result);
-      curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+      waiting = true;
+      bool more;
+      {
+        std::lock_guard<std::mutex> guard{mtx};
+        more = !incoming.empty();
+      }
+      if (!more)
+        curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+      waiting = false;
     }
   }
 };
@@ -182,7 +193,9 @@ void http_engine::submit(http_call call) {
     std::lock_guard<std::mutex> guard{impl_->mtx};
     impl_->incoming.push_back(std::move(t));
   }
-  curl_multi_wakeup(impl_->multi);
+  // Either the thread sees the transfer before it waits, or we see it waiting.
+  if (impl_->waiting)
+    curl_multi_wakeup(impl_->multi);
 }
 
 } // namespace chatagent::actors
