@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -269,6 +270,12 @@ void fake_llm_server::serve(int fd) {
       if (auto o = opening(f); !o.empty())
         out += chunk(o);
       auto words = words_of("Echo: " + last_user);
+      if (model == "stamp") { // for load runs: when each chunk left, in CLOCK_MONOTONIC ns
+        timespec ts{};
+        ::clock_gettime(CLOCK_MONOTONIC, &ts);
+        auto stamp = std::to_string(int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec) + " ";
+        words.assign(16, stamp);
+      }
       bool instant = model != "malformed" && model != "disconnect" && model != "slow";
       if (!instant && !send_all(fd, out))
         goto done;

@@ -24,6 +24,8 @@ namespace chatagent::test {
 /// - `malformed`: one good chunk, then an event that is not JSON;
 /// - `disconnect`: two chunks, then closes the connection mid-stream;
 /// - `hang`: accepts the request and never answers.
+/// - `stamp`: 16 chunks at once, each the CLOCK_MONOTONIC time (ns) it was sent, and a
+///   space: load runs measure what the server adds to a chunk's way to the client.
 class fake_llm_server {
  public:
   struct request {
