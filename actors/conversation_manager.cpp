@@ -7,6 +7,7 @@
 #include "protocol/time.hpp"
 #include "storage/chat_store.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <unordered_map>
 
@@ -49,6 +50,7 @@ using conversation_actor =
                      caf::replies_to<send_atom, user_id, message_draft>::with<exchange>,
                      caf::replies_to<history_atom, user_id, int64_t, int64_t>::with<message_page>,
                      caf::replies_to<subscribe_atom, user_id, stream_subscriber_actor>::with<bool>,
+                     caf::reacts_to<unsubscribe_atom, stream_subscriber_actor>,
                      caf::reacts_to<llm_chunk>>;
 
 /// The conversation actor reports to the manager when it has nothing in flight, with the
@@ -461,9 +463,21 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
           report_if_idle();
           return err;
         }
-        self->monitor(subscriber.address());
-        self->state.subscribers.push_back(std::move(subscriber));
+        auto& subs = self->state.subscribers;
+        if (std::find(subs.begin(), subs.end(), subscriber) == subs.end()) {
+          self->monitor(subscriber.address());
+          subs.push_back(std::move(subscriber));
+        }
         return true;
+      },
+      [self, report_if_idle](unsubscribe_atom, const stream_subscriber_actor& subscriber) {
+        ++self->state.handled;
+        auto& subs = self->state.subscribers;
+        if (auto i = std::find(subs.begin(), subs.end(), subscriber); i != subs.end()) {
+          self->demonitor(subscriber.address());
+          subs.erase(i);
+        }
+        report_if_idle();
       },
   };
 }
@@ -578,6 +592,14 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
       [self, route](subscribe_atom, const user_id& who, const conversation_id& id,
                     stream_subscriber_actor& subscriber) {
         return self->delegate(route(id), subscribe_atom::value, who, std::move(subscriber));
+      },
+      [self](unsubscribe_atom, const conversation_id& id, stream_subscriber_actor& subscriber) {
+        // A conversation that is not in memory has no subscribers.
+        auto& st = self->state;
+        if (auto i = st.live.find(id.value); i != st.live.end()) {
+          ++i->second.forwarded;
+          self->send(i->second.actor, unsubscribe_atom::value, std::move(subscriber));
+        }
       },
       [self, store](purge_atom, const bot_id& bot) -> caf::result<bool> {
         auto rp = self->make_response_promise<bool>();

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <malloc.h>
 #include <memory>
 #include <pthread.h>
 #include <thread>
@@ -56,6 +57,9 @@ int serve(const config::command_line& cli) {
   if (!loaded)
     return die(error);
   const auto& cfg = *loaded;
+  // Before any thread starts: threads pick their arena on their first allocation.
+  if (cfg.malloc_arenas > 0)
+    mallopt(M_ARENA_MAX, static_cast<int>(cfg.malloc_arenas));
   setup_logging(cfg.log_level);
 
   if (auto err = storage::ensure_directory(cfg.data_dir))

@@ -29,6 +29,8 @@ const std::vector<key_spec>& keys() {
       {"worker_threads", &c::worker_threads, 0, 256,
        "actor scheduler threads; 0: the cores left by io_threads, at least 1"},
       {"max_connections", &c::max_connections, 1, 1000000, "open client connections at most"},
+      {"malloc_arenas", &c::malloc_arenas, 0, 1024,
+       "glibc malloc arenas; fewer fragment less memory; 0: glibc's default (8 per core)"},
       {"max_body_bytes", &c::max_body_bytes, 1024, 1LL << 32, "request body limit"},
       {"max_header_bytes", &c::max_header_bytes, 1024, 1 << 20, "request header limit"},
       {"ws_queue_messages", &c::ws_queue_messages, 1, 1000000,

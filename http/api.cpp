@@ -30,11 +30,13 @@ void api::shutdown() {
   // is dropped together with its responder, instead of racing on the vector.
   if (impl_->stopped.exchange(true))
     return;
-  for (auto& b : impl_->bridges)
-    caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+  for (auto* group : {&impl_->bridges, &impl_->hubs})
+    for (auto& a : *group)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   // Their continuations point into this object: wait until none can run any more.
   caf::scoped_actor self{impl_->sys};
   self->wait_for(impl_->bridges);
+  self->wait_for(impl_->hubs);
 }
 
 } // namespace chatagent::http

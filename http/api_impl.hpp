@@ -285,6 +285,8 @@ struct api::impl {
   rate_limiter limiter;
   std::vector<caf::actor> bridges;
   std::atomic<size_t> next_bridge{0};
+  std::vector<caf::actor> hubs; // WebSocket fan-out, by conversation (ws_routes.cpp)
+  std::atomic<uint64_t> next_ws_client{1};
   std::atomic<bool> stopped{false};
   std::vector<route> routes;
   int64_t started_at_ms = now_ms();
@@ -301,6 +303,7 @@ struct api::impl {
     };
     for (size_t i = 0; i < n; ++i)
       bridges.push_back(sys.spawn(bridge_impl, expire));
+    spawn_hubs(n);
     routes = {
         {"GET", {"api", "v1", "health"}, false, &impl::health},
         {"POST", {"api", "v1", "auth", "register"}, false, &impl::register_user},
@@ -643,6 +646,7 @@ struct api::impl {
   // -- WebSocket (ws_routes.cpp) ------------------------------------------------
 
   void upgrade(api_request req, std::shared_ptr<ws_outlet> outlet, upgrade_responder done);
+  void spawn_hubs(size_t n);
 
   // -- bots and conversations (chat_routes.cpp) ---------------------------------
 

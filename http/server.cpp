@@ -2,8 +2,8 @@
 
 #include "http/api.hpp"
 
+#include <array>
 #include <atomic>
-#include <deque>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -79,6 +79,32 @@ namespace websocket = boost::beast::websocket;
 /// disconnected (the number of messages is `ws_queue_messages`).
 constexpr size_t ws_queue_max_bytes = 4 << 20;
 constexpr size_t ws_message_max_bytes = 64 << 10;
+
+/// The messages waiting to be written to a WebSocket, oldest first. Unlike std::deque,
+/// it holds no memory while empty, which is how most connections spend their time.
+class text_queue {
+ public:
+  bool empty() const noexcept { return head_ == items_.size(); }
+  size_t size() const noexcept { return items_.size() - head_; }
+  std::string& front() { return items_[head_]; }
+  std::string& back() { return items_.back(); }
+  void push_back(std::string s) { items_.push_back(std::move(s)); }
+  void pop_back() { items_.pop_back(); }
+  void pop_front() {
+    items_[head_++] = std::string{};
+    if (empty()) {
+      items_ = std::vector<std::string>{};
+      head_ = 0;
+    } else if (head_ >= 64 && head_ * 2 >= items_.size()) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+
+ private:
+  std::vector<std::string> items_;
+  size_t head_ = 0;
+};
 
 /// One WebSocket connection, after an HTTP upgrade request: asks the API whether to accept
 /// it, completes the handshake, then reads client messages and writes the API's messages
@@ -171,23 +197,28 @@ class websocket_session : public ws_outlet, public std::enable_shared_from_this<
       do_write();
   }
 
+  // Reads frame payload piece by piece into a small buffer of the session: a whole-message
+  // read would have the stream reserve a frame's worth (4 KiB) of buffer for every idle
+  // connection. Messages are assembled in `message_`, which is empty between messages.
   void do_read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->on_read(ec);
-    });
+    ws_.async_read_some(
+        net::buffer(piece_),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
   }
 
-  void on_read(beast::error_code ec) {
+  void on_read(beast::error_code ec, std::size_t n) {
     if (ec) {
       if (ec != websocket::error::closed)
         fail(ec, "websocket read");
       finish();
       return;
     }
-    if (ws_.got_text() && inlet_)
-      inlet_->on_text(beast::buffers_to_string(buffer_.data()));
-    buffer_.consume(buffer_.size());
-    buffer_.shrink_to_fit(); // idle connections hold no read buffer
+    message_.append(piece_.data(), n);
+    if (ws_.is_message_done()) {
+      if (ws_.got_text() && inlet_)
+        inlet_->on_text(std::move(message_));
+      message_ = std::string{};
+    }
     do_read();
   }
 
@@ -272,9 +303,10 @@ class websocket_session : public ws_outlet, public std::enable_shared_from_this<
   bhttp::request<bhttp::string_body> req_;
   std::optional<bhttp::response<bhttp::string_body>> res_;
   std::string client_address_;
-  beast::flat_buffer buffer_;
+  std::array<char, 256> piece_;
+  std::string message_;
   std::shared_ptr<ws_inlet> inlet_;
-  std::deque<std::string> queue_;
+  text_queue queue_;
   size_t queued_bytes_ = 0;
   std::optional<websocket::close_reason> pending_close_;
   bool accepted_ = false;

@@ -1,24 +1,50 @@
-// The WebSocket endpoint `/api/v1/ws/conversations/{id}` (WebSocket 实时通信): one
-// connection actor per connection subscribes to the conversation and turns its stream
-// events into the spec's JSON messages; the client's `user_message`s become sends.
+// The WebSocket endpoint `/api/v1/ws/conversations/{id}` (WebSocket 实时通信). Connections
+// are not actors of their own: a few hub actors (one per scheduler thread) each serve the
+// conversations hashed to them. A hub subscribes once per conversation, renders every
+// stream event once into the spec's JSON and hands it to each client's outlet; it sends
+// the clients' `user_message`s and answers their failures. An idle connection therefore
+// costs its socket and a few hundred bytes here, not an actor.
 
 #include "http/api_impl.hpp"
 #include "protocol/chat_json.hpp"
 
-#include <caf/typed_event_based_actor.hpp>
+#include <unordered_map>
+
+namespace chatagent::http::detail {
+
+/// A client of conversation `conv` joins its hub; `admit` runs once the conversation
+/// accepted the subscription (or refused it) and says whether the client is still there.
+struct hub_join {
+  conversation_id conv;
+  user_id user;
+  uint64_t client = 0;
+  std::shared_ptr<ws_outlet> outlet;
+  std::function<bool(const caf::error&)> admit;
+};
+
+/// Client `client` of `conv` is gone.
+struct hub_leave {
+  conversation_id conv;
+  uint64_t client = 0;
+};
+
+/// A message from a client, to be sent as `user`.
+struct hub_inbound {
+  conversation_id conv;
+  user_id user;
+  std::shared_ptr<ws_outlet> outlet;
+  message_draft draft;
+};
+
+} // namespace chatagent::http::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(chatagent::http::detail::hub_join)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(chatagent::http::detail::hub_leave)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(chatagent::http::detail::hub_inbound)
 
 namespace chatagent::http {
 
 namespace {
-
-using close_atom = caf::atom_constant<caf::atom("close")>;
-using inbound_atom = caf::atom_constant<caf::atom("inbound")>;
-
-/// One WebSocket connection: receives the conversation's stream events, sends the
-/// client's messages, and ends (quietly, so that its bridge stays) on `close_atom`.
-using connection_actor =
-    stream_subscriber_actor::extend<caf::reacts_to<inbound_atom, message_draft>,
-                                    caf::reacts_to<close_atom>>;
 
 /// A WebSocket error event; `code` is the spec's code string.
 std::string render_ws_error(const conversation_id& conv, std::string_view code,
@@ -34,60 +60,121 @@ std::string render_ws_error(const conversation_id& conv, const error_info& info)
   return render_ws_error(conv, code_name(info.code), info);
 }
 
-connection_actor::behavior_type connection_impl(connection_actor::pointer self,
-                                                std::shared_ptr<ws_outlet> outlet, user_id user,
-                                                conversation_id conv,
-                                                conversation_manager_actor conversations,
-                                                std::chrono::milliseconds timeout) {
+/// The spec's JSON messages for one stream event, in order.
+std::vector<std::string> render_event(const stream_event& ev) {
+  std::vector<std::string> out;
+  json_writer w;
+  switch (ev.kind) {
+  case stream_event::chunk:
+    w.begin_object()
+        .member("type", "stream_chunk")
+        .member("conversation_id", ev.conversation.value)
+        .member("chunk_id", ev.chunk_id)
+        .member("content", ev.content)
+        .member("is_final", ev.is_final)
+        .end_object();
+    out.push_back(w.take());
+    break;
+  case stream_event::complete: {
+    w.begin_object()
+        .member("type", "stream_complete")
+        .member("conversation_id", ev.conversation.value)
+        .member("message_id", ev.message.value)
+        .member("full_content", ev.content)
+        .end_object();
+    out.push_back(w.take());
+    // The stored answer, as the spec's bot_response message.
+    json_writer r;
+    r.begin_object()
+        .member("type", "bot_response")
+        .member("message_id", ev.message.value)
+        .member("conversation_id", ev.conversation.value)
+        .member("content", ev.content)
+        .member("message_type", "text")
+        .member("timestamp", format_time(ev.created_at_ms))
+        .end_object();
+    out.push_back(r.take());
+    break;
+  }
+  case stream_event::failed: {
+    error_info info;
+    info.message = ev.content;
+    out.push_back(render_ws_error(ev.conversation, ev.error_code, info));
+    break;
+  }
+  }
+  return out;
+}
+
+struct hub_client {
+  uint64_t id;
+  std::shared_ptr<ws_outlet> outlet;
+};
+
+/// The clients of one conversation on a hub.
+struct hub_room {
+  std::vector<hub_client> clients;
+  int64_t joining = 0; // subscriptions asked for and not answered yet
+};
+
+struct hub_state {
+  hub_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
+  std::unordered_map<std::string, hub_room> rooms;
+};
+
+caf::behavior hub_impl(caf::stateful_actor<hub_state>* self,
+                       conversation_manager_actor conversations,
+                       std::chrono::milliseconds timeout) {
+  auto me = caf::actor_cast<stream_subscriber_actor>(self);
+  // The hub stays subscribed while a room has clients or is about to.
+  auto release_if_empty = [self, conversations, me](const conversation_id& conv) {
+    auto& rooms = self->state.rooms;
+    auto i = rooms.find(conv.value);
+    if (i != rooms.end() && i->second.clients.empty() && i->second.joining == 0) {
+      rooms.erase(i);
+      self->send(conversations, unsubscribe_atom::value, conv, me);
+    }
+  };
   return {
-      [outlet](const stream_event& ev) {
-        json_writer w;
-        switch (ev.kind) {
-        case stream_event::chunk:
-          w.begin_object()
-              .member("type", "stream_chunk")
-              .member("conversation_id", ev.conversation.value)
-              .member("chunk_id", ev.chunk_id)
-              .member("content", ev.content)
-              .member("is_final", ev.is_final)
-              .end_object();
-          outlet->send(w.take());
-          break;
-        case stream_event::complete: {
-          w.begin_object()
-              .member("type", "stream_complete")
-              .member("conversation_id", ev.conversation.value)
-              .member("message_id", ev.message.value)
-              .member("full_content", ev.content)
-              .end_object();
-          outlet->send(w.take());
-          // The stored answer, as the spec's bot_response message.
-          json_writer r;
-          r.begin_object()
-              .member("type", "bot_response")
-              .member("message_id", ev.message.value)
-              .member("conversation_id", ev.conversation.value)
-              .member("content", ev.content)
-              .member("message_type", "text")
-              .member("timestamp", format_time(ev.created_at_ms))
-              .end_object();
-          outlet->send(r.take());
-          break;
-        }
-        case stream_event::failed: {
-          error_info info;
-          info.message = ev.content;
-          outlet->send(render_ws_error(ev.conversation, ev.error_code, info));
-          break;
-        }
-        }
+      [self, conversations, me, release_if_empty](hub_join& j) {
+        ++self->state.rooms[j.conv.value].joining;
+        self->request(conversations, caf::infinite, subscribe_atom::value, j.user, j.conv, me)
+            .then(
+                [self, j, release_if_empty](bool) {
+                  auto& room = self->state.rooms[j.conv.value];
+                  --room.joining;
+                  if (j.admit(caf::none))
+                    room.clients.push_back({j.client, j.outlet});
+                  release_if_empty(j.conv);
+                },
+                [self, j, release_if_empty](caf::error& err) {
+                  --self->state.rooms[j.conv.value].joining;
+                  j.admit(err);
+                  release_if_empty(j.conv);
+                });
       },
-      [self, outlet, user, conv, conversations, timeout](inbound_atom, message_draft& draft) {
-        // The answer reaches every subscriber as stream events; only a failure to take
-        // the message is this client's alone.
-        self->request(conversations, timeout, send_atom::value, user, conv, std::move(draft))
+      [self, release_if_empty](hub_leave& l) {
+        if (auto i = self->state.rooms.find(l.conv.value); i != self->state.rooms.end())
+          std::erase_if(i->second.clients, [&](const hub_client& c) { return c.id == l.client; });
+        release_if_empty(l.conv);
+      },
+      [self](const stream_event& ev) {
+        auto i = self->state.rooms.find(ev.conversation.value);
+        if (i == self->state.rooms.end() || i->second.clients.empty())
+          return;
+        auto texts = render_event(ev);
+        auto& clients = i->second.clients;
+        for (size_t k = 0; k < clients.size(); ++k)
+          for (auto& t : texts)
+            clients[k].outlet->send(k + 1 == clients.size() ? std::move(t) : t);
+      },
+      [self, conversations, timeout](hub_inbound& in) {
+        // The answer reaches every client as stream events; only a failure to take the
+        // message is this client's alone.
+        self->request(conversations, timeout, send_atom::value, in.user, in.conv,
+                      std::move(in.draft))
             .then([](const exchange&) {},
-                  [outlet, conv](caf::error& err) {
+                  [outlet = in.outlet, conv = in.conv](caf::error& err) {
                     auto info = describe(err);
                     // Provider failures were already streamed to every subscriber.
                     if (info.code != errc::bad_gateway && info.code != errc::gateway_timeout &&
@@ -95,17 +182,16 @@ connection_actor::behavior_type connection_impl(connection_actor::pointer self,
                       outlet->send(render_ws_error(conv, info));
                   });
       },
-      [self](close_atom) { self->quit(); },
   };
 }
 
 /// The API's side of one accepted connection.
 class inlet : public ws_inlet {
  public:
-  inlet(rate_limiter& limiter, int64_t per_minute, std::weak_ptr<ws_outlet> outlet,
-        caf::actor connection, token_claims who, conversation_id conv)
+  inlet(rate_limiter& limiter, int64_t per_minute, std::weak_ptr<ws_outlet> outlet, caf::actor hub,
+        uint64_t client, user_id user, conversation_id conv)
       : limiter_(limiter), per_minute_(per_minute), outlet_(std::move(outlet)),
-        connection_(std::move(connection)), who_(std::move(who)), conv_(std::move(conv)) {}
+        hub_(std::move(hub)), client_(client), user_(std::move(user)), conv_(std::move(conv)) {}
 
   void on_text(std::string text) override {
     auto doc = parse_json(text);
@@ -130,7 +216,7 @@ class inlet : public ws_inlet {
       return;
     }
     // Each message counts against the user's rate limit, as a REST send would.
-    auto rate = limiter_.check("u:" + who_.subject.value, per_minute_, now_ms() / 1000);
+    auto rate = limiter_.check("u:" + user_.value, per_minute_, now_ms() / 1000);
     if (!rate.allowed) {
       reply_error(error_info{errc::rate_limit_exceeded,
                              "rate limit of " + std::to_string(rate.limit) +
@@ -144,13 +230,11 @@ class inlet : public ws_inlet {
       reply_error(describe(err));
       return;
     }
-    caf::anon_send(caf::actor_cast<connection_actor>(connection_), inbound_atom::value,
-                   std::move(draft));
+    if (auto o = outlet_.lock())
+      caf::anon_send(hub_, hub_inbound{conv_, user_, std::move(o), std::move(draft)});
   }
 
-  void on_close() override {
-    caf::anon_send(caf::actor_cast<connection_actor>(connection_), close_atom::value);
-  }
+  void on_close() override { caf::anon_send(hub_, hub_leave{conv_, client_}); }
 
  private:
   void reply_error(const error_info& info) {
@@ -161,12 +245,18 @@ class inlet : public ws_inlet {
   rate_limiter& limiter_;
   int64_t per_minute_;
   std::weak_ptr<ws_outlet> outlet_;
-  caf::actor connection_;
-  token_claims who_;
+  caf::actor hub_;
+  uint64_t client_;
+  user_id user_;
   conversation_id conv_;
 };
 
 } // namespace
+
+void api::impl::spawn_hubs(size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    hubs.push_back(sys.spawn(hub_impl, conversations, settings.llm_timeout));
+}
 
 void api::impl::upgrade(api_request req, std::shared_ptr<ws_outlet> outlet,
                         upgrade_responder done) {
@@ -194,27 +284,25 @@ void api::impl::upgrade(api_request req, std::shared_ptr<ws_outlet> outlet,
     return;
   }
   conversation_id conv{std::string{segments[4]}};
-  in_actor(c, [this, c, conv, outlet = std::move(outlet),
-               done = std::move(done)](caf::event_based_actor* self) mutable {
-    // Linked to this bridge: when the API shuts down, connections go with it.
-    auto conn = self->spawn<caf::linked>(connection_impl, outlet, c->auth->subject, conv,
-                                         conversations, settings.llm_timeout);
-    self->request(conversations, caf::infinite, subscribe_atom::value, c->auth->subject, conv,
-                  caf::actor_cast<stream_subscriber_actor>(conn))
-        .then(
-            [this, c, conv, conn, outlet, done](bool) {
-              if (c->answered.exchange(true)) { // the deadline refused it meanwhile
-                caf::anon_send(conn, close_atom::value);
-                return;
-              }
-              done(std::nullopt,
-                   std::make_shared<inlet>(limiter, limit_for(c->auth->role), outlet,
-                                           caf::actor_cast<caf::actor>(conn), *c->auth, conv));
-            },
-            [this, c, conn](caf::error& err) {
-              caf::anon_send(conn, close_atom::value);
-              fail(c, err);
-            });
+  auto hub = hubs[std::hash<std::string>{}(conv.value) % hubs.size()];
+  auto client = next_ws_client.fetch_add(1, std::memory_order_relaxed);
+  // Through a bridge, which refuses the upgrade if the hub does not answer in time.
+  in_actor(c, [this, c, conv, hub, client, outlet = std::move(outlet),
+               done = std::move(done)](caf::event_based_actor*) mutable {
+    std::weak_ptr<ws_outlet> weak = outlet;
+    auto admit = [this, c, conv, hub, client, weak, done](const caf::error& err) {
+      if (err) {
+        fail(c, err);
+        return false;
+      }
+      if (c->answered.exchange(true)) // the deadline refused it meanwhile
+        return false;
+      done(std::nullopt, std::make_shared<inlet>(limiter, limit_for(c->auth->role), weak, hub,
+                                                 client, c->auth->subject, conv));
+      return true;
+    };
+    caf::anon_send(hub,
+                   hub_join{conv, c->auth->subject, client, std::move(outlet), std::move(admit)});
   });
 }
 

@@ -27,6 +27,7 @@ using send_atom = caf::atom_constant<caf::atom("send")>;
 using history_atom = caf::atom_constant<caf::atom("history")>;
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using unsubscribe_atom = caf::atom_constant<caf::atom("unsubscrib")>;
 
 /// A live listener to a conversation (a WebSocket connection): receives every piece of
 /// every answer as it is produced.
@@ -77,7 +78,9 @@ using bot_manager_actor =
 /// - `subscribe_atom, user_id, conversation_id, subscriber` → true; from then on the
 ///   subscriber receives a `stream_event` for every piece of every answer of the
 ///   conversation (whoever sent the message), until it terminates. A conversation with
-///   subscribers stays in memory.
+///   subscribers stays in memory. Subscribing again changes nothing (one subscriber, one
+///   copy of each event).
+/// - `unsubscribe_atom, conversation_id, subscriber`: the subscriber receives nothing more.
 using conversation_manager_actor = caf::typed_actor<
     caf::replies_to<create_atom, user_id, conversation>::with<conversation>,
     caf::replies_to<list_atom, user_id, conversation_query>::with<conversation_page>,
@@ -87,6 +90,7 @@ using conversation_manager_actor = caf::typed_actor<
     caf::replies_to<send_atom, user_id, conversation_id, message_draft>::with<exchange>,
     caf::replies_to<history_atom, user_id, conversation_id, int64_t, int64_t>::with<message_page>,
     caf::replies_to<purge_atom, bot_id>::with<bool>,
-    caf::replies_to<subscribe_atom, user_id, conversation_id, stream_subscriber_actor>::with<bool>>;
+    caf::replies_to<subscribe_atom, user_id, conversation_id, stream_subscriber_actor>::with<bool>,
+    caf::reacts_to<unsubscribe_atom, conversation_id, stream_subscriber_actor>>;
 
 } // namespace chatagent::protocol

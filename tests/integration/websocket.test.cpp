@@ -104,6 +104,30 @@ TEST_F(websocket_test, every_client_of_a_conversation_sees_the_stream) {
   EXPECT_EQ(expect_stream(read_answer(*second), conv, "The result is 3."), id);
 }
 
+TEST_F(websocket_test, clients_come_and_go_without_disturbing_the_others) {
+  auto alice = register_user("alice");
+  auto bob = register_user("bob");
+  auto conv = create_conversation(alice, create_bot(alice));
+  auto first = connect(conv, alice);
+  ASSERT_EQ(first->status(), 101);
+  // While alice's client is subscribed, bob still may not listen in.
+  auto foreign = connect(conv, bob);
+  EXPECT_EQ(foreign->status(), 404);
+  {
+    auto passing = connect(conv, alice);
+    ASSERT_EQ(passing->status(), 101);
+  } // closed: the first client keeps the stream
+  ASSERT_TRUE(first->send_text(R"({"type":"user_message","content":"what is 2+2"})"));
+  expect_stream(read_answer(*first), conv, "The result is 4.");
+  // Everyone leaves; a client that comes back later gets the stream again.
+  first.reset();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto again = connect(conv, alice);
+  ASSERT_EQ(again->status(), 101);
+  ASSERT_TRUE(again->send_text(R"({"type":"user_message","content":"what is 3+3"})"));
+  expect_stream(read_answer(*again), conv, "The result is 6.");
+}
+
 TEST_F(websocket_test, the_handshake_refuses_bad_tokens_and_foreign_conversations) {
   auto alice = register_user("alice");
   auto bob = register_user("bob");
