@@ -43,9 +43,13 @@ struct bot_state {
   bot_status status;
 };
 
-bot_actor::behavior_type bot_impl(bot_actor::stateful_pointer<bot_state> self, bot config) {
+bot_actor::behavior_type bot_impl(bot_actor::stateful_pointer<bot_state> self, bot config,
+                                  storage::counters counted) {
   auto& st = self->state;
   st.status.id = config.id;
+  st.status.message_count = counted.messages;
+  st.status.error_count = counted.errors;
+  st.status.last_activity_ms = counted.last_at_ms;
   st.config = std::move(config);
   auto start = [self] {
     auto& st = self->state;
@@ -113,13 +117,17 @@ caf::error no_such_bot() {
 
 bot_manager_impl_actor::behavior_type
 manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
-             store_writer_actor writer, std::vector<bot> bots) {
+             store_writer_actor writer, std::vector<bot> bots,
+             std::unordered_map<std::string, storage::counters> activity) {
   auto& st = self->state;
   st.writer = std::move(writer);
   for (auto& b : bots) {
     auto id = b.id.value;
     st.by_owner[b.owner.value].push_back(id);
-    auto actor = self->spawn<caf::linked>(bot_impl, b);
+    storage::counters counted;
+    if (auto i = activity.find(id); i != activity.end())
+      counted = i->second;
+    auto actor = self->spawn<caf::linked>(bot_impl, b, counted);
     st.bots.emplace(id, entry{std::move(b), std::move(actor)});
   }
   // The bot's entry, when it exists and belongs to `owner`.
@@ -182,7 +190,7 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
             [self, b, rp]() mutable {
               auto& st = self->state;
               st.by_owner[b.owner.value].push_back(b.id.value);
-              auto actor = self->spawn<caf::linked>(bot_impl, b);
+              auto actor = self->spawn<caf::linked>(bot_impl, b, storage::counters{});
               st.bots.emplace(b.id.value, entry{b, std::move(actor)});
               rp.deliver(std::move(b));
             },
@@ -304,9 +312,10 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
 
 } // namespace
 
-bot_manager_impl_actor spawn_bot_manager(caf::actor_system& sys, store_writer_actor writer,
-                                         std::vector<bot> bots) {
-  return sys.spawn(manager_impl, std::move(writer), std::move(bots));
+bot_manager_impl_actor
+spawn_bot_manager(caf::actor_system& sys, store_writer_actor writer, std::vector<bot> bots,
+                  std::unordered_map<std::string, storage::counters> activity) {
+  return sys.spawn(manager_impl, std::move(writer), std::move(bots), std::move(activity));
 }
 
 } // namespace chatagent::actors

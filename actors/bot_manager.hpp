@@ -2,7 +2,10 @@
 
 #include "actors/chat_store_actor.hpp"
 #include "protocol/chat_api.hpp"
+#include "storage/kv_store.hpp"
 
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/fwd.hpp>
@@ -16,9 +19,11 @@ using connect_atom = caf::atom_constant<caf::atom("connect")>;
 using bot_manager_impl_actor = protocol::bot_manager_actor::extend<
     caf::reacts_to<connect_atom, protocol::conversation_manager_actor>>;
 
-/// Spawns the bots service over the `bots` loaded from storage. Bots whose `is_active`
-/// is set start running at once.
-bot_manager_impl_actor spawn_bot_manager(caf::actor_system& sys, store_writer_actor writer,
-                                         std::vector<protocol::bot> bots);
+/// Spawns the bots service over the `bots` loaded from storage, with their stored
+/// `activity` counters (by bot id). Bots whose `is_active` is set start running at once.
+bot_manager_impl_actor
+spawn_bot_manager(caf::actor_system& sys, store_writer_actor writer,
+                  std::vector<protocol::bot> bots,
+                  std::unordered_map<std::string, storage::counters> activity);
 
 } // namespace chatagent::actors

@@ -19,11 +19,23 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   auto bots = store->load_bots();
   if (!bots)
     return std::move(bots.error());
+  auto activity = store->load_bot_activity();
+  if (!activity)
+    return std::move(activity.error());
+  // Counters of deleted bots (an answer stored while its bot was being deleted) go.
+  storage::write_batch orphans;
+  for (auto& [id, c] : *activity)
+    if (std::none_of(bots->begin(), bots->end(), [&](auto& b) { return b.id.value == id; }))
+      orphans.erase(storage::family::bot_activity, id);
+  if (!orphans.empty())
+    if (auto err = store->db().write(std::move(orphans)))
+      return err;
   auto running = std::count_if(bots->begin(), bots->end(), [](auto& b) { return b.is_active; });
   spdlog::info("loaded {} bots, {} of them running", bots->size(), running);
   auto store_actors = spawn_chat_store_actors(sys, store, settings.store_readers);
   auto providers = std::make_shared<const llm_providers>(sys, settings.llm_timeout);
-  auto bot_manager = spawn_bot_manager(sys, store_actors.writer, std::move(*bots));
+  auto bot_manager =
+      spawn_bot_manager(sys, store_actors.writer, std::move(*bots), std::move(*activity));
   auto conversations =
       spawn_conversation_manager(sys, store_actors, bot_manager, providers, settings);
   caf::anon_send(bot_manager, connect_atom::value, conversations);

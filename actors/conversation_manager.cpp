@@ -217,8 +217,14 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       return;
     st.answering = true;
     st.chunk_id = 0;
-    auto fail = [self, ctx, pump, report_if_idle, broadcast](caf::error err) {
+    auto fail = [self, ctx, commit, pump, report_if_idle, broadcast](caf::error err) {
       auto& st = self->state;
+      // The bot's error count, stored like its message count (best effort: the
+      // answer is an error already).
+      storage::write_batch counted;
+      storage::chat_store::add_bot_activity(counted, st.record.bot, 0, 1, now_ms());
+      commit(
+          std::move(counted), [] {}, [](caf::error&) {});
       if (!st.subscribers.empty()) {
         auto info = describe(err);
         stream_event ev;
@@ -243,6 +249,9 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
               auto provider = ctx->providers->select(b.llm);
               auto req = build_prompt(b, self->state.queue.front().user_message);
               req.tag = ++self->state.answer_tag;
+              // Chunks only interest WebSocket clients; a client that subscribes in the
+              // middle of an unstreamed answer gets its stream_complete.
+              req.stream = !self->state.subscribers.empty();
               self->request(provider, hot_path, generate_atom::value, std::move(req))
                   .then(
                       [self, ctx, commit, remember, next_message, report_if_idle, pump, fail,
@@ -254,6 +263,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
                         storage::write_batch batch;
                         storage::chat_store::put_message(batch, reply);
                         storage::chat_store::put_conversation(batch, st.record, false);
+                        storage::chat_store::add_bot_activity(batch, st.record.bot, 1, 0,
+                                                              reply.created_at_ms);
                         commit(
                             std::move(batch),
                             [self, ctx, remember, reply, report_if_idle, pump, broadcast] {
@@ -389,6 +400,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
         storage::write_batch batch;
         storage::chat_store::put_message(batch, msg);
         storage::chat_store::put_conversation(batch, st.record, false);
+        storage::chat_store::add_bot_activity(batch, st.record.bot, 1, 0, msg.created_at_ms);
         auto rp = self->make_response_promise<exchange>();
         st.queue.push_back(pending_send{msg, rp, false});
         auto seq = msg.seq;

@@ -55,7 +55,7 @@ llm_actor::behavior_type local_provider_impl(llm_actor::pointer self, int) {
           res.prompt_tokens += local_model::count_tokens(t.content);
         res.completion_tokens = local_model::count_tokens(res.content);
         auto to = caf::actor_cast<caf::actor>(self->current_sender());
-        if (to) {
+        if (to && req.stream) {
           int64_t index = 0;
           for (auto& piece : local_model::pieces(res.content))
             caf::anon_send(to, llm_chunk{++index, std::move(piece), req.tag});
@@ -137,12 +137,13 @@ remote_provider_impl(remote_provider_actor::stateful_pointer<remote_state> self,
     struct stream_ctx {
       stream_parser parser;
       attempt_outcome outcome;
-      caf::actor requester;
+      caf::actor requester; // of the chunks; null when the request does not stream
       int64_t tag = 0;
       explicit stream_ctx(wire_format f) : parser(f) {}
     };
     auto ctx = std::make_shared<stream_ctx>(wire_of(p.req.config.provider));
-    ctx->requester = p.requester;
+    if (p.req.stream)
+      ctx->requester = p.requester;
     ctx->tag = p.req.tag;
     http_call call;
     call.url = p.wire.url;
@@ -159,7 +160,9 @@ remote_provider_impl(remote_provider_actor::stateful_pointer<remote_state> self,
       }
       auto err = ctx->parser.feed(bytes, [&](std::string text) {
         o.content += text;
-        caf::anon_send(ctx->requester, llm_chunk{++o.chunks, std::move(text), ctx->tag});
+        ++o.chunks;
+        if (ctx->requester)
+          caf::anon_send(ctx->requester, llm_chunk{o.chunks, std::move(text), ctx->tag});
       });
       if (err) {
         o.stream_error = std::move(err);
@@ -179,7 +182,9 @@ remote_provider_impl(remote_provider_actor::stateful_pointer<remote_state> self,
       if (!o.stream_error && error.empty() && o.status < 400) {
         auto err = ctx->parser.feed("\n\n", [&](std::string text) {
           o.content += text;
-          caf::anon_send(ctx->requester, llm_chunk{++o.chunks, std::move(text), ctx->tag});
+          ++o.chunks;
+          if (ctx->requester)
+            caf::anon_send(ctx->requester, llm_chunk{o.chunks, std::move(text), ctx->tag});
         });
         if (err)
           o.stream_error = std::move(err);

@@ -31,12 +31,13 @@ struct llm_request {
   llm_config config;
   std::string bot_name;
   std::vector<llm_turn> turns;
-  int64_t tag = 0; // copied into every chunk, so a late chunk of an abandoned call is known
+  int64_t tag = 0;    // copied into every chunk, so a late chunk of an abandoned call is known
+  bool stream = true; // false: no `llm_chunk`s, only the final reply (nobody watches)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, llm_request& x) {
-  return f(caf::meta::type_name("llm_request"), x.config, x.bot_name, x.turns, x.tag);
+  return f(caf::meta::type_name("llm_request"), x.config, x.bot_name, x.turns, x.tag, x.stream);
 }
 
 /// A piece of a streamed completion, sent to the requester before the final reply.

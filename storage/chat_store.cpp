@@ -257,6 +257,32 @@ void chat_store::put_bot(write_batch& batch, const bot& b) {
 
 void chat_store::erase_bot(write_batch& batch, const bot_id& id) {
   batch.erase(family::bots, id.value);
+  batch.erase(family::bot_activity, id.value);
+}
+
+caf::expected<std::unordered_map<std::string, counters>> chat_store::load_bot_activity() const {
+  std::unordered_map<std::string, counters> out;
+  caf::error failure;
+  auto err = db_->scan(family::bot_activity, "", [&](std::string_view key, std::string_view value) {
+    counters c;
+    if (!decode_counters(value, c)) {
+      failure =
+          api_error(errc::internal_error, "corrupt activity counters of bot " + std::string{key});
+      return false;
+    }
+    out.emplace(std::string{key}, c);
+    return true;
+  });
+  if (err)
+    return err;
+  if (failure)
+    return failure;
+  return out;
+}
+
+void chat_store::add_bot_activity(write_batch& batch, const bot_id& id, int64_t messages,
+                                  int64_t errors, int64_t at_ms) {
+  batch.merge(family::bot_activity, id.value, encode_counters({messages, errors, at_ms}));
 }
 
 // -- conversations ------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -41,7 +42,15 @@ class chat_store {
   caf::expected<std::vector<protocol::bot>> load_bots() const;
 
   static void put_bot(write_batch& batch, const protocol::bot& b);
+  /// Erases the bot's record and counters.
   static void erase_bot(write_batch& batch, const protocol::bot_id& id);
+
+  /// Every bot's counters (messages, errors, last activity), by bot id.
+  caf::expected<std::unordered_map<std::string, counters>> load_bot_activity() const;
+
+  /// Counts `messages` and `errors` for the bot at `at_ms`, in the batch that stores them.
+  static void add_bot_activity(write_batch& batch, const protocol::bot_id& id, int64_t messages,
+                               int64_t errors, int64_t at_ms);
 
   // -- conversations ----------------------------------------------------------
 

@@ -6,6 +6,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -18,11 +19,46 @@ using protocol::errc;
 namespace {
 
 // Index = static_cast<size_t>(family); "default" must exist in every RocksDB database.
-constexpr std::array<const char*, 8> family_names{
-    "default", "users",         "user_names",         "user_emails",
-    "bots",    "conversations", "conversation_index", "messages"};
+constexpr std::array<const char*, 9> family_names{
+    "default",     "users",         "user_names",         "user_emails",
+    "bots",        "conversations", "conversation_index", "messages",
+    "bot_activity"};
 
 constexpr std::string_view schema_version = "1";
+
+void put_int64(std::string& out, int64_t v) {
+  auto u = static_cast<uint64_t>(v);
+  for (int i = 0; i < 8; ++i)
+    out.push_back(static_cast<char>((u >> (8 * i)) & 0xFF));
+}
+
+int64_t get_int64(std::string_view in) {
+  uint64_t u = 0;
+  for (int i = 7; i >= 0; --i)
+    u = (u << 8) | static_cast<unsigned char>(in[static_cast<size_t>(i)]);
+  return static_cast<int64_t>(u);
+}
+
+/// Adds counters records: many writers (every conversation) update a bot's counters
+/// without reading them first, in the batches that store the messages they count.
+class counters_merge : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    counters sum;
+    if (existing != nullptr && !decode_counters({existing->data(), existing->size()}, sum))
+      return false;
+    counters add;
+    if (!decode_counters({value.data(), value.size()}, add))
+      return false;
+    sum.messages += add.messages;
+    sum.errors += add.errors;
+    sum.last_at_ms = std::max(sum.last_at_ms, add.last_at_ms);
+    *new_value = encode_counters(sum);
+    return true;
+  }
+  const char* Name() const override { return "chatagent.counters"; }
+};
 
 } // namespace
 
@@ -42,6 +78,24 @@ struct kv_store::impl {
   }
 };
 
+std::string encode_counters(const counters& c) {
+  std::string out;
+  out.reserve(24);
+  put_int64(out, c.messages);
+  put_int64(out, c.errors);
+  put_int64(out, c.last_at_ms);
+  return out;
+}
+
+bool decode_counters(std::string_view bytes, counters& out) {
+  if (bytes.size() != 24)
+    return false;
+  out.messages = get_int64(bytes.substr(0, 8));
+  out.errors = get_int64(bytes.substr(8, 8));
+  out.last_at_ms = get_int64(bytes.substr(16, 8));
+  return true;
+}
+
 kv_store::kv_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
 kv_store::~kv_store() = default;
@@ -59,9 +113,14 @@ caf::expected<std::shared_ptr<kv_store>> kv_store::open(const std::string& dir) 
   rocksdb::ColumnFamilyOptions cf_options{options};
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
+  auto counter_options = cf_options;
+  counter_options.merge_operator = std::make_shared<counters_merge>();
+
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (auto name : family_names)
-    descriptors.emplace_back(name, cf_options);
+  for (size_t i = 0; i < family_names.size(); ++i)
+    descriptors.emplace_back(family_names[i], static_cast<family>(i) == family::bot_activity
+                                                  ? counter_options
+                                                  : cf_options);
 
   auto p = std::make_unique<impl>();
   rocksdb::DB* raw = nullptr;
@@ -116,6 +175,9 @@ caf::error kv_store::write(write_batch batch) {
       break;
     case write_batch::kind::erase:
       st = wb.Delete(impl_->cf(op.fam), op.key);
+      break;
+    case write_batch::kind::merge:
+      st = wb.Merge(impl_->cf(op.fam), op.key, op.value);
       break;
     case write_batch::kind::erase_prefix: {
       // [prefix, prefix with its last byte incremented): our prefixes end in '/'.

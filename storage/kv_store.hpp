@@ -22,7 +22,19 @@ enum class family : uint8_t {
   conversations,      // conversation id -> conversation record (JSON)
   conversation_index, // u/<user id>/<conversation id> -> bot id; b/<bot id>/<conversation id>
   messages,           // <conversation id>/<seq, 16 hex digits> -> message record (JSON)
+  bot_activity,       // bot id -> counters (3 x int64 little-endian), merged with `merge`
 };
+
+/// The value of a `family::bot_activity` record or merge operand.
+struct counters {
+  int64_t messages = 0;
+  int64_t errors = 0;
+  int64_t last_at_ms = 0; // merged by maximum
+};
+
+std::string encode_counters(const counters& c);
+/// False when `bytes` is not a counters record.
+bool decode_counters(std::string_view bytes, counters& out);
 
 /// A set of writes applied atomically by `kv_store::write`.
 class write_batch {
@@ -35,6 +47,11 @@ class write_batch {
   void erase_prefix(family f, std::string prefix) {
     ops_.push_back({f, kind::erase_prefix, std::move(prefix), {}});
   }
+  /// Adds `value` to the counters at `key` (only `family::bot_activity` has a merge rule:
+  /// its values are `encode_counters` records, summed, the last field by maximum).
+  void merge(family f, std::string key, std::string value) {
+    ops_.push_back({f, kind::merge, std::move(key), std::move(value)});
+  }
   /// Appends `other`'s writes after this batch's.
   void append(write_batch&& other) {
     ops_.insert(ops_.end(), std::make_move_iterator(other.ops_.begin()),
@@ -45,7 +62,7 @@ class write_batch {
 
  private:
   friend class kv_store;
-  enum class kind : uint8_t { put, erase, erase_prefix };
+  enum class kind : uint8_t { put, erase, erase_prefix, merge };
   struct op {
     family fam;
     kind what;

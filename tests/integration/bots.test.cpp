@@ -236,6 +236,40 @@ TEST_F(bots_test, bots_and_running_state_survive_a_restart) {
   EXPECT_EQ(again.stop(), 0) << again.log();
 }
 
+TEST_F(bots_test, activity_counters_survive_a_crash) {
+  auto token = register_user("alice");
+  auto bot = create_bot(token);
+  auto conv = create_conversation(token, bot);
+  for (auto q : {"hi", "what is 2+2"})
+    ASSERT_EQ(post("/api/v1/conversations/" + conv + "/messages",
+                   std::string{R"({"content":")"} + q + "\"}", token)
+                  .status,
+              201);
+  // A provider nobody listens on: the answer fails, the user message stays.
+  auto broken = create_bot(
+      token,
+      R"({"name":"broken","llm_config":{"provider":"openai_compatible","base_url":"http://127.0.0.1:1/v1","model":"m"}})");
+  auto conv2 = create_conversation(token, broken);
+  auto failed = post("/api/v1/conversations/" + conv2 + "/messages", R"({"content":"hi"})", token);
+  ASSERT_GE(failed.status, 500) << failed.body;
+  auto before = get("/api/v1/bots/" + bot + "/status", token).json();
+  EXPECT_EQ(json_int(before, "message_count"), 4);
+
+  auto dir = server->data_dir();
+  server->kill9();
+  server_process again({}, dir);
+  ASSERT_TRUE(again.start()) << again.log();
+  auto base = again.base_url();
+  auto s = http_request("GET", base + "/api/v1/bots/" + bot + "/status", {}, auth(token)).json();
+  EXPECT_EQ(json_int(s, "message_count"), 4);
+  EXPECT_EQ(json_int(s, "error_count"), 0);
+  EXPECT_EQ(json_string(s, "last_activity"), json_string(before, "last_activity"));
+  s = http_request("GET", base + "/api/v1/bots/" + broken + "/status", {}, auth(token)).json();
+  EXPECT_EQ(json_int(s, "message_count"), 1);
+  EXPECT_EQ(json_int(s, "error_count"), 1);
+  EXPECT_EQ(again.stop(), 0) << again.log();
+}
+
 TEST_F(bots_test, deleting_a_bot_deletes_its_conversations_and_messages) {
   auto token = register_user("alice");
   auto doomed = create_bot(token, R"({"name":"doomed"})");

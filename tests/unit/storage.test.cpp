@@ -1,4 +1,5 @@
 #include "protocol/error.hpp"
+#include "storage/chat_store.hpp"
 #include "storage/kv_store.hpp"
 #include "storage/secret_file.hpp"
 #include "storage/user_store.hpp"
@@ -6,6 +7,7 @@
 
 #include <filesystem>
 #include <sys/stat.h>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -119,4 +121,32 @@ TEST(secret_file, is_created_once_with_mode_0600) {
   EXPECT_EQ(*first, *second);
   ::chmod(path.c_str(), 0644);
   EXPECT_FALSE(load_or_create_secret(path));
+}
+
+TEST(chat_store, activity_counters_add_up_across_batches_and_reopening) {
+  test::temp_dir dir;
+  chatagent::protocol::bot_id bot{"bot_counted"};
+  {
+    auto db = kv_store::open(dir.path());
+    ASSERT_TRUE(db);
+    for (auto [messages, errors, at] : {std::tuple{1, 0, 100}, {1, 1, 300}, {2, 0, 200}}) {
+      write_batch batch;
+      chat_store::add_bot_activity(batch, bot, messages, errors, at);
+      ASSERT_FALSE((*db)->write(std::move(batch)));
+    }
+  }
+  auto db = kv_store::open(dir.path());
+  ASSERT_TRUE(db);
+  chat_store store{*db};
+  auto loaded = store.load_bot_activity();
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->count(bot.value), 1u);
+  auto& c = loaded->at(bot.value);
+  EXPECT_EQ(c.messages, 4);
+  EXPECT_EQ(c.errors, 1);
+  EXPECT_EQ(c.last_at_ms, 300); // the latest, not the last written
+  write_batch gone;
+  chat_store::erase_bot(gone, bot);
+  ASSERT_FALSE((*db)->write(std::move(gone)));
+  EXPECT_TRUE(store.load_bot_activity()->empty());
 }
