@@ -37,6 +37,7 @@ bench: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 	./benchmarks/run-load.sh $(BUILD_DIR)
 	./benchmarks/run-send.sh $(BUILD_DIR)
+	./benchmarks/run-ws.sh $(BUILD_DIR)
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -64,7 +64,12 @@ using manager_impl_actor =
 struct pending_send {
   chat_message user_message;
   caf::typed_response_promise<exchange> rp;
-  bool durable = false;
+  bool durable = false;   // the user message is stored
+  bool lost = false;      // storing it failed; the request was answered with that error
+  bool settled = false;   // the provider answered: `result` or `failure`
+  bool finishing = false; // its answer (or failure) is being stored and delivered
+  llm_result result;
+  caf::error failure;
 };
 
 /// A committed message kept for prompts, with its size in tokens counted once.
@@ -89,9 +94,12 @@ struct conversation_state {
   std::vector<stream_subscriber_actor> subscribers; // monitored
   int64_t chunk_id = 0;                             // of the answer being streamed
   int64_t answer_tag = 0;                           // of the provider call being streamed
-  // Answers the oldest durable message in the queue, if none is being answered. In the
-  // state, not captured by itself: that cycle would keep the actor's context alive.
+  // Asks the provider about the oldest message in the queue, if none is being answered;
+  // `settle` finishes that answer once the provider answered and the user message is
+  // stored (the two run side by side). In the state, not captured by themselves: that
+  // cycle would keep the actor's context alive.
   std::function<void()> pump;
+  std::function<void()> settle;
 };
 
 struct conversation_context {
@@ -210,42 +218,120 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
   };
 
   auto pump = [self] { self->state.pump(); };
-  self->state.pump = [self, ctx, commit, remember, next_message, build_prompt, report_if_idle, pump,
-                      broadcast] {
+  auto settle = [self] { self->state.settle(); };
+
+  // The answer to the front message failed: count it, tell the subscribers and the sender.
+  auto fail = [self, ctx, commit, pump, report_if_idle, broadcast](caf::error err) {
     auto& st = self->state;
-    if (st.answering || st.queue.empty() || !st.queue.front().durable)
+    if (st.queue.empty()) // the conversation was deleted meanwhile
+      return;
+    // The bot's error count, stored like its message count (best effort: the answer is an
+    // error already).
+    storage::write_batch counted;
+    storage::chat_store::add_bot_activity(counted, st.record.bot, 0, 1, now_ms());
+    commit(
+        std::move(counted), [] {}, [](caf::error&) {});
+    if (!st.subscribers.empty()) {
+      auto info = describe(err);
+      stream_event ev;
+      ev.kind = stream_event::failed;
+      ev.conversation = st.record.id;
+      ev.content = info.message;
+      ev.error_code = std::string{code_name(info.code)};
+      ev.created_at_ms = now_ms();
+      broadcast(ev);
+    }
+    st.queue.front().rp.deliver(std::move(err));
+    st.queue.pop_front();
+    st.answering = false;
+    self->send(ctx->bots, activity_atom::value, st.record.bot, int64_t{1}, int64_t{1});
+    pump();
+    report_if_idle();
+  };
+
+  self->state.settle = [self, ctx, commit, remember, next_message, report_if_idle, pump, fail,
+                        broadcast] {
+    auto& st = self->state;
+    if (!st.answering || st.queue.empty() || !st.queue.front().settled ||
+        st.queue.front().finishing)
+      return;
+    auto& job = st.queue.front();
+    if (job.lost) { // its sender has the storage error already; the answer goes nowhere
+      st.queue.pop_front();
+      st.answering = false;
+      pump();
+      report_if_idle();
+      return;
+    }
+    if (!job.durable) // the answer is stored after the question, never before
+      return;
+    job.finishing = true;
+    if (job.failure) {
+      fail(std::move(job.failure));
+      return;
+    }
+    auto reply = next_message("bot", st.record.bot.value);
+    reply.content = std::move(job.result.content);
+    reply.message_type = "text";
+    storage::write_batch batch;
+    storage::chat_store::put_message(batch, reply);
+    storage::chat_store::put_conversation(batch, st.record, false);
+    storage::chat_store::add_bot_activity(batch, st.record.bot, 1, 0, reply.created_at_ms);
+    commit(
+        std::move(batch),
+        [self, ctx, remember, reply, report_if_idle, pump, broadcast] {
+          auto& st = self->state;
+          remember(reply);
+          if (!st.subscribers.empty()) {
+            stream_event last;
+            last.conversation = st.record.id;
+            last.chunk_id = ++st.chunk_id;
+            last.is_final = true;
+            broadcast(last);
+            stream_event done;
+            done.kind = stream_event::complete;
+            done.conversation = st.record.id;
+            done.message = reply.id;
+            done.content = reply.content;
+            done.created_at_ms = reply.created_at_ms;
+            broadcast(done);
+          }
+          if (st.queue.empty()) // the conversation was deleted meanwhile
+            return;
+          auto& job = st.queue.front();
+          job.rp.deliver(exchange{job.user_message, reply});
+          st.queue.pop_front();
+          st.answering = false;
+          self->send(ctx->bots, activity_atom::value, st.record.bot, int64_t{2}, int64_t{0});
+          pump();
+          report_if_idle();
+        },
+        [fail](caf::error& err) { fail(err); });
+  };
+
+  // The provider is asked while the user message is being stored: the answer waits for
+  // that write (see `settle`), so nothing is acknowledged or stored out of order, and the
+  // time of a WAL sync is not added to every answer.
+  self->state.pump = [self, ctx, build_prompt, settle] {
+    auto& st = self->state;
+    if (st.answering || st.queue.empty())
       return;
     st.answering = true;
     st.chunk_id = 0;
-    auto fail = [self, ctx, commit, pump, report_if_idle, broadcast](caf::error err) {
-      auto& st = self->state;
-      // The bot's error count, stored like its message count (best effort: the
-      // answer is an error already).
-      storage::write_batch counted;
-      storage::chat_store::add_bot_activity(counted, st.record.bot, 0, 1, now_ms());
-      commit(
-          std::move(counted), [] {}, [](caf::error&) {});
-      if (!st.subscribers.empty()) {
-        auto info = describe(err);
-        stream_event ev;
-        ev.kind = stream_event::failed;
-        ev.conversation = st.record.id;
-        ev.content = info.message;
-        ev.error_code = std::string{code_name(info.code)};
-        ev.created_at_ms = now_ms();
-        broadcast(ev);
-      }
-      st.queue.front().rp.deliver(std::move(err));
-      st.queue.pop_front();
-      st.answering = false;
-      self->send(ctx->bots, activity_atom::value, st.record.bot, int64_t{1}, int64_t{1});
-      pump();
-      report_if_idle();
+    auto settled = [self, settle](llm_result* res, caf::error* err) {
+      if (self->state.queue.empty()) // the conversation was deleted meanwhile
+        return;
+      auto& job = self->state.queue.front();
+      job.settled = true;
+      if (res)
+        job.result = std::move(*res);
+      if (err)
+        job.failure = std::move(*err);
+      settle();
     };
     self->request(ctx->bots, hot_path, config_atom::value, st.record.bot)
         .then(
-            [self, ctx, commit, remember, next_message, build_prompt, report_if_idle, pump, fail,
-             broadcast](bot& b) {
+            [self, ctx, build_prompt, settled](bot& b) {
               auto provider = ctx->providers->select(b.llm);
               auto req = build_prompt(b, self->state.queue.front().user_message);
               req.tag = ++self->state.answer_tag;
@@ -253,51 +339,10 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
               // middle of an unstreamed answer gets its stream_complete.
               req.stream = !self->state.subscribers.empty();
               self->request(provider, hot_path, generate_atom::value, std::move(req))
-                  .then(
-                      [self, ctx, commit, remember, next_message, report_if_idle, pump, fail,
-                       broadcast](llm_result& res) {
-                        auto& st = self->state;
-                        auto reply = next_message("bot", st.record.bot.value);
-                        reply.content = std::move(res.content);
-                        reply.message_type = "text";
-                        storage::write_batch batch;
-                        storage::chat_store::put_message(batch, reply);
-                        storage::chat_store::put_conversation(batch, st.record, false);
-                        storage::chat_store::add_bot_activity(batch, st.record.bot, 1, 0,
-                                                              reply.created_at_ms);
-                        commit(
-                            std::move(batch),
-                            [self, ctx, remember, reply, report_if_idle, pump, broadcast] {
-                              auto& st = self->state;
-                              remember(reply);
-                              if (!st.subscribers.empty()) {
-                                stream_event last;
-                                last.conversation = st.record.id;
-                                last.chunk_id = ++st.chunk_id;
-                                last.is_final = true;
-                                broadcast(last);
-                                stream_event done;
-                                done.kind = stream_event::complete;
-                                done.conversation = st.record.id;
-                                done.message = reply.id;
-                                done.content = reply.content;
-                                done.created_at_ms = reply.created_at_ms;
-                                broadcast(done);
-                              }
-                              auto& job = st.queue.front();
-                              job.rp.deliver(exchange{job.user_message, reply});
-                              st.queue.pop_front();
-                              st.answering = false;
-                              self->send(ctx->bots, activity_atom::value, st.record.bot, int64_t{2},
-                                         int64_t{0});
-                              pump();
-                              report_if_idle();
-                            },
-                            [fail](caf::error& err) { fail(err); });
-                      },
-                      [fail](caf::error& err) { fail(err); });
+                  .then([settled](llm_result& res) { settled(&res, nullptr); },
+                        [settled](caf::error& err) { settled(nullptr, &err); });
             },
-            [fail](caf::error& err) { fail(err); });
+            [settled](caf::error& err) { settled(nullptr, &err); });
   };
 
   auto check = [self](const user_id& who) -> caf::error {
@@ -384,8 +429,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
             });
         return rp;
       },
-      [self, check, commit, remember, next_message, report_if_idle,
-       pump](send_atom, const user_id& who, message_draft& draft) -> caf::result<exchange> {
+      [self, check, commit, remember, next_message, report_if_idle, pump,
+       settle](send_atom, const user_id& who, message_draft& draft) -> caf::result<exchange> {
         ++self->state.handled;
         if (auto err = check(who)) {
           report_if_idle();
@@ -402,30 +447,39 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
         storage::chat_store::put_conversation(batch, st.record, false);
         storage::chat_store::add_bot_activity(batch, st.record.bot, 1, 0, msg.created_at_ms);
         auto rp = self->make_response_promise<exchange>();
-        st.queue.push_back(pending_send{msg, rp, false});
+        pending_send job;
+        job.user_message = msg;
+        job.rp = rp;
+        st.queue.push_back(std::move(job));
         auto seq = msg.seq;
         commit(
             std::move(batch),
-            [self, remember, pump, seq] {
+            [self, remember, settle, seq] {
               auto& st = self->state;
               for (auto& job : st.queue)
                 if (job.user_message.seq == seq) {
                   job.durable = true;
                   remember(job.user_message);
                 }
-              pump();
+              settle();
             },
-            [self, seq, report_if_idle](caf::error& err) {
+            [self, seq, settle, report_if_idle](caf::error& err) {
               // Nothing was stored: the request fails as a whole.
-              auto& q = self->state.queue;
-              for (auto i = q.begin(); i != q.end(); ++i)
+              auto& st = self->state;
+              for (auto i = st.queue.begin(); i != st.queue.end(); ++i)
                 if (i->user_message.seq == seq) {
                   i->rp.deliver(err);
-                  q.erase(i);
+                  if (i == st.queue.begin() && st.answering) {
+                    i->lost = true; // its provider call is still running
+                    settle();
+                  } else {
+                    st.queue.erase(i);
+                  }
                   break;
                 }
               report_if_idle();
             });
+        pump();
         return rp;
       },
       [self, ctx, check, report_if_idle](history_atom, const user_id& who, int64_t limit,

@@ -71,8 +71,9 @@ using bot_manager_actor =
 ///   is the JSON object of `PUT /conversations/{id}` (`title`, `status`, `context`).
 /// - `delete_atom, user_id, conversation_id` → true; its messages go too.
 /// - `send_atom, user_id, conversation_id, message_draft` → the stored user message and
-///   the bot's stored reply. The user message is durable before the model is asked; a
-///   model failure answers its error and keeps the user message.
+///   the bot's stored reply. The model is asked while the user message is stored; every
+///   answer waits until it is durable, so a model failure answers its error and keeps the
+///   user message.
 /// - `history_atom, user_id, conversation_id, limit, offset` → a page of messages.
 /// - `purge_atom, bot_id` → true once the bot's conversations and messages are deleted.
 /// - `subscribe_atom, user_id, conversation_id, subscriber` → true; from then on the

@@ -1,6 +1,8 @@
 #include "integration/fixture.hpp"
 #include "support/fake_llm_server.hpp"
 
+#include <thread>
+
 using namespace chatagent::test;
 
 namespace {
@@ -176,4 +178,20 @@ TEST_F(slow_provider_test, a_provider_that_never_answers_times_out_with_504) {
   // The conversation still works afterwards.
   auto ok = converse_with(token, openai("slow"));
   EXPECT_EQ(send(token, ok, "quick").status, 201);
+}
+
+TEST_F(providers_test, deleting_a_conversation_while_it_is_answered) {
+  auto token = register_user("alice");
+  auto conv = converse_with(token, openai("slow"));
+  http_result answered;
+  std::thread sender([&] { answered = send(token, conv, "one two three four five six"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150)); // mid-stream
+  EXPECT_EQ(del("/api/v1/conversations/" + conv, token).status, 200);
+  sender.join();
+  EXPECT_EQ(answered.status, 404) << answered.body;
+  // The late answer went nowhere; the server goes on.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(get("/api/v1/conversations/" + conv, token).status, 404);
+  auto other = converse_with(token, openai("m"));
+  EXPECT_EQ(send(token, other, "still here").status, 201);
 }
