@@ -31,6 +31,8 @@ const std::vector<key_spec>& keys() {
       {"max_connections", &c::max_connections, 1, 1000000, "open client connections at most"},
       {"malloc_arenas", &c::malloc_arenas, 0, 1024,
        "glibc malloc arenas; fewer fragment less memory; 0: glibc's default (8 per core)"},
+      {"memory_trim_seconds", &c::memory_trim_seconds, 0, 86400,
+       "how often freed heap memory goes back to the system (malloc_trim); 0: never"},
       {"max_body_bytes", &c::max_body_bytes, 1024, 1LL << 32, "request body limit"},
       {"max_header_bytes", &c::max_header_bytes, 1024, 1 << 20, "request header limit"},
       {"ws_queue_messages", &c::ws_queue_messages, 1, 1000000,
