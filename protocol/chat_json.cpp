@@ -1,6 +1,7 @@
 #include "protocol/chat_json.hpp"
 
 #include "protocol/error.hpp"
+#include "protocol/json_fields.hpp"
 #include "protocol/time.hpp"
 #include "protocol/validation.hpp"
 
@@ -8,6 +9,8 @@
 #include <cmath>
 
 namespace chatagent::protocol {
+
+using namespace fields;
 
 namespace {
 
@@ -18,142 +21,6 @@ constexpr std::array<std::string_view, 12> platforms{"web",      "telegram", "sl
 constexpr std::array<std::string_view, 10> providers{
     "local",    "openai",   "openai_compatible", "deepseek", "vllm",
     "llamacpp", "lmstudio", "anthropic",         "ollama",   "azure_openai"};
-
-caf::error bad(std::string field, std::string reason) {
-  auto message = field + " " + reason;
-  return api_error(errc::validation_error, std::move(message), std::move(field), std::move(reason));
-}
-
-caf::error wrong_type(const std::string& field, const json_value& v, std::string_view expected) {
-  return bad(field, "must be " + std::string{expected} + ", not " + std::string{v.type_name()});
-}
-
-/// A string member: absent or null leaves `out` alone. `min`/`max` count code points.
-caf::error read_text(const json_value& obj, std::string_view name, const std::string& field,
-                     size_t min, size_t max, std::string& out, bool& present) {
-  present = false;
-  auto v = obj.find(name);
-  if (v == nullptr || v->is_null())
-    return caf::none;
-  if (!v->is_string())
-    return wrong_type(field, *v, "a string");
-  auto n = utf8_length(v->as_string());
-  if (n == std::string_view::npos)
-    return bad(field, "must be valid UTF-8");
-  if (n < min)
-    return bad(field, min == 1 ? "must not be empty"
-                               : "must be at least " + std::to_string(min) + " characters");
-  if (n > max)
-    return bad(field, "must be at most " + std::to_string(max) + " characters");
-  for (unsigned char c : v->as_string())
-    if (c < 0x20 && c != '\n' && c != '\r' && c != '\t')
-      return bad(field, "must not contain control characters");
-  out = v->as_string();
-  present = true;
-  return caf::none;
-}
-
-caf::error read_text(const json_value& obj, std::string_view name, const std::string& field,
-                     size_t min, size_t max, std::string& out) {
-  bool present = false;
-  return read_text(obj, name, field, min, max, out, present);
-}
-
-/// An object member, merged into the object text `out`: members set to null are removed.
-caf::error merge_object(const json_value& obj, std::string_view name, const std::string& field,
-                        std::string& out) {
-  auto v = obj.find(name);
-  if (v == nullptr || v->is_null())
-    return caf::none;
-  if (!v->is_object())
-    return wrong_type(field, *v, "an object");
-  json_value::object_t merged;
-  if (auto old = parse_json(out); old && old->is_object())
-    merged = old->as_object();
-  for (auto& [key, value] : v->as_object()) {
-    std::erase_if(merged, [&](const json_value::member_t& m) { return m.first == key; });
-    if (!value.is_null())
-      merged.emplace_back(key, value);
-  }
-  json_writer w;
-  w.value(json_value{std::move(merged)});
-  if (w.str().size() > chat_limits::object_text_max)
-    return bad(field, "must be at most " + std::to_string(chat_limits::object_text_max) +
-                          " bytes of JSON");
-  out = w.take();
-  return caf::none;
-}
-
-/// An object member that replaces `out` as a whole.
-caf::error read_object(const json_value& obj, std::string_view name, const std::string& field,
-                       std::string& out) {
-  auto v = obj.find(name);
-  if (v == nullptr || v->is_null())
-    return caf::none;
-  if (!v->is_object())
-    return wrong_type(field, *v, "an object");
-  json_writer w;
-  w.value(*v);
-  if (w.str().size() > chat_limits::object_text_max)
-    return bad(field, "must be at most " + std::to_string(chat_limits::object_text_max) +
-                          " bytes of JSON");
-  out = w.take();
-  return caf::none;
-}
-
-caf::error read_id_list(const json_value& obj, std::string_view name,
-                        std::vector<std::string>& out) {
-  auto v = obj.find(name);
-  std::string field{name};
-  if (v == nullptr || v->is_null())
-    return caf::none;
-  if (!v->is_array())
-    return wrong_type(field, *v, "an array of strings");
-  if (v->as_array().size() > chat_limits::id_list_max)
-    return bad(field, "must have at most " + std::to_string(chat_limits::id_list_max) + " entries");
-  std::vector<std::string> ids;
-  for (auto& item : v->as_array()) {
-    if (!item.is_string())
-      return wrong_type(field, item, "an array of strings");
-    auto& s = item.as_string();
-    if (s.empty() || s.size() > 128)
-      return bad(field, "entries must be 1 to 128 characters");
-    if (std::find(ids.begin(), ids.end(), s) == ids.end())
-      ids.push_back(s);
-  }
-  out = std::move(ids);
-  return caf::none;
-}
-
-caf::error read_number(const json_value& obj, std::string_view name, const std::string& field,
-                       double min, double max, double& out) {
-  auto v = obj.find(name);
-  if (v == nullptr || v->is_null())
-    return caf::none;
-  if (!v->is_number())
-    return wrong_type(field, *v, "a number");
-  auto d = v->as_double();
-  if (!std::isfinite(d) || d < min || d > max) {
-    char buf[96];
-    std::snprintf(buf, sizeof(buf), "must be between %g and %g", min, max);
-    return bad(field, buf);
-  }
-  out = d;
-  return caf::none;
-}
-
-caf::error read_integer(const json_value& obj, std::string_view name, const std::string& field,
-                        int64_t min, int64_t max, int64_t& out) {
-  auto v = obj.find(name);
-  if (v == nullptr || v->is_null())
-    return caf::none;
-  if (!v->is_integer())
-    return wrong_type(field, *v, "an integer");
-  if (v->as_int() < min || v->as_int() > max)
-    return bad(field, "must be between " + std::to_string(min) + " and " + std::to_string(max));
-  out = v->as_int();
-  return caf::none;
-}
 
 caf::error apply_llm_json(llm_config& c, const json_value& obj) {
   std::string provider = c.provider;
@@ -256,9 +123,11 @@ caf::error apply_bot_json(bot& b, const json_value& body, bool creating) {
                      next.description),
            read_text(body, "avatar_url", "avatar_url", 0, chat_limits::url_max, next.avatar_url),
            read_text(body, "platform_type", "platform_type", 1, 32, next.platform_type),
-           merge_object(body, "platform_config", "platform_config", next.platform_config),
-           read_id_list(body, "knowledge_base_ids", next.knowledge_base_ids),
-           read_id_list(body, "plugins", next.plugins),
+           merge_object(body, "platform_config", "platform_config", chat_limits::object_text_max,
+                        next.platform_config),
+           read_id_list(body, "knowledge_base_ids", chat_limits::id_list_max,
+                        next.knowledge_base_ids),
+           read_id_list(body, "plugins", chat_limits::id_list_max, next.plugins),
        })
     if (err)
       return err;
@@ -286,7 +155,7 @@ caf::error apply_conversation_json(conversation& c, const json_value& body, bool
   for (auto err : {
            read_text(body, "title", "title", 0, chat_limits::title_max, next.title),
            read_text(body, "status", "status", 1, 16, next.status),
-           read_object(body, "context", "context", next.context),
+           read_object(body, "context", "context", chat_limits::object_text_max, next.context),
        })
     if (err)
       return err;
@@ -325,7 +194,8 @@ caf::error read_message_draft(message_draft& d, const json_value& body) {
     return err;
   if (next.message_type != "text")
     return bad("message_type", "must be text (files go through the file processing API)");
-  if (auto err = read_object(body, "metadata", "metadata", next.metadata))
+  if (auto err =
+          read_object(body, "metadata", "metadata", chat_limits::object_text_max, next.metadata))
     return err;
   d = std::move(next);
   return caf::none;
