@@ -3,8 +3,10 @@
 #include "actors/bot_manager.hpp"
 #include "actors/chat_store_actor.hpp"
 #include "actors/conversation_manager.hpp"
+#include "actors/knowledge_manager.hpp"
 #include "actors/llm_providers.hpp"
 #include "storage/chat_store.hpp"
+#include "storage/knowledge_store.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
@@ -30,8 +32,12 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   if (!orphans.empty())
     if (auto err = store->db().write(std::move(orphans)))
       return err;
+  auto bases = storage::knowledge_store{store->shared_db()}.load_bases();
+  if (!bases)
+    return std::move(bases.error());
   auto running = std::count_if(bots->begin(), bots->end(), [](auto& b) { return b.is_active; });
-  spdlog::info("loaded {} bots, {} of them running", bots->size(), running);
+  spdlog::info("loaded {} bots, {} of them running; {} knowledge bases", bots->size(), running,
+               bases->size());
   auto store_actors = spawn_chat_store_actors(sys, store, settings.store_readers);
   auto providers = std::make_shared<const llm_providers>(sys, settings.llm_timeout);
   auto bot_manager =
@@ -39,7 +45,8 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   auto conversations =
       spawn_conversation_manager(sys, store_actors, bot_manager, providers, settings);
   caf::anon_send(bot_manager, connect_atom::value, conversations);
-  chat_services out{bot_manager, conversations, {}};
+  auto knowledge = spawn_knowledge_manager(sys, store_actors.writer, std::move(*bases));
+  chat_services out{bot_manager, conversations, knowledge, {}};
   out.internals.push_back(caf::actor_cast<caf::actor>(store_actors.writer));
   for (auto& r : store_actors.readers)
     out.internals.push_back(caf::actor_cast<caf::actor>(r));
@@ -51,6 +58,7 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
 void chat_services::stop() {
   caf::anon_send_exit(conversations, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(bots, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(knowledge, caf::exit_reason::user_shutdown);
   for (auto& a : internals)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "protocol/chat_api.hpp"
+#include "protocol/knowledge.hpp"
 
 #include <chrono>
 #include <memory>
@@ -23,10 +24,11 @@ struct chat_settings {
   size_t store_readers = 2;
 };
 
-/// The bot and conversation services, wired to each other.
+/// The bot, conversation and knowledge services, wired to each other.
 struct chat_services {
   protocol::bot_manager_actor bots;
   protocol::conversation_manager_actor conversations;
+  protocol::knowledge_manager_actor knowledge;
   std::vector<caf::actor> internals; // store actors and providers, stopped last
 
   /// Stops every actor of the services, conversations first.

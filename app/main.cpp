@@ -139,7 +139,7 @@ int serve(const config::command_line& cli) {
   api_cfg.actor_timeout = std::chrono::seconds(cfg.request_timeout_seconds);
   // A sent message waits for the whole answer of the language model.
   api_cfg.llm_timeout = std::chrono::seconds(cfg.llm_timeout_seconds + cfg.request_timeout_seconds);
-  http::api api{sys, http::services{accounts, chat->bots, chat->conversations},
+  http::api api{sys, http::services{accounts, chat->bots, chat->conversations, chat->knowledge},
                 http::token_service{secret, cfg.jwt_ttl_seconds}, api_cfg};
 
   http::server_settings net_cfg;

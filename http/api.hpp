@@ -4,6 +4,7 @@
 #include "protocol/account.hpp"
 #include "protocol/chat_api.hpp"
 #include "protocol/error.hpp"
+#include "protocol/knowledge.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -88,6 +89,7 @@ struct services {
   protocol::account_actor accounts;
   protocol::bot_manager_actor bots;
   protocol::conversation_manager_actor conversations;
+  protocol::knowledge_manager_actor knowledge;
 };
 
 /// The REST API: authenticates and rate-limits each request, routes it, turns it into

@@ -8,9 +8,11 @@
 #include "protocol/chat_api.hpp"
 #include "protocol/json.hpp"
 #include "protocol/time.hpp"
+#include "protocol/validation.hpp"
 
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <deque>
 #include <optional>
@@ -262,6 +264,68 @@ inline std::vector<std::pair<std::string, std::string>> query_params(std::string
   return out;
 }
 
+/// Reads the paging and filter parameters of a list request.
+class query_reader {
+ public:
+  explicit query_reader(std::string_view target) : params_(query_params(target)) {}
+
+  const std::string* find(std::string_view name) const {
+    for (auto i = params_.rbegin(); i != params_.rend(); ++i)
+      if (i->first == name)
+        return &i->second;
+    return nullptr;
+  }
+
+  caf::error integer(std::string_view name, int64_t min, int64_t max, int64_t& out) const {
+    auto v = find(name);
+    if (v == nullptr)
+      return caf::none;
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc{} || end != v->data() + v->size() || n < min || n > max)
+      return api_error(errc::validation_error,
+                       std::string{name} + " must be an integer from " + std::to_string(min) +
+                           " to " + std::to_string(max),
+                       std::string{name}, "out of range");
+    out = n;
+    return caf::none;
+  }
+
+  caf::error boolean(std::string_view name, int8_t& out) const {
+    auto v = find(name);
+    if (v == nullptr || v->empty())
+      return caf::none;
+    if (*v == "true" || *v == "1")
+      out = 1;
+    else if (*v == "false" || *v == "0")
+      out = 0;
+    else
+      return api_error(errc::validation_error, std::string{name} + " must be true or false",
+                       std::string{name}, "not a boolean");
+    return caf::none;
+  }
+
+  caf::error text(std::string_view name, size_t max, std::string& out) const {
+    auto v = find(name);
+    if (v == nullptr)
+      return caf::none;
+    if (v->size() > max || utf8_length(*v) == std::string_view::npos)
+      return api_error(errc::validation_error,
+                       std::string{name} + " must be UTF-8 text of at most " + std::to_string(max) +
+                           " bytes",
+                       std::string{name}, "invalid");
+    out = *v;
+    return caf::none;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> params_;
+};
+
+inline void write_page_tail(json_writer& w, int64_t total, int64_t limit, int64_t offset) {
+  w.member("total", total).member("limit", limit).member("offset", offset);
+}
+
 } // namespace detail
 
 using namespace detail;
@@ -280,6 +344,7 @@ struct api::impl {
   account_actor accounts;
   bot_manager_actor bots;
   conversation_manager_actor conversations;
+  knowledge_manager_actor knowledge;
   token_service tokens;
   api_settings settings;
   rate_limiter limiter;
@@ -293,8 +358,8 @@ struct api::impl {
 
   impl(caf::actor_system& s, services svc, token_service t, api_settings cfg)
       : sys(s), accounts(std::move(svc.accounts)), bots(std::move(svc.bots)),
-        conversations(std::move(svc.conversations)), tokens(std::move(t)),
-        settings(std::move(cfg)) {
+        conversations(std::move(svc.conversations)), knowledge(std::move(svc.knowledge)),
+        tokens(std::move(t)), settings(std::move(cfg)) {
     auto n = std::max<size_t>(sys.scheduler().num_workers(), 1);
     // (CAF 0.17.6 dereferences a null argument tuple when a function-based actor is spawned
     // without arguments, which UBSan reports: these have arguments.)
@@ -325,6 +390,11 @@ struct api::impl {
         {"DELETE", {"api", "v1", "conversations", "{}"}, true, &impl::delete_conversation},
         {"POST", {"api", "v1", "conversations", "{}", "messages"}, true, &impl::send_message},
         {"GET", {"api", "v1", "conversations", "{}", "messages"}, true, &impl::list_messages},
+        {"POST", {"api", "v1", "knowledge", "bases"}, true, &impl::create_knowledge_base},
+        {"GET", {"api", "v1", "knowledge", "bases"}, true, &impl::list_knowledge_bases},
+        {"GET", {"api", "v1", "knowledge", "bases", "{}"}, true, &impl::get_knowledge_base},
+        {"PUT", {"api", "v1", "knowledge", "bases", "{}"}, true, &impl::update_knowledge_base},
+        {"DELETE", {"api", "v1", "knowledge", "bases", "{}"}, true, &impl::delete_knowledge_base},
     };
   }
 
@@ -681,6 +751,14 @@ struct api::impl {
   void delete_conversation(const call_ptr& c);
   void send_message(const call_ptr& c);
   void list_messages(const call_ptr& c);
+
+  // -- knowledge bases (knowledge_routes.cpp) -------------------------------------
+
+  void create_knowledge_base(const call_ptr& c);
+  void list_knowledge_bases(const call_ptr& c);
+  void get_knowledge_base(const call_ptr& c);
+  void update_knowledge_base(const call_ptr& c);
+  void delete_knowledge_base(const call_ptr& c);
 };
 
 } // namespace chatagent::http

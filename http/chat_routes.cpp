@@ -4,75 +4,7 @@
 #include "protocol/chat_json.hpp"
 #include "protocol/validation.hpp"
 
-#include <charconv>
-
 namespace chatagent::http {
-
-namespace {
-
-/// Reads the paging and filter parameters of a list request.
-class query_reader {
- public:
-  explicit query_reader(std::string_view target) : params_(query_params(target)) {}
-
-  const std::string* find(std::string_view name) const {
-    for (auto i = params_.rbegin(); i != params_.rend(); ++i)
-      if (i->first == name)
-        return &i->second;
-    return nullptr;
-  }
-
-  caf::error integer(std::string_view name, int64_t min, int64_t max, int64_t& out) const {
-    auto v = find(name);
-    if (v == nullptr)
-      return caf::none;
-    int64_t n = 0;
-    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-    if (ec != std::errc{} || end != v->data() + v->size() || n < min || n > max)
-      return api_error(errc::validation_error,
-                       std::string{name} + " must be an integer from " + std::to_string(min) +
-                           " to " + std::to_string(max),
-                       std::string{name}, "out of range");
-    out = n;
-    return caf::none;
-  }
-
-  caf::error boolean(std::string_view name, int8_t& out) const {
-    auto v = find(name);
-    if (v == nullptr || v->empty())
-      return caf::none;
-    if (*v == "true" || *v == "1")
-      out = 1;
-    else if (*v == "false" || *v == "0")
-      out = 0;
-    else
-      return api_error(errc::validation_error, std::string{name} + " must be true or false",
-                       std::string{name}, "not a boolean");
-    return caf::none;
-  }
-
-  caf::error text(std::string_view name, size_t max, std::string& out) const {
-    auto v = find(name);
-    if (v == nullptr)
-      return caf::none;
-    if (v->size() > max || utf8_length(*v) == std::string_view::npos)
-      return api_error(errc::validation_error,
-                       std::string{name} + " must be UTF-8 text of at most " + std::to_string(max) +
-                           " bytes",
-                       std::string{name}, "invalid");
-    out = *v;
-    return caf::none;
-  }
-
- private:
-  std::vector<std::pair<std::string, std::string>> params_;
-};
-
-void write_page_tail(json_writer& w, int64_t total, int64_t limit, int64_t offset) {
-  w.member("total", total).member("limit", limit).member("offset", offset);
-}
-
-} // namespace
 
 // -- bots ---------------------------------------------------------------------------
 

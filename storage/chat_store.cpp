@@ -2,6 +2,7 @@
 
 #include "protocol/error.hpp"
 #include "protocol/json.hpp"
+#include "storage/records.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,58 +10,9 @@
 namespace chatagent::storage {
 
 using namespace protocol;
+using namespace records;
 
 namespace {
-
-caf::error corrupt(std::string_view what) {
-  return api_error(errc::internal_error, "corrupt " + std::string{what} + " record");
-}
-
-/// Field access on a decoded record; missing members read as defaults.
-struct reader {
-  const json_value& doc;
-
-  std::string str(const char* k, std::string fallback = {}) const {
-    auto v = doc.find(k);
-    return v && v->is_string() ? v->as_string() : fallback;
-  }
-  int64_t num(const char* k, int64_t fallback = 0) const {
-    auto v = doc.find(k);
-    return v && v->is_integer() ? v->as_int() : fallback;
-  }
-  double real(const char* k, double fallback) const {
-    auto v = doc.find(k);
-    return v && v->is_number() ? v->as_double() : fallback;
-  }
-  bool flag(const char* k) const {
-    auto v = doc.find(k);
-    return v && v->is_bool() && v->as_bool();
-  }
-  std::vector<std::string> strings(const char* k) const {
-    std::vector<std::string> out;
-    if (auto v = doc.find(k); v && v->is_array())
-      for (auto& item : v->as_array())
-        if (item.is_string())
-          out.push_back(item.as_string());
-    return out;
-  }
-  /// A nested object, re-rendered as text ("{}" when absent).
-  std::string object(const char* k) const {
-    auto v = doc.find(k);
-    if (!v || !v->is_object())
-      return "{}";
-    json_writer w;
-    w.value(*v);
-    return w.take();
-  }
-};
-
-void write_strings(json_writer& w, std::string_view key, const std::vector<std::string>& xs) {
-  w.key(key).begin_array();
-  for (auto& x : xs)
-    w.value(x);
-  w.end_array();
-}
 
 std::string index_key(char kind, std::string_view owner, std::string_view conv) {
   std::string k;

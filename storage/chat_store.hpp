@@ -35,6 +35,7 @@ class chat_store {
   explicit chat_store(std::shared_ptr<kv_store> db) : db_(std::move(db)) {}
 
   kv_store& db() noexcept { return *db_; }
+  const std::shared_ptr<kv_store>& shared_db() const noexcept { return db_; }
 
   // -- bots -------------------------------------------------------------------
 

@@ -19,10 +19,10 @@ using protocol::errc;
 namespace {
 
 // Index = static_cast<size_t>(family); "default" must exist in every RocksDB database.
-constexpr std::array<const char*, 9> family_names{
-    "default",     "users",         "user_names",         "user_emails",
-    "bots",        "conversations", "conversation_index", "messages",
-    "bot_activity"};
+constexpr std::array<const char*, 10> family_names{
+    "default",      "users",          "user_names",         "user_emails",
+    "bots",         "conversations",  "conversation_index", "messages",
+    "bot_activity", "knowledge_bases"};
 
 constexpr std::string_view schema_version = "1";
 

@@ -23,6 +23,7 @@ enum class family : uint8_t {
   conversation_index, // u/<user id>/<conversation id> -> bot id; b/<bot id>/<conversation id>
   messages,           // <conversation id>/<seq, 16 hex digits> -> message record (JSON)
   bot_activity,       // bot id -> counters (3 x int64 little-endian), merged with `merge`
+  knowledge_bases,    // knowledge base id -> knowledge base record (JSON)
 };
 
 /// The value of a `family::bot_activity` record or merge operand.
