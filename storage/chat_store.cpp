@@ -185,22 +185,7 @@ std::string message_key(const conversation_id& c, int64_t seq) {
 // -- bots ---------------------------------------------------------------------
 
 caf::expected<std::vector<bot>> chat_store::load_bots() const {
-  std::vector<bot> out;
-  caf::error failure;
-  auto err = db_->scan(family::bots, "", [&](std::string_view, std::string_view value) {
-    auto b = decode_bot(value);
-    if (!b) {
-      failure = std::move(b.error());
-      return false;
-    }
-    out.push_back(std::move(*b));
-    return true;
-  });
-  if (err)
-    return err;
-  if (failure)
-    return failure;
-  return out;
+  return load_all<bot>(*db_, family::bots, [](std::string_view v) { return decode_bot(v); });
 }
 
 void chat_store::put_bot(write_batch& batch, const bot& b) {

@@ -64,22 +64,8 @@ caf::expected<knowledge_base> decode_knowledge_base(std::string_view bytes) {
 }
 
 caf::expected<std::vector<knowledge_base>> knowledge_store::load_bases() const {
-  std::vector<knowledge_base> out;
-  caf::error failure;
-  auto err = db_->scan(family::knowledge_bases, "", [&](std::string_view, std::string_view value) {
-    auto kb = decode_knowledge_base(value);
-    if (!kb) {
-      failure = std::move(kb.error());
-      return false;
-    }
-    out.push_back(std::move(*kb));
-    return true;
-  });
-  if (err)
-    return err;
-  if (failure)
-    return failure;
-  return out;
+  return load_all<knowledge_base>(*db_, family::knowledge_bases,
+                                  [](std::string_view v) { return decode_knowledge_base(v); });
 }
 
 void knowledge_store::put_base(write_batch& batch, const knowledge_base& kb) {

@@ -5,6 +5,7 @@
 
 #include "protocol/error.hpp"
 #include "protocol/json.hpp"
+#include "storage/kv_store.hpp"
 
 #include <cstdint>
 #include <string>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
 
 namespace chatagent::storage::records {
 
@@ -68,6 +70,28 @@ inline void write_strings(json_writer& w, std::string_view key,
   for (auto& x : xs)
     w.value(x);
   w.end_array();
+}
+
+/// Every record of family `f`, in key order, decoded by `decode` (a function from the
+/// stored bytes to `caf::expected<T>`); the first record that does not decode fails all.
+template <class T, class Decode>
+caf::expected<std::vector<T>> load_all(const kv_store& db, family f, Decode decode) {
+  std::vector<T> out;
+  caf::error failure;
+  auto err = db.scan(f, "", [&](std::string_view, std::string_view value) {
+    auto x = decode(value);
+    if (!x) {
+      failure = std::move(x.error());
+      return false;
+    }
+    out.push_back(std::move(*x));
+    return true;
+  });
+  if (err)
+    return err;
+  if (failure)
+    return failure;
+  return out;
 }
 
 } // namespace chatagent::storage::records
