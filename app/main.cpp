@@ -148,6 +148,7 @@ int serve(const config::command_line& cli) {
   net_cfg.io_threads = static_cast<size_t>(cfg.io_threads);
   net_cfg.max_connections = static_cast<size_t>(cfg.max_connections);
   net_cfg.max_body_bytes = static_cast<size_t>(cfg.max_body_bytes);
+  net_cfg.max_upload_bytes = static_cast<size_t>(cfg.max_upload_bytes);
   net_cfg.max_header_bytes = static_cast<size_t>(cfg.max_header_bytes);
   net_cfg.ws_queue_messages = static_cast<size_t>(cfg.ws_queue_messages);
   net_cfg.read_timeout = std::chrono::seconds(cfg.read_timeout_seconds);

@@ -34,6 +34,8 @@ const std::vector<key_spec>& keys() {
       {"memory_trim_seconds", &c::memory_trim_seconds, 0, 86400,
        "how often freed heap memory goes back to the system (malloc_trim); 0: never"},
       {"max_body_bytes", &c::max_body_bytes, 1024, 1LL << 32, "request body limit"},
+      {"max_upload_bytes", &c::max_upload_bytes, 1024, 1LL << 34,
+       "multipart/form-data (file upload) body limit"},
       {"max_header_bytes", &c::max_header_bytes, 1024, 1 << 20, "request header limit"},
       {"ws_queue_messages", &c::ws_queue_messages, 1, 1000000,
        "WebSocket messages waiting for a slow client before it is disconnected"},

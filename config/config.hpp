@@ -20,6 +20,7 @@ struct server_config {
   int64_t malloc_arenas = 2;        // glibc malloc arenas; 0: glibc's default (8 per core)
   int64_t memory_trim_seconds = 10; // give freed heap memory back to the system; 0: never
   int64_t max_body_bytes = 1 << 20;
+  int64_t max_upload_bytes = 32 << 20; // multipart/form-data bodies (document uploads)
   int64_t max_header_bytes = 16 << 10;
   int64_t ws_queue_messages = 1024; // a WebSocket client this far behind is disconnected
   int64_t read_timeout_seconds = 30;

@@ -349,6 +349,12 @@ class http_session : public std::enable_shared_from_this<http_session> {
       return;
     }
     stream_.expires_never();
+    // File uploads get a limit of their own.
+    body_limit_ = srv_.cfg.max_body_bytes;
+    auto type = parser_->get()[bhttp::field::content_type];
+    if (type.size() >= 19 && beast::iequals(type.substr(0, 19), "multipart/form-data"))
+      body_limit_ = srv_.cfg.max_upload_bytes;
+    parser_->body_limit(body_limit_);
     if (parser_->is_done()) { // no body (most GETs): nothing left to time
       read_body();
       return;
@@ -390,7 +396,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void on_read_error(beast::error_code ec) {
     if (ec == bhttp::error::body_limit) {
       reject(protocol::errc::payload_too_large,
-             "the request body exceeds " + std::to_string(srv_.cfg.max_body_bytes) + " bytes");
+             "the request body exceeds " + std::to_string(body_limit_) + " bytes");
     } else if (ec == bhttp::error::header_limit) {
       reject(protocol::errc::header_too_large,
              "the request headers exceed " + std::to_string(srv_.cfg.max_header_bytes) + " bytes");
@@ -526,6 +532,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   std::optional<bhttp::response<bhttp::string_body>> res_;
   timer_type body_timer_{stream_.get_executor()};
   bool body_timed_out_ = false;
+  size_t body_limit_ = 0; // of the request being read
   std::string client_address_;
   bool keep_alive_ = true;
   unsigned version_ = 11;

@@ -17,6 +17,7 @@ struct server_settings {
   size_t io_threads = 2;
   size_t max_connections = 10000;
   size_t max_body_bytes = 1 << 20;
+  size_t max_upload_bytes = 32 << 20; // multipart/form-data bodies (document uploads)
   size_t max_header_bytes = 16 << 10;
   size_t ws_queue_messages = 1024; // per WebSocket connection; then it is closed (1008)
   std::chrono::seconds read_timeout{30};

@@ -1,0 +1,112 @@
+#include "actors/text_terms.hpp"
+
+namespace chatagent::actors {
+
+namespace {
+
+/// Decodes the code point at `i` (advancing it); invalid bytes read as U+FFFD.
+char32_t next_code_point(std::string_view s, size_t& i) {
+  auto b = static_cast<unsigned char>(s[i]);
+  size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) {
+    ++i;
+    return 0xFFFD;
+  }
+  char32_t cp = n == 1 ? b : n == 2 ? (b & 0x1F) : n == 3 ? (b & 0x0F) : (b & 0x07);
+  for (size_t k = 1; k < n; ++k) {
+    auto c = static_cast<unsigned char>(s[i + k]);
+    if ((c & 0xC0) != 0x80) {
+      ++i;
+      return 0xFFFD;
+    }
+    cp = (cp << 6) | (c & 0x3F);
+  }
+  i += n;
+  return cp;
+}
+
+void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+bool is_cjk(char32_t cp) {
+  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+         (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x20000 && cp <= 0x2FFFF) ||
+         (cp >= 0x3040 && cp <= 0x30FF) || (cp >= 0xAC00 && cp <= 0xD7AF);
+}
+
+/// Letters and digits outside CJK; ASCII ones lower-cased (full-width ones too).
+bool word_char(char32_t& cp) {
+  if (cp >= 0xFF10 && cp <= 0xFF19) // full-width digits
+    cp = cp - 0xFF10 + U'0';
+  else if (cp >= 0xFF21 && cp <= 0xFF3A)
+    cp = cp - 0xFF21 + U'a';
+  else if (cp >= 0xFF41 && cp <= 0xFF5A)
+    cp = cp - 0xFF41 + U'a';
+  if (cp < 0x80) {
+    if (cp >= 'A' && cp <= 'Z')
+      cp = cp - 'A' + 'a';
+    return (cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9');
+  }
+  if (cp == 0xFFFD)
+    return false;
+  // Punctuation and symbols of the blocks that hold mostly those.
+  if ((cp >= 0x2000 && cp <= 0x2BFF) || (cp >= 0x3000 && cp <= 0x303F) ||
+      (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFFEF) || cp == 0xA0 ||
+      (cp >= 0xA1 && cp <= 0xBF) || cp == 0xD7 || cp == 0xF7)
+    return false;
+  return true;
+}
+
+} // namespace
+
+std::vector<text_term> text_terms(std::string_view text) {
+  std::vector<text_term> out;
+  std::string word;
+  std::string prev_cjk; // the previous character, when it was CJK
+  auto flush_word = [&] {
+    if (!word.empty())
+      out.push_back({std::move(word), text_term::word});
+    word.clear();
+  };
+  size_t i = 0;
+  while (i < text.size()) {
+    auto cp = next_code_point(text, i);
+    if (is_cjk(cp)) {
+      flush_word();
+      std::string ch;
+      append_utf8(ch, cp);
+      if (!prev_cjk.empty())
+        out.push_back({prev_cjk + ch, text_term::cjk_pair});
+      out.push_back({ch, text_term::cjk_char});
+      prev_cjk = std::move(ch);
+      continue;
+    }
+    prev_cjk.clear();
+    if (word_char(cp)) {
+      append_utf8(word, cp);
+      if (word.size() > 64) // not a word any more (base64, a hash): cut it into pieces
+        flush_word();
+    } else {
+      flush_word();
+    }
+  }
+  flush_word();
+  return out;
+}
+
+} // namespace chatagent::actors
