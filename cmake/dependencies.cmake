@@ -25,6 +25,8 @@ find_package(CURL REQUIRED)
 find_package(CLI11 CONFIG QUIET)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
+pkg_check_modules(POPPLER_CPP REQUIRED IMPORTED_TARGET poppler-cpp)
+pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
 
 if(CHATAGENT_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)
