@@ -32,12 +32,8 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   if (!orphans.empty())
     if (auto err = store->db().write(std::move(orphans)))
       return err;
-  auto bases = storage::knowledge_store{store->shared_db()}.load_bases();
-  if (!bases)
-    return std::move(bases.error());
   auto running = std::count_if(bots->begin(), bots->end(), [](auto& b) { return b.is_active; });
-  spdlog::info("loaded {} bots, {} of them running; {} knowledge bases", bots->size(), running,
-               bases->size());
+  spdlog::info("loaded {} bots, {} of them running", bots->size(), running);
   auto store_actors = spawn_chat_store_actors(sys, store, settings.store_readers);
   auto providers = std::make_shared<const llm_providers>(sys, settings.llm_timeout);
   auto bot_manager =
@@ -45,8 +41,22 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   auto conversations =
       spawn_conversation_manager(sys, store_actors, bot_manager, providers, settings);
   caf::anon_send(bot_manager, connect_atom::value, conversations);
-  auto knowledge = spawn_knowledge_manager(sys, store_actors.writer, std::move(*bases));
-  chat_services out{bot_manager, conversations, knowledge, {}};
+  auto knowledge = spawn_knowledge_service(
+      sys, std::make_shared<storage::knowledge_store>(store->shared_db()), store_actors.writer,
+      settings.ingest_workers, settings.search_workers);
+  if (!knowledge) {
+    caf::anon_send_exit(conversations, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(bot_manager, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(store_actors.writer, caf::exit_reason::user_shutdown);
+    for (auto& r : store_actors.readers)
+      caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+    for (auto& a : providers->actors())
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    return std::move(knowledge.error());
+  }
+  chat_services out{bot_manager, conversations, knowledge->manager, {}};
+  for (auto& w : knowledge->workers)
+    out.internals.push_back(w);
   out.internals.push_back(caf::actor_cast<caf::actor>(store_actors.writer));
   for (auto& r : store_actors.readers)
     out.internals.push_back(caf::actor_cast<caf::actor>(r));

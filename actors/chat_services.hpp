@@ -22,6 +22,8 @@ struct chat_settings {
   std::chrono::seconds llm_timeout{120};       // one whole completion
   int64_t recent_messages = 100;               // kept in memory per live conversation
   size_t store_readers = 2;
+  size_t ingest_workers = 1; // knowledge ingestion threads (file reading, embedding)
+  size_t search_workers = 2; // knowledge search threads
 };
 
 /// The bot, conversation and knowledge services, wired to each other.

@@ -1,5 +1,7 @@
 #include "actors/knowledge_manager.hpp"
 
+#include "actors/knowledge_workers.hpp"
+#include "actors/local_embedder.hpp"
 #include "protocol/error.hpp"
 #include "protocol/knowledge_json.hpp"
 #include "protocol/time.hpp"
@@ -13,6 +15,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
+#include <spdlog/spdlog.h>
 
 namespace chatagent::actors {
 
@@ -21,16 +24,35 @@ using namespace protocol;
 namespace {
 
 constexpr auto store_timeout = std::chrono::seconds(30);
+constexpr auto extract_timeout = std::chrono::seconds(120);
+
+using manager_impl_actor = knowledge_manager_actor::extend_with<knowledge_reports_actor>;
+
+struct base_entry {
+  knowledge_base record;
+  std::map<std::string, knowledge_document> docs;  // by id: creation order
+  std::shared_ptr<storage::knowledge_index> index; // null until something is embedded
+  std::unordered_map<std::string, std::shared_ptr<std::atomic<bool>>> ingesting; // cancel flags
+  std::shared_ptr<const std::map<int64_t, document_info>> infos; // for searches, by seq
+};
 
 struct manager_state {
   manager_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
-  std::unordered_map<std::string, knowledge_base> bases;
+  std::unordered_map<std::string, base_entry> bases;
   std::map<std::string, std::vector<std::string>> by_owner; // ids in creation order
   store_writer_actor writer;
+  std::vector<knowledge_worker_actor> ingest;
+  std::vector<knowledge_worker_actor> search;
+  size_t next_ingest = 0;
+  size_t next_search = 0;
 };
 
 caf::error no_such_base() {
   return api_error(errc::not_found, "no such knowledge base", "base_id", "not found");
+}
+
+caf::error no_such_document() {
+  return api_error(errc::not_found, "no such document", "document_id", "not found");
 }
 
 bool matches(const knowledge_base& kb, const knowledge_query& q) {
@@ -41,28 +63,70 @@ bool matches(const knowledge_base& kb, const knowledge_query& q) {
          to_lower_ascii(kb.description).find(needle) != std::string::npos;
 }
 
-knowledge_manager_actor::behavior_type
-manager_impl(knowledge_manager_actor::stateful_pointer<manager_state> self,
-             store_writer_actor writer, std::vector<knowledge_base> bases) {
+/// The document's title: the form's `metadata.title`, else the document's own, else the
+/// file name.
+std::string pick_title(const std::string& metadata, const extracted_text& text,
+                       const std::string& filename) {
+  if (auto m = parse_json(metadata); m && m->is_object())
+    if (auto t = m->find("title"); t && t->is_string() && !t->as_string().empty())
+      return t->as_string();
+  if (!text.title.empty())
+    return text.title;
+  return filename.empty() ? "untitled" : filename;
+}
+
+void refresh_infos(base_entry& e) {
+  auto infos = std::make_shared<std::map<int64_t, document_info>>();
+  for (auto& [id, d] : e.docs)
+    infos->emplace(d.seq, document_info{d.id.value, d.title, d.source, d.metadata});
+  e.infos = std::move(infos);
+}
+
+manager_impl_actor::behavior_type
+manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, store_writer_actor writer,
+             std::vector<base_entry> bases, std::vector<knowledge_worker_actor> ingest,
+             std::vector<knowledge_worker_actor> search) {
   auto& st = self->state;
   st.writer = std::move(writer);
-  for (auto& kb : bases) {
-    st.by_owner[kb.owner.value].push_back(kb.id.value);
-    auto id = kb.id.value;
-    st.bases.emplace(std::move(id), std::move(kb));
+  st.ingest = std::move(ingest);
+  st.search = std::move(search);
+  for (auto& e : bases) {
+    st.by_owner[e.record.owner.value].push_back(e.record.id.value);
+    auto id = e.record.id.value;
+    refresh_infos(e);
+    st.bases.emplace(std::move(id), std::move(e));
   }
-  auto owned = [self](const user_id& owner, const knowledge_base_id& id) -> knowledge_base* {
+  auto owned = [self](const user_id& owner, const knowledge_base_id& id) -> base_entry* {
     auto i = self->state.bases.find(id.value);
-    if (i == self->state.bases.end() || i->second.owner != owner)
+    if (i == self->state.bases.end() || i->second.record.owner != owner)
       return nullptr;
     return &i->second;
   };
   // Commits `batch`, then runs `done`; other messages wait meanwhile, which keeps the
-  // order of changes to a base the order of their requests.
+  // order of changes the order of their requests.
   auto commit = [self](storage::write_batch batch, auto done, auto rp) {
     self->request(self->state.writer, store_timeout, commit_atom::value, std::move(batch))
         .await([done](bool) mutable { done(); },
                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  };
+  // Commits without anyone waiting for the answer (background bookkeeping).
+  auto commit_quietly = [self](storage::write_batch batch, std::string what) {
+    self->request(self->state.writer, store_timeout, commit_atom::value, std::move(batch))
+        .then([](bool) {},
+              [what](caf::error& err) {
+                spdlog::error("knowledge: {}: {}", what, describe(err).message);
+              });
+  };
+  // Takes chunks out of the index and the database.
+  auto drop_chunks = [commit_quietly](base_entry& e, const std::vector<int64_t>& ids) {
+    if (ids.empty())
+      return;
+    if (e.index)
+      e.index->remove(ids);
+    storage::write_batch batch;
+    for (auto id : ids)
+      storage::knowledge_store::erase_chunk(batch, e.record.id, id);
+    commit_quietly(std::move(batch), "removing chunks");
   };
   return {
       [self, commit](create_atom, const user_id& owner,
@@ -72,6 +136,8 @@ manager_impl(knowledge_manager_actor::stateful_pointer<manager_state> self,
         kb.owner = owner;
         kb.document_count = 0;
         kb.chunk_count = 0;
+        kb.embedding_dimension = 0;
+        kb.next_document_seq = 1;
         kb.created_at_ms = kb.updated_at_ms = now_ms();
         storage::write_batch batch;
         storage::knowledge_store::put_base(batch, kb);
@@ -80,7 +146,10 @@ manager_impl(knowledge_manager_actor::stateful_pointer<manager_state> self,
             [self, kb, rp]() mutable {
               auto& st = self->state;
               st.by_owner[kb.owner.value].push_back(kb.id.value);
-              st.bases.emplace(kb.id.value, kb);
+              base_entry e;
+              e.record = kb;
+              refresh_infos(e);
+              st.bases.emplace(kb.id.value, std::move(e));
               rp.deliver(std::move(kb));
             },
             rp);
@@ -93,7 +162,7 @@ manager_impl(knowledge_manager_actor::stateful_pointer<manager_state> self,
         auto& st = self->state;
         if (auto i = st.by_owner.find(owner.value); i != st.by_owner.end()) {
           for (auto& id : i->second) {
-            auto& kb = st.bases.at(id);
+            auto& kb = st.bases.at(id).record;
             if (!matches(kb, q))
               continue;
             if (page.total >= q.offset && static_cast<int64_t>(page.bases.size()) < q.limit)
@@ -105,22 +174,22 @@ manager_impl(knowledge_manager_actor::stateful_pointer<manager_state> self,
       },
       [owned](find_atom, const user_id& owner,
               const knowledge_base_id& id) -> caf::result<knowledge_base> {
-        auto kb = owned(owner, id);
-        if (!kb)
+        auto e = owned(owner, id);
+        if (!e)
           return no_such_base();
-        return *kb;
+        return e->record;
       },
       [self, owned, commit](update_atom, const user_id& owner, const knowledge_base_id& id,
                             const std::string& patch) -> caf::result<knowledge_base> {
-        auto kb = owned(owner, id);
-        if (!kb)
+        auto e = owned(owner, id);
+        if (!e)
           return no_such_base();
         auto body = parse_json(patch);
         if (!body)
           return std::move(body.error());
         if (!body->is_object())
           return api_error(errc::validation_error, "the request body must be a JSON object");
-        auto next = *kb;
+        auto next = e->record;
         if (auto err = apply_knowledge_base_json(next, *body, false))
           return err;
         next.updated_at_ms = now_ms();
@@ -131,7 +200,7 @@ manager_impl(knowledge_manager_actor::stateful_pointer<manager_state> self,
             std::move(batch),
             [self, next, rp]() mutable {
               if (auto i = self->state.bases.find(next.id.value); i != self->state.bases.end())
-                i->second = next;
+                i->second.record = next;
               rp.deliver(std::move(next));
             },
             rp);
@@ -139,8 +208,11 @@ manager_impl(knowledge_manager_actor::stateful_pointer<manager_state> self,
       },
       [self, owned, commit](delete_atom, const user_id& owner,
                             const knowledge_base_id& id) -> caf::result<bool> {
-        if (!owned(owner, id))
+        auto e = owned(owner, id);
+        if (!e)
           return no_such_base();
+        for (auto& [doc, flag] : e->ingesting)
+          flag->store(true);
         auto rp = self->make_response_promise<bool>();
         storage::write_batch batch;
         storage::knowledge_store::erase_base(batch, id);
@@ -155,14 +227,311 @@ manager_impl(knowledge_manager_actor::stateful_pointer<manager_state> self,
             rp);
         return rp;
       },
+      // -- documents ------------------------------------------------------------------
+      [self, owned, commit](upload_atom, const user_id& owner, const knowledge_base_id& id,
+                            document_upload& up) -> caf::result<upload_result> {
+        auto e = owned(owner, id);
+        if (!e)
+          return no_such_base();
+        if (e->record.embedding.provider != "local")
+          return api_error(errc::validation_error,
+                           "this base embeds with " + e->record.embedding_model + " (" +
+                               e->record.embedding.provider +
+                               "): embedding APIs are not available in this version yet; use "
+                               "embedding_model \"local\"",
+                           "embedding_model", "not available");
+        auto rp = self->make_response_promise<upload_result>();
+        auto& st = self->state;
+        auto& worker = st.ingest[st.next_ingest++ % st.ingest.size()];
+        auto filename = up.filename;
+        auto content_type = up.content_type;
+        auto size = static_cast<int64_t>(up.bytes.size());
+        auto metadata = up.metadata;
+        self->request(worker, extract_timeout, extract_atom::value, std::move(up))
+            .then(
+                [self, commit, id, filename, content_type, size, metadata,
+                 rp](extracted_document& ex) mutable {
+                  auto& st = self->state;
+                  auto i = st.bases.find(id.value);
+                  if (i == st.bases.end()) {
+                    rp.deliver(no_such_base());
+                    return;
+                  }
+                  auto& e = i->second;
+                  for (auto& [doc_id, d] : e.docs)
+                    if (d.content_hash == ex.content_hash && d.status != "failed") {
+                      rp.deliver(upload_result{d, true});
+                      return;
+                    }
+                  knowledge_document d;
+                  d.id = new_id<document_id_tag>();
+                  d.base = id;
+                  d.seq = e.record.next_document_seq;
+                  d.source = filename;
+                  d.title = pick_title(metadata, ex.text, filename);
+                  d.format = ex.text.format;
+                  d.content_type = content_type;
+                  d.size_bytes = size;
+                  d.content_hash = ex.content_hash;
+                  d.metadata = metadata;
+                  d.page_count = d.format == "pdf" ? static_cast<int64_t>(ex.text.pages.size()) : 0;
+                  d.created_at_ms = d.updated_at_ms = now_ms();
+                  auto next = e.record;
+                  next.next_document_seq += 1;
+                  next.document_count += 1;
+                  next.updated_at_ms = d.created_at_ms;
+                  storage::write_batch batch;
+                  storage::knowledge_store::put_base(batch, next);
+                  storage::knowledge_store::put_document(batch, d);
+                  auto pages =
+                      std::make_shared<std::vector<extracted_page>>(std::move(ex.text.pages));
+                  commit(
+                      std::move(batch),
+                      [self, id, next, d, pages, rp]() mutable {
+                        auto& st = self->state;
+                        auto i = st.bases.find(id.value);
+                        if (i == st.bases.end()) {
+                          rp.deliver(no_such_base());
+                          return;
+                        }
+                        auto& e = i->second;
+                        e.record.next_document_seq = next.next_document_seq;
+                        e.record.document_count += 1;
+                        e.record.updated_at_ms = next.updated_at_ms;
+                        e.docs.emplace(d.id.value, d);
+                        refresh_infos(e);
+                        if (!e.index)
+                          e.index =
+                              std::make_shared<storage::knowledge_index>(local_embedding_dimension);
+                        auto flag = std::make_shared<std::atomic<bool>>(false);
+                        e.ingesting.emplace(d.id.value, flag);
+                        auto& worker = st.ingest[st.next_ingest++ % st.ingest.size()];
+                        self->send(worker,
+                                   embed_job{e.record, d, std::move(*pages), e.index, flag,
+                                             caf::actor_cast<knowledge_reports_actor>(self)});
+                        rp.deliver(upload_result{d, false});
+                      },
+                      rp);
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      },
+      [owned](list_atom, const user_id& owner, const knowledge_base_id& id,
+              const document_query& q) -> caf::result<document_page> {
+        auto e = owned(owner, id);
+        if (!e)
+          return no_such_base();
+        document_page page;
+        page.limit = q.limit;
+        page.offset = q.offset;
+        for (auto& [doc_id, d] : e->docs) {
+          if (!q.status.empty() && d.status != q.status)
+            continue;
+          if (page.total >= q.offset && static_cast<int64_t>(page.documents.size()) < q.limit)
+            page.documents.push_back(d);
+          ++page.total;
+        }
+        return page;
+      },
+      [owned](find_atom, const user_id& owner, const knowledge_base_id& id,
+              const document_id& doc) -> caf::result<knowledge_document> {
+        auto e = owned(owner, id);
+        if (!e)
+          return no_such_base();
+        auto d = e->docs.find(doc.value);
+        if (d == e->docs.end())
+          return no_such_document();
+        return d->second;
+      },
+      [self, owned, commit, drop_chunks](delete_atom, const user_id& owner,
+                                         const knowledge_base_id& id,
+                                         const document_id& doc) -> caf::result<bool> {
+        auto e = owned(owner, id);
+        if (!e)
+          return no_such_base();
+        auto d = e->docs.find(doc.value);
+        if (d == e->docs.end())
+          return no_such_document();
+        auto rp = self->make_response_promise<bool>();
+        auto gone = d->second;
+        auto next = e->record;
+        next.document_count -= 1;
+        next.chunk_count -= gone.status == "ready" ? gone.chunk_count : 0;
+        next.updated_at_ms = now_ms();
+        storage::write_batch batch;
+        storage::knowledge_store::put_base(batch, next);
+        storage::knowledge_store::erase_document(batch, gone);
+        commit(
+            std::move(batch),
+            [self, id, gone, next, drop_chunks, rp]() mutable {
+              auto& st = self->state;
+              auto i = st.bases.find(id.value);
+              if (i != st.bases.end()) {
+                auto& e = i->second;
+                e.record.document_count = next.document_count;
+                e.record.chunk_count = next.chunk_count;
+                e.record.updated_at_ms = next.updated_at_ms;
+                e.docs.erase(gone.id.value);
+                refresh_infos(e);
+                if (auto f = e.ingesting.find(gone.id.value); f != e.ingesting.end()) {
+                  // Its worker stops and reports what it stored: removed then.
+                  f->second->store(true);
+                } else if (gone.status == "ready") {
+                  std::vector<int64_t> ids;
+                  for (int64_t k = 0; k < gone.chunk_count; ++k)
+                    ids.push_back(storage::chunk_id(gone.seq, k));
+                  drop_chunks(e, ids);
+                }
+              }
+              rp.deliver(true);
+            },
+            rp);
+        return rp;
+      },
+      [self, owned](search_atom, const user_id& owner, const knowledge_base_id& id,
+                    search_request& req) -> caf::result<search_result> {
+        auto e = owned(owner, id);
+        if (!e)
+          return no_such_base();
+        if (e->record.embedding.provider != "local")
+          return api_error(errc::validation_error,
+                           "this base embeds with " + e->record.embedding_model +
+                               ": embedding APIs are not available in this version yet",
+                           "embedding_model", "not available");
+        auto& st = self->state;
+        auto& worker = st.search[st.next_search++ % st.search.size()];
+        return self->delegate(worker, search_job{e->record, std::move(req), e->index, e->infos});
+      },
+      // -- reports of the workers ------------------------------------------------------
+      [self](progress_atom, const knowledge_base_id& id, const document_id& doc, int64_t pct) {
+        auto i = self->state.bases.find(id.value);
+        if (i == self->state.bases.end())
+          return;
+        if (auto d = i->second.docs.find(doc.value); d != i->second.docs.end())
+          d->second.progress = std::max(d->second.progress, pct);
+      },
+      [self, commit_quietly, drop_chunks](ingest_outcome& out) {
+        auto& st = self->state;
+        auto i = st.bases.find(out.base.value);
+        if (i == st.bases.end())
+          return; // the base is gone, and its chunks with it
+        auto& e = i->second;
+        e.ingesting.erase(out.document.value);
+        auto d = e.docs.find(out.document.value);
+        if (d == e.docs.end() || out.cancelled) {
+          drop_chunks(e, out.chunk_ids);
+          return;
+        }
+        auto& doc = d->second;
+        doc.updated_at_ms = now_ms();
+        if (!out.error.empty()) {
+          spdlog::warn("knowledge base {}: document {} failed: {}", e.record.id.value, doc.id.value,
+                       out.error);
+          drop_chunks(e, out.chunk_ids);
+          doc.status = "failed";
+          doc.error = out.error;
+        } else {
+          doc.status = "ready";
+          doc.progress = 100;
+          doc.chunk_count = static_cast<int64_t>(out.chunk_ids.size());
+          e.record.chunk_count += doc.chunk_count;
+          e.record.embedding_dimension = out.dimension;
+        }
+        storage::write_batch batch;
+        storage::knowledge_store::put_document(batch, doc);
+        storage::knowledge_store::put_base(batch, e.record);
+        commit_quietly(std::move(batch), "storing a document's state");
+      },
   };
 }
 
 } // namespace
 
-knowledge_manager_actor spawn_knowledge_manager(caf::actor_system& sys, store_writer_actor writer,
-                                                std::vector<knowledge_base> bases) {
-  return sys.spawn(manager_impl, std::move(writer), std::move(bases));
+caf::expected<knowledge_service>
+spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowledge_store> store,
+                        store_writer_actor writer, size_t ingest_workers, size_t search_workers) {
+  auto records = store->load_bases();
+  if (!records)
+    return std::move(records.error());
+  auto docs = store->load_documents();
+  if (!docs)
+    return std::move(docs.error());
+  std::unordered_map<std::string, base_entry> by_id;
+  std::vector<std::string> order;
+  for (auto& kb : *records) {
+    order.push_back(kb.id.value);
+    base_entry e;
+    e.record = std::move(kb);
+    by_id.emplace(order.back(), std::move(e));
+  }
+  // Documents whose ingestion a stop interrupted failed; their partial chunks go.
+  storage::write_batch repairs;
+  size_t interrupted = 0;
+  for (auto& d : *docs) {
+    auto b = by_id.find(d.base.value);
+    if (b == by_id.end()) { // an orphan of a base deletion
+      storage::knowledge_store::erase_document(repairs, d);
+      continue;
+    }
+    if (d.status == "processing") {
+      ++interrupted;
+      d.status = "failed";
+      d.error = "the server stopped while the document was ingested: upload it again";
+      d.updated_at_ms = now_ms();
+      storage::knowledge_store::put_document(repairs, d);
+      auto ids = store->chunk_ids_of(d.base, d.seq);
+      if (!ids)
+        return std::move(ids.error());
+      for (auto id : *ids)
+        storage::knowledge_store::erase_chunk(repairs, d.base, id);
+    }
+    b->second.docs.emplace(d.id.value, std::move(d));
+  }
+  if (!repairs.empty())
+    if (auto err = store->db().write(std::move(repairs)))
+      return err;
+  if (interrupted > 0)
+    spdlog::warn("knowledge: {} documents were being ingested when the server stopped: failed",
+                 interrupted);
+  std::vector<base_entry> bases;
+  size_t chunks = 0;
+  for (auto& id : order) {
+    auto& e = by_id.at(id);
+    if (e.record.embedding_dimension > 0) {
+      e.index = std::make_shared<storage::knowledge_index>(
+          static_cast<size_t>(e.record.embedding_dimension));
+      std::unordered_map<int64_t, bool> ready;
+      for (auto& [doc_id, d] : e.docs)
+        ready[d.seq] = d.status == "ready";
+      auto err = store->load_index(
+          e.record.id, *e.index,
+          [&](int64_t seq) {
+            auto r = ready.find(seq);
+            return r != ready.end() && r->second;
+          },
+          index_terms);
+      if (err)
+        return err;
+      chunks += e.index->size();
+    }
+    bases.push_back(std::move(e));
+  }
+  spdlog::info("loaded {} knowledge bases, {} chunks indexed", bases.size(), chunks);
+  knowledge_service out;
+  std::vector<knowledge_worker_actor> ingest;
+  std::vector<knowledge_worker_actor> search;
+  for (size_t i = 0; i < std::max<size_t>(1, ingest_workers); ++i)
+    ingest.push_back(spawn_knowledge_worker(sys, store));
+  for (size_t i = 0; i < std::max<size_t>(1, search_workers); ++i)
+    search.push_back(spawn_knowledge_worker(sys, store));
+  for (auto& w : ingest)
+    out.workers.push_back(caf::actor_cast<caf::actor>(w));
+  for (auto& w : search)
+    out.workers.push_back(caf::actor_cast<caf::actor>(w));
+  auto manager = sys.spawn(manager_impl, std::move(writer), std::move(bases), std::move(ingest),
+                           std::move(search));
+  out.manager = caf::actor_cast<knowledge_manager_actor>(manager);
+  return out;
 }
 
 } // namespace chatagent::actors

@@ -3,16 +3,31 @@
 #include "actors/chat_store_actor.hpp"
 #include "protocol/knowledge.hpp"
 
+#include <memory>
 #include <vector>
 
+#include <caf/expected.hpp>
 #include <caf/fwd.hpp>
+
+namespace chatagent::storage {
+class knowledge_store;
+} // namespace chatagent::storage
 
 namespace chatagent::actors {
 
-/// Spawns the knowledge service over the `bases` loaded from storage; it persists every
-/// change through `writer` before it answers.
-protocol::knowledge_manager_actor
-spawn_knowledge_manager(caf::actor_system& sys, store_writer_actor writer,
-                        std::vector<protocol::knowledge_base> bases);
+/// The knowledge service and the actors it runs, to stop with it.
+struct knowledge_service {
+  protocol::knowledge_manager_actor manager;
+  std::vector<caf::actor> workers;
+};
+
+/// Loads every knowledge base and document from `store` and builds the bases' indexes
+/// (documents whose ingestion a stop interrupted become `failed`), then spawns the
+/// knowledge service: it persists every change through `writer` before it answers, and
+/// runs `ingest_workers` detached workers for ingestion and `search_workers` for searches
+/// (a search never waits for an ingestion). Blocks while it loads.
+caf::expected<knowledge_service>
+spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowledge_store> store,
+                        store_writer_actor writer, size_t ingest_workers, size_t search_workers);
 
 } // namespace chatagent::actors

@@ -395,6 +395,26 @@ struct api::impl {
         {"GET", {"api", "v1", "knowledge", "bases", "{}"}, true, &impl::get_knowledge_base},
         {"PUT", {"api", "v1", "knowledge", "bases", "{}"}, true, &impl::update_knowledge_base},
         {"DELETE", {"api", "v1", "knowledge", "bases", "{}"}, true, &impl::delete_knowledge_base},
+        {"POST",
+         {"api", "v1", "knowledge", "bases", "{}", "documents"},
+         true,
+         &impl::upload_document},
+        {"GET",
+         {"api", "v1", "knowledge", "bases", "{}", "documents"},
+         true,
+         &impl::list_documents},
+        {"GET",
+         {"api", "v1", "knowledge", "bases", "{}", "documents", "{}"},
+         true,
+         &impl::get_document},
+        {"DELETE",
+         {"api", "v1", "knowledge", "bases", "{}", "documents", "{}"},
+         true,
+         &impl::delete_document},
+        {"POST",
+         {"api", "v1", "knowledge", "bases", "{}", "search"},
+         true,
+         &impl::search_knowledge_base},
     };
   }
 
@@ -759,6 +779,11 @@ struct api::impl {
   void get_knowledge_base(const call_ptr& c);
   void update_knowledge_base(const call_ptr& c);
   void delete_knowledge_base(const call_ptr& c);
+  void upload_document(const call_ptr& c);
+  void list_documents(const call_ptr& c);
+  void get_document(const call_ptr& c);
+  void delete_document(const call_ptr& c);
+  void search_knowledge_base(const call_ptr& c);
 };
 
 } // namespace chatagent::http

@@ -3,6 +3,7 @@
 #include "http/api.hpp"
 
 #include <array>
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <thread>
@@ -336,7 +337,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void do_read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_.cfg.max_header_bytes));
-    parser_->body_limit(srv_.cfg.max_body_bytes);
+    // The largest limit until the headers tell which applies (Beast checks a
+    // Content-Length against the limit as soon as the headers are parsed).
+    body_limit_ = std::max(srv_.cfg.max_body_bytes, srv_.cfg.max_upload_bytes);
+    parser_->body_limit(body_limit_);
     stream_.expires_after(srv_.cfg.idle_timeout);
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
@@ -354,7 +358,12 @@ class http_session : public std::enable_shared_from_this<http_session> {
     auto type = parser_->get()[bhttp::field::content_type];
     if (type.size() >= 19 && beast::iequals(type.substr(0, 19), "multipart/form-data"))
       body_limit_ = srv_.cfg.max_upload_bytes;
-    parser_->body_limit(body_limit_);
+    if (auto length = parser_->content_length(); length && *length > body_limit_) {
+      reject(protocol::errc::payload_too_large,
+             "the request body exceeds " + std::to_string(body_limit_) + " bytes");
+      return;
+    }
+    parser_->body_limit(body_limit_); // for chunked bodies
     if (parser_->is_done()) { // no body (most GETs): nothing left to time
       read_body();
       return;

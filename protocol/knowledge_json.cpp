@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 
 namespace chatagent::protocol {
 
@@ -118,6 +119,59 @@ void write_knowledge_base(json_writer& w, const knowledge_base& kb) {
       .member("chunk_count", kb.chunk_count)
       .member("created_at", format_time(kb.created_at_ms))
       .member("updated_at", format_time(kb.updated_at_ms))
+      .end_object();
+}
+
+void write_document(json_writer& w, const knowledge_document& d) {
+  w.begin_object()
+      .member("id", d.id.value)
+      .member("base_id", d.base.value)
+      .member("title", d.title)
+      .member("source", d.source)
+      .member("format", d.format)
+      .member("content_type", d.content_type)
+      .member("size_bytes", d.size_bytes)
+      .member("content_hash", d.content_hash);
+  w.key("metadata").raw(d.metadata);
+  w.member("status", d.status).member("progress", d.progress);
+  if (d.error.empty())
+    w.key("error").null();
+  else
+    w.member("error", d.error);
+  w.member("page_count", d.page_count)
+      .member("chunk_count", d.chunk_count)
+      .member("created_at", format_time(d.created_at_ms))
+      .member("updated_at", format_time(d.updated_at_ms))
+      .end_object();
+}
+
+caf::error read_search_request(search_request& r, const json_value& body) {
+  search_request next;
+  bool present = false;
+  for (auto err : {
+           read_text(body, "query", "query", 1, 2000, next.query, present),
+           read_integer(body, "top_k", "top_k", 1, 100, next.top_k),
+           read_number(body, "score_threshold", "score_threshold", 0.0, 1.0, next.score_threshold),
+           read_object(body, "filters", "filters", knowledge_limits::metadata_max, next.filters),
+       })
+    if (err)
+      return err;
+  if (!present)
+    return bad("query", "is required");
+  r = std::move(next);
+  return caf::none;
+}
+
+void write_search_result(json_writer& w, const search_result& r) {
+  w.begin_object().key("results").begin_array();
+  for (auto& hit : r.results) {
+    w.begin_object().member("content", hit.content);
+    w.key("metadata").raw(hit.metadata);
+    w.member("score", hit.score).end_object();
+  }
+  w.end_array();
+  w.member("total", static_cast<int64_t>(r.results.size()))
+      .member("query_time", std::round(r.query_time_s * 1e6) / 1e6)
       .end_object();
 }
 

@@ -34,4 +34,14 @@ caf::error apply_knowledge_base_json(knowledge_base& kb, const json_value& body,
 /// A knowledge base as the API shows it: no secrets.
 void write_knowledge_base(json_writer& w, const knowledge_base& kb);
 
+/// A document as the API shows it.
+void write_document(json_writer& w, const knowledge_document& d);
+
+/// Reads a `POST /knowledge/bases/{id}/search` body: `query` (1–2,000 characters),
+/// `top_k` (1–100, default 5), `score_threshold` (0–1, default 0), `filters` (an object).
+caf::error read_search_request(search_request& r, const json_value& body);
+
+/// `{"results": [{"content", "metadata", "score"}], "total", "query_time"}`.
+void write_search_result(json_writer& w, const search_result& r);
+
 } // namespace chatagent::protocol

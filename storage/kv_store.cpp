@@ -19,10 +19,19 @@ using protocol::errc;
 namespace {
 
 // Index = static_cast<size_t>(family); "default" must exist in every RocksDB database.
-constexpr std::array<const char*, 10> family_names{
-    "default",      "users",          "user_names",         "user_emails",
-    "bots",         "conversations",  "conversation_index", "messages",
-    "bot_activity", "knowledge_bases"};
+constexpr std::array<const char*, 13> family_names{"default",
+                                                   "users",
+                                                   "user_names",
+                                                   "user_emails",
+                                                   "bots",
+                                                   "conversations",
+                                                   "conversation_index",
+                                                   "messages",
+                                                   "bot_activity",
+                                                   "knowledge_bases",
+                                                   "knowledge_documents",
+                                                   "knowledge_chunks",
+                                                   "knowledge_vectors"};
 
 constexpr std::string_view schema_version = "1";
 

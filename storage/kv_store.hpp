@@ -14,16 +14,19 @@ namespace chatagent::storage {
 
 /// The column families of the database, one per kind of record (see docs/storage.md).
 enum class family : uint8_t {
-  meta,               // schema version and other database-wide facts
-  users,              // user id -> user record (JSON)
-  user_names,         // lower-cased username -> user id
-  user_emails,        // lower-cased email -> user id
-  bots,               // bot id -> bot record (JSON)
-  conversations,      // conversation id -> conversation record (JSON)
-  conversation_index, // u/<user id>/<conversation id> -> bot id; b/<bot id>/<conversation id>
-  messages,           // <conversation id>/<seq, 16 hex digits> -> message record (JSON)
-  bot_activity,       // bot id -> counters (3 x int64 little-endian), merged with `merge`
-  knowledge_bases,    // knowledge base id -> knowledge base record (JSON)
+  meta,                // schema version and other database-wide facts
+  users,               // user id -> user record (JSON)
+  user_names,          // lower-cased username -> user id
+  user_emails,         // lower-cased email -> user id
+  bots,                // bot id -> bot record (JSON)
+  conversations,       // conversation id -> conversation record (JSON)
+  conversation_index,  // u/<user id>/<conversation id> -> bot id; b/<bot id>/<conversation id>
+  messages,            // <conversation id>/<seq, 16 hex digits> -> message record (JSON)
+  bot_activity,        // bot id -> counters (3 x int64 little-endian), merged with `merge`
+  knowledge_bases,     // knowledge base id -> knowledge base record (JSON)
+  knowledge_documents, // <base id>/<document id> -> document record (JSON)
+  knowledge_chunks,    // <base id>/<chunk id, 16 hex digits> -> chunk record (JSON)
+  knowledge_vectors,   // <base id>/<chunk id, 16 hex digits> -> float32 little-endian
 };
 
 /// The value of a `family::bot_activity` record or merge operand.

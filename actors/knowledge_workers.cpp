@@ -1,0 +1,222 @@
+#include "actors/knowledge_workers.hpp"
+
+#include "actors/local_embedder.hpp"
+#include "actors/text_chunker.hpp"
+#include "actors/text_terms.hpp"
+#include "protocol/error.hpp"
+#include "protocol/json.hpp"
+#include "storage/knowledge_store.hpp"
+
+#include <chrono>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <sodium.h>
+
+namespace chatagent::actors {
+
+using namespace protocol;
+
+namespace {
+
+constexpr size_t write_batch_chunks = 256;
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (auto b : digest) {
+    out.push_back(hex[b >> 4]);
+    out.push_back(hex[b & 0xF]);
+  }
+  return out;
+}
+
+/// The metadata a search result shows for a chunk: the document's own, then what the
+/// index knows about where the chunk comes from.
+json_value chunk_metadata(const document_info* doc, const storage::chunk_record& c) {
+  json_value::object_t obj;
+  if (doc != nullptr)
+    if (auto m = parse_json(doc->metadata); m && m->is_object())
+      obj = m->as_object();
+  auto set = [&](std::string key, json_value v) {
+    std::erase_if(obj, [&](const json_value::member_t& m) { return m.first == key; });
+    obj.emplace_back(std::move(key), std::move(v));
+  };
+  if (doc != nullptr) {
+    set("title", json_value{doc->title});
+    set("source", json_value{doc->source});
+    set("document_id", json_value{doc->id});
+  }
+  if (c.page > 0)
+    set("page", json_value{c.page});
+  set("chunk_index", json_value{storage::chunk_index_of(c.id)});
+  return json_value{std::move(obj)};
+}
+
+std::string render(const json_value& v) {
+  json_writer w;
+  w.value(v);
+  return w.take();
+}
+
+/// True when every member of `filters` equals the member of `metadata` with its name (or,
+/// when the filter is an array, equals one of its elements).
+bool passes(const json_value& filters, const json_value& metadata) {
+  for (auto& [key, want] : filters.as_object()) {
+    auto have = metadata.find(key);
+    if (have == nullptr)
+      return false;
+    auto have_text = render(*have);
+    if (want.is_array()) {
+      bool any = false;
+      for (auto& w : want.as_array())
+        any = any || render(w) == have_text;
+      if (!any)
+        return false;
+    } else if (render(want) != have_text) {
+      return false;
+    }
+  }
+  return true;
+}
+
+struct worker_state {
+  worker_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
+  std::shared_ptr<storage::knowledge_store> store;
+};
+
+knowledge_worker_actor::behavior_type
+worker_impl(knowledge_worker_actor::stateful_pointer<worker_state> self,
+            std::shared_ptr<storage::knowledge_store> store) {
+  self->state.store = std::move(store);
+  return {
+      [](extract_atom, const document_upload& up) -> caf::result<extracted_document> {
+        auto text = extract_text(up.filename, up.content_type, up.bytes);
+        if (!text)
+          return std::move(text.error());
+        return extracted_document{std::move(*text), sha256_hex(up.bytes)};
+      },
+      [self](embed_job& job) {
+        ingest_outcome out;
+        out.base = job.base.id;
+        out.document = job.document.id;
+        out.dimension = static_cast<int64_t>(local_embedding_dimension);
+        auto report = [&] { self->send(job.report_to, std::move(out)); };
+        // Every page's chunks, in order.
+        std::vector<storage::chunk_record> chunks;
+        for (auto& page : job.pages)
+          for (auto& c : chunk_text(page.text, static_cast<size_t>(job.base.chunk_size),
+                                    static_cast<size_t>(job.base.chunk_overlap))) {
+            storage::chunk_record r;
+            r.page = page.number;
+            r.text = std::move(c.text);
+            chunks.push_back(std::move(r));
+          }
+        if (chunks.empty()) {
+          out.error = "the document has no text to index";
+          report();
+          return;
+        }
+        if (static_cast<int64_t>(chunks.size()) > storage::max_chunks_per_document) {
+          out.error = "the document makes more than " +
+                      std::to_string(storage::max_chunks_per_document) +
+                      " chunks: split it, or use a larger chunk_size";
+          report();
+          return;
+        }
+        std::vector<storage::indexed_chunk> indexed;
+        indexed.reserve(chunks.size());
+        for (size_t first = 0; first < chunks.size(); first += write_batch_chunks) {
+          if (job.cancelled->load()) {
+            out.cancelled = true;
+            report();
+            return;
+          }
+          storage::write_batch batch;
+          auto last = std::min(chunks.size(), first + write_batch_chunks);
+          for (size_t i = first; i < last; ++i) {
+            auto& c = chunks[i];
+            c.id = storage::chunk_id(job.document.seq, static_cast<int64_t>(i));
+            storage::indexed_chunk x;
+            x.id = c.id;
+            x.vector = local_embed(c.text);
+            x.terms = index_terms(c.text);
+            storage::knowledge_store::put_chunk(batch, job.base.id, c, x.vector);
+            indexed.push_back(std::move(x));
+          }
+          if (auto err = self->state.store->db().write(std::move(batch))) {
+            out.error = "storing the chunks failed: " + describe(err).message;
+            report();
+            return;
+          }
+          for (size_t i = first; i < last; ++i)
+            out.chunk_ids.push_back(chunks[i].id);
+          auto pct = static_cast<int64_t>(99 * last / chunks.size());
+          self->send(job.report_to, progress_atom::value, job.base.id, job.document.id, pct);
+        }
+        if (job.cancelled->load()) {
+          out.cancelled = true;
+          report();
+          return;
+        }
+        job.index->add(std::move(indexed));
+        report();
+      },
+      [self](search_job& job) -> caf::result<search_result> {
+        auto started = std::chrono::steady_clock::now();
+        search_result out;
+        auto filters = parse_json(job.request.filters);
+        bool filtered = filters && filters->is_object() && !filters->as_object().empty();
+        auto top_k = static_cast<size_t>(job.request.top_k);
+        if (job.index && job.index->size() > 0) {
+          auto vector = local_embed(job.request.query);
+          auto terms = index_terms(job.request.query);
+          // Filters apply after scoring: look at every chunk then (exact, and bases are
+          // small enough for it so far).
+          auto k = filtered ? job.index->size() : top_k;
+          auto hits = job.index->search(vector, terms, k, std::max<size_t>(50, 4 * top_k));
+          for (auto& h : hits) {
+            if (out.results.size() >= top_k || h.score < job.request.score_threshold)
+              break;
+            auto records = self->state.store->chunks(job.base.id, {h.id});
+            if (!records)
+              return std::move(records.error());
+            if (records->empty())
+              continue; // removed meanwhile
+            auto& rec = records->front();
+            auto doc = job.documents->find(storage::document_seq_of(h.id));
+            auto meta = chunk_metadata(doc == job.documents->end() ? nullptr : &doc->second, rec);
+            if (filtered && !passes(*filters, meta))
+              continue;
+            search_hit hit;
+            hit.content = std::move(rec.text);
+            hit.metadata = render(meta);
+            hit.score = std::round(static_cast<double>(h.score) * 10000) / 10000;
+            out.results.push_back(std::move(hit));
+          }
+        }
+        out.query_time_s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        return out;
+      },
+  };
+}
+
+} // namespace
+
+std::vector<std::string> index_terms(std::string_view text) {
+  std::vector<std::string> out;
+  for (auto& t : text_terms(text))
+    out.push_back(std::move(t.text));
+  return out;
+}
+
+knowledge_worker_actor spawn_knowledge_worker(caf::actor_system& sys,
+                                              std::shared_ptr<storage::knowledge_store> store) {
+  return sys.spawn<caf::detached>(worker_impl, std::move(store));
+}
+
+} // namespace chatagent::actors
