@@ -1,0 +1,349 @@
+#include "support/documents.hpp"
+
+#include "integration/fixture.hpp"
+
+#include <chrono>
+#include <optional>
+#include <thread>
+
+using namespace chatagent::test;
+
+namespace {
+
+constexpr const char* boundary = "----chatagent-test-boundary-7MA4YWxk";
+
+struct file_part {
+  std::string filename;
+  std::string content_type;
+  std::string bytes;
+};
+
+std::string multipart_body(const std::optional<file_part>& file, const std::string& metadata) {
+  std::string body;
+  if (file) {
+    body += std::string{"--"} + boundary + "\r\nContent-Disposition: form-data; name=\"file\"";
+    if (!file->filename.empty())
+      body += "; filename=\"" + file->filename + "\"";
+    body += "\r\n";
+    if (!file->content_type.empty())
+      body += "Content-Type: " + file->content_type + "\r\n";
+    body += "\r\n" + file->bytes + "\r\n";
+  }
+  if (!metadata.empty())
+    body += std::string{"--"} + boundary +
+            "\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n" + metadata + "\r\n";
+  return body + "--" + boundary + "--\r\n";
+}
+
+class documents_test : public server_test {
+ protected:
+  std::string create_base(const std::string& token, const std::string& body) {
+    auto res = post("/api/v1/knowledge/bases", body, token);
+    EXPECT_EQ(res.status, 201) << res.body;
+    return json_string(res.json(), "id");
+  }
+
+  http_result upload(const std::string& token, const std::string& kb, const file_part& file,
+                     const std::string& metadata = {}) {
+    auto headers = auth(token);
+    headers.push_back(std::string{"Content-Type: multipart/form-data; boundary="} + boundary);
+    return http_request("POST", url("/api/v1/knowledge/bases/" + kb + "/documents"),
+                        multipart_body(file, metadata), headers);
+  }
+
+  /// Uploads and waits until ingestion ends; returns the document as it ended.
+  chatagent::protocol::json_value ingest(const std::string& token, const std::string& kb,
+                                         const file_part& file, const std::string& metadata = {}) {
+    auto res = upload(token, kb, file, metadata);
+    EXPECT_EQ(res.status, 201) << res.body;
+    auto id = json_string(res.json(), "id");
+    return wait_done(token, kb, id);
+  }
+
+  chatagent::protocol::json_value wait_done(const std::string& token, const std::string& kb,
+                                            const std::string& doc) {
+    // Bounded by attempts, not by a time to meet: ingestion of these small files takes
+    // milliseconds, the bound only keeps a broken build from hanging.
+    for (int attempt = 0; attempt < 600; ++attempt) {
+      auto res = get("/api/v1/knowledge/bases/" + kb + "/documents/" + doc, token);
+      EXPECT_EQ(res.status, 200) << res.body;
+      auto d = res.json();
+      if (json_string(d, "status") != "processing")
+        return d;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "document " << doc << " is still processing";
+    return {};
+  }
+
+  chatagent::protocol::json_value search(const std::string& token, const std::string& kb,
+                                         const std::string& body, long status = 200) {
+    auto res = post("/api/v1/knowledge/bases/" + kb + "/search", body, token);
+    EXPECT_EQ(res.status, status) << res.body;
+    return res.json();
+  }
+
+  static const chatagent::protocol::json_value::array_t&
+  results(const chatagent::protocol::json_value& v) {
+    static const chatagent::protocol::json_value::array_t none;
+    auto r = json_at(v, "results");
+    return r && r->is_array() ? r->as_array() : none;
+  }
+};
+
+const std::string zh_text = "机器人配置步骤：1. 创建机器人。2. 选择平台，例如网页或 Telegram。"
+                            "3. 填写模型参数。\n\n"
+                            "退款政策：购买后七天内可以申请全额退款，需要提供订单号。\n\n"
+                            "Error code E-4012 means the API key has expired.";
+
+} // namespace
+
+TEST_F(documents_test, every_format_is_ingested_and_found) {
+  auto token = register_user("alice");
+  auto kb = create_base(token, R"({"name":"manuals","chunk_size":300,"chunk_overlap":50})");
+
+  auto txt = ingest(token, kb, {"faq.txt", "text/plain", zh_text}, R"({"category":"faq"})");
+  EXPECT_EQ(json_string(txt, "status"), "ready") << json_string(txt, "error");
+  EXPECT_EQ(json_string(txt, "format"), "txt");
+  EXPECT_EQ(json_int(txt, "progress"), 100);
+  EXPECT_GE(json_int(txt, "chunk_count"), 1);
+  EXPECT_EQ(json_string(txt, "title"), "faq.txt");
+
+  auto md = ingest(token, kb,
+                   {"guide.md", "",
+                    "# Webhooks\n\nTo configure a webhook, set its URL and the "
+                    "signing secret in the bot's platform_config."},
+                   R"({"title":"Webhook guide","category":"configuration"})");
+  EXPECT_EQ(json_string(md, "status"), "ready");
+  EXPECT_EQ(json_string(md, "title"), "Webhook guide");
+  EXPECT_EQ(json_string(md, "metadata.category"), "configuration");
+
+  auto html =
+      ingest(token, kb,
+             {"hours.html", "text/html",
+              "<html><head><title>Office hours</title></head><body><p>We are open "
+              "Monday to Friday, nine to five.</p><script>ignored()</script></body></html>"});
+  EXPECT_EQ(json_string(html, "status"), "ready");
+  EXPECT_EQ(json_string(html, "title"), "Office hours");
+
+  auto pdf = ingest(token, kb,
+                    {"manual.pdf", "application/pdf",
+                     make_pdf({{"Installation: run the installer."},
+                               {"Troubleshooting: error E-7781 means the disk is full."}},
+                              "Admin Manual")});
+  EXPECT_EQ(json_string(pdf, "status"), "ready") << json_string(pdf, "error");
+  EXPECT_EQ(json_string(pdf, "title"), "Admin Manual");
+  EXPECT_EQ(json_int(pdf, "page_count"), 2);
+
+  auto docx = ingest(
+      token, kb, {"手册.docx", "", make_docx({"产品使用手册", "第一章：安装步骤和系统要求。"})});
+  EXPECT_EQ(json_string(docx, "status"), "ready") << json_string(docx, "error");
+  EXPECT_EQ(json_string(docx, "source"), "手册.docx");
+
+  auto base = get("/api/v1/knowledge/bases/" + kb, token).json();
+  EXPECT_EQ(json_int(base, "document_count"), 5);
+  EXPECT_GE(json_int(base, "chunk_count"), 5);
+  auto list = get("/api/v1/knowledge/bases/" + kb + "/documents", token).json();
+  EXPECT_EQ(json_int(list, "total"), 5);
+
+  // Chinese, from the plain text file, best first, as the API document shows it.
+  auto zh = search(token, kb, R"({"query":"如何配置机器人？","top_k":3})");
+  ASSERT_FALSE(results(zh).empty());
+  EXPECT_NE(json_string(results(zh)[0], "content").find("机器人配置步骤"), std::string::npos);
+  EXPECT_EQ(json_string(results(zh)[0], "metadata.source"), "faq.txt");
+  EXPECT_EQ(json_int(zh, "total"), static_cast<int64_t>(results(zh).size()));
+  ASSERT_NE(json_at(zh, "query_time"), nullptr);
+  EXPECT_TRUE(json_at(zh, "query_time")->is_number());
+  double last = 1.0;
+  for (auto& r : results(zh)) {
+    auto s = json_at(r, "score")->as_double();
+    EXPECT_GE(s, 0.0);
+    EXPECT_LE(s, last);
+    last = s;
+  }
+  // English, from the PDF's second page; an exact code is found by its terms.
+  auto code = search(token, kb, R"({"query":"E-7781","top_k":1})");
+  ASSERT_EQ(results(code).size(), 1u);
+  EXPECT_NE(json_string(results(code)[0], "content").find("disk is full"), std::string::npos);
+  EXPECT_EQ(json_int(results(code)[0], "metadata.page"), 2);
+  EXPECT_EQ(json_string(results(code)[0], "metadata.title"), "Admin Manual");
+  EXPECT_GT(json_at(results(code)[0], "score")->as_double(), 0.6);
+  auto hook = search(token, kb, R"({"query":"webhook configuration","top_k":1})");
+  ASSERT_EQ(results(hook).size(), 1u);
+  EXPECT_EQ(json_string(results(hook)[0], "metadata.source"), "guide.md");
+  auto install = search(token, kb, R"({"query":"安装步骤","top_k":1})");
+  ASSERT_EQ(results(install).size(), 1u);
+  EXPECT_EQ(json_string(results(install)[0], "metadata.source"), "手册.docx");
+}
+
+TEST_F(documents_test, filters_threshold_and_top_k) {
+  auto token = register_user("alice");
+  auto kb = create_base(token, R"({"name":"kb"})");
+  ingest(token, kb, {"a.txt", "", "Refunds are possible within seven days."},
+         R"({"category":"billing","lang":"en"})");
+  ingest(token, kb, {"b.txt", "", "Refund requests need the order number."},
+         R"({"category":"support","lang":"en"})");
+  ingest(token, kb, {"c.txt", "", "退款需要订单号。"}, R"({"category":"support","lang":"zh"})");
+
+  auto all = search(token, kb, R"({"query":"refund order","top_k":10})");
+  EXPECT_EQ(results(all).size(), 3u);
+  auto billing = search(token, kb, R"({"query":"refund","filters":{"category":"billing"}})");
+  ASSERT_EQ(results(billing).size(), 1u);
+  EXPECT_EQ(json_string(results(billing)[0], "metadata.source"), "a.txt");
+  auto any_of = search(token, kb, R"({"query":"refund","filters":{"lang":["zh","fr"]}})");
+  ASSERT_EQ(results(any_of).size(), 1u);
+  EXPECT_EQ(json_string(results(any_of)[0], "metadata.source"), "c.txt");
+  auto by_source = search(token, kb, R"({"query":"refund","filters":{"source":"b.txt"}})");
+  ASSERT_EQ(results(by_source).size(), 1u);
+  EXPECT_TRUE(
+      results(search(token, kb, R"({"query":"refund","filters":{"category":"none"}})")).empty());
+  EXPECT_EQ(results(search(token, kb, R"({"query":"refund order","top_k":1})")).size(), 1u);
+  for (auto& r : results(search(token, kb, R"({"query":"refund","score_threshold":0.5})")))
+    EXPECT_GE(json_at(r, "score")->as_double(), 0.5);
+  EXPECT_TRUE(
+      results(search(token, kb, R"({"query":"zebra giraffe","score_threshold":0.3})")).empty());
+
+  for (auto body :
+       {R"({})", R"({"query":""})", R"({"query":"x","top_k":0})", R"({"query":"x","top_k":101})",
+        R"({"query":"x","score_threshold":1.5})", R"({"query":"x","filters":"category"})"}) {
+    auto res = post("/api/v1/knowledge/bases/" + kb + "/search", body, token);
+    expect_error(res, 400, "VALIDATION_ERROR");
+  }
+}
+
+TEST_F(documents_test, the_same_file_twice_adds_nothing) {
+  auto token = register_user("alice");
+  auto kb = create_base(token, R"({"name":"kb"})");
+  auto first = ingest(token, kb, {"faq.txt", "", zh_text});
+  auto again = upload(token, kb, {"copy-of-faq.txt", "", zh_text});
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json_string(again.json(), "id"), json_string(first, "id"));
+  auto base = get("/api/v1/knowledge/bases/" + kb, token).json();
+  EXPECT_EQ(json_int(base, "document_count"), 1);
+  EXPECT_EQ(json_int(base, "chunk_count"), json_int(first, "chunk_count"));
+}
+
+TEST_F(documents_test, bad_uploads_are_refused_and_change_nothing) {
+  auto token = register_user("alice");
+  auto kb = create_base(token, R"({"name":"kb"})");
+  auto exe = upload(token, kb, {"setup.exe", "application/octet-stream", "MZ\x90\x00binary"});
+  expect_error(exe, 415, "UNSUPPORTED_MEDIA_TYPE");
+  EXPECT_NE(exe.body.find(".pdf"), std::string::npos);
+  auto broken = upload(token, kb, {"broken.pdf", "application/pdf", "%PDF-1.4 garbage"});
+  expect_error(broken, 400, "VALIDATION_ERROR");
+  EXPECT_EQ(json_string(broken.json(), "error.details.field"), "file");
+  expect_error(upload(token, kb, {"empty.txt", "", "   \n"}), 400, "VALIDATION_ERROR");
+  auto no_file =
+      http_request("POST", url("/api/v1/knowledge/bases/" + kb + "/documents"),
+                   multipart_body(std::nullopt, R"({"title":"x"})"),
+                   {"Authorization: Bearer " + token,
+                    std::string{"Content-Type: multipart/form-data; boundary="} + boundary});
+  expect_error(no_file, 400, "VALIDATION_ERROR");
+  EXPECT_EQ(json_string(no_file.json(), "error.details.field"), "file");
+  auto bad_meta = upload(token, kb, {"a.txt", "", "text"}, "not json");
+  expect_error(bad_meta, 400, "VALIDATION_ERROR");
+  EXPECT_EQ(json_string(bad_meta.json(), "error.details.field"), "metadata");
+  auto json_upload = post("/api/v1/knowledge/bases/" + kb + "/documents", R"({"file":"x"})", token);
+  expect_error(json_upload, 415, "UNSUPPORTED_MEDIA_TYPE");
+  auto truncated = http_request(
+      "POST", url("/api/v1/knowledge/bases/" + kb + "/documents"),
+      std::string{"--"} + boundary + "\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc",
+      {"Authorization: Bearer " + token,
+       std::string{"Content-Type: multipart/form-data; boundary="} + boundary});
+  expect_error(truncated, 400, "VALIDATION_ERROR");
+
+  auto base = get("/api/v1/knowledge/bases/" + kb, token).json();
+  EXPECT_EQ(json_int(base, "document_count"), 0);
+  EXPECT_EQ(json_int(get("/api/v1/knowledge/bases/" + kb + "/documents", token).json(), "total"),
+            0);
+}
+
+TEST_F(documents_test, deleting_documents_and_bases_removes_their_chunks) {
+  auto token = register_user("alice");
+  auto kb = create_base(token, R"({"name":"kb"})");
+  auto keep = ingest(token, kb, {"keep.txt", "", "Pineapples grow in warm places."});
+  auto gone = ingest(token, kb, {"gone.txt", "", "Error code E-4012 means the key expired."});
+  auto gone_id = json_string(gone, "id");
+  auto res = del("/api/v1/knowledge/bases/" + kb + "/documents/" + gone_id, token);
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_TRUE(json_at(res.json(), "success")->as_bool());
+  expect_error(get("/api/v1/knowledge/bases/" + kb + "/documents/" + gone_id, token), 404,
+               "NOT_FOUND");
+  for (auto& r : results(search(token, kb, R"({"query":"E-4012","top_k":10})")))
+    EXPECT_EQ(json_string(r, "metadata.source"), "keep.txt");
+  auto base = get("/api/v1/knowledge/bases/" + kb, token).json();
+  EXPECT_EQ(json_int(base, "document_count"), 1);
+  EXPECT_EQ(json_int(base, "chunk_count"), json_int(keep, "chunk_count"));
+  // The same file can come back after its deletion.
+  auto back = ingest(token, kb, {"gone.txt", "", "Error code E-4012 means the key expired."});
+  EXPECT_EQ(json_string(back, "status"), "ready");
+  EXPECT_NE(json_string(back, "id"), gone_id);
+
+  ASSERT_EQ(del("/api/v1/knowledge/bases/" + kb, token).status, 200);
+  expect_error(post("/api/v1/knowledge/bases/" + kb + "/search", R"({"query":"E-4012"})", token),
+               404, "NOT_FOUND");
+}
+
+TEST_F(documents_test, other_users_see_nothing) {
+  auto alice = register_user("alice");
+  auto bob = register_user("bob");
+  auto kb = create_base(alice, R"({"name":"private"})");
+  auto doc = ingest(alice, kb, {"secret.txt", "", "The launch code is 0000."});
+  auto doc_id = json_string(doc, "id");
+  expect_error(upload(bob, kb, {"x.txt", "", "mine"}), 404, "NOT_FOUND");
+  expect_error(get("/api/v1/knowledge/bases/" + kb + "/documents", bob), 404, "NOT_FOUND");
+  expect_error(get("/api/v1/knowledge/bases/" + kb + "/documents/" + doc_id, bob), 404,
+               "NOT_FOUND");
+  expect_error(del("/api/v1/knowledge/bases/" + kb + "/documents/" + doc_id, bob), 404,
+               "NOT_FOUND");
+  expect_error(post("/api/v1/knowledge/bases/" + kb + "/search", R"({"query":"launch"})", bob), 404,
+               "NOT_FOUND");
+  EXPECT_EQ(results(search(alice, kb, R"({"query":"launch code"})")).size(), 1u);
+}
+
+TEST_F(documents_test, indexes_come_back_after_a_crash) {
+  auto token = register_user("alice");
+  auto kb = create_base(token, R"({"name":"kb","chunk_size":100,"chunk_overlap":20})");
+  auto doc = ingest(token, kb, {"faq.txt", "", zh_text}, R"({"category":"faq"})");
+  ASSERT_EQ(json_string(doc, "status"), "ready");
+  auto before = search(token, kb, R"({"query":"退款政策","top_k":2})");
+  ASSERT_FALSE(results(before).empty());
+  auto dir = server->data_dir();
+  server->kill9();
+
+  server_process again({}, dir);
+  ASSERT_TRUE(again.start()) << again.log();
+  auto res = http_request("POST", again.base_url() + "/api/v1/knowledge/bases/" + kb + "/search",
+                          R"({"query":"退款政策","top_k":2})", auth(token));
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto after = res.json();
+  ASSERT_EQ(results(after).size(), results(before).size());
+  EXPECT_EQ(json_string(results(after)[0], "content"), json_string(results(before)[0], "content"));
+  EXPECT_EQ(json_string(results(after)[0], "metadata.category"), "faq");
+  auto d = http_request("GET",
+                        again.base_url() + "/api/v1/knowledge/bases/" + kb + "/documents/" +
+                            json_string(doc, "id"),
+                        {}, auth(token))
+               .json();
+  EXPECT_EQ(json_string(d, "status"), "ready");
+  EXPECT_EQ(json_int(d, "chunk_count"), json_int(doc, "chunk_count"));
+  EXPECT_EQ(again.stop(), 0) << again.log();
+}
+
+namespace {
+
+class small_uploads_test : public documents_test {
+ protected:
+  env_list environment() override { return {{"CHATAGENT_MAX_UPLOAD_BYTES", "4096"}}; }
+};
+
+} // namespace
+
+TEST_F(small_uploads_test, uploads_over_the_limit_are_refused) {
+  auto token = register_user("alice");
+  auto kb = create_base(token, R"({"name":"kb"})");
+  auto res = upload(token, kb, {"big.txt", "", std::string(8000, 'a')});
+  expect_error(res, 413, "PAYLOAD_TOO_LARGE");
+  auto ok = upload(token, kb, {"small.txt", "", std::string(1000, 'a') + " end"});
+  EXPECT_EQ(ok.status, 201) << ok.body;
+}
