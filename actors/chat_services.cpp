@@ -38,14 +38,10 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   auto providers = std::make_shared<const llm_providers>(sys, settings.llm_timeout);
   auto bot_manager =
       spawn_bot_manager(sys, store_actors.writer, std::move(*bots), std::move(*activity));
-  auto conversations =
-      spawn_conversation_manager(sys, store_actors, bot_manager, providers, settings);
-  caf::anon_send(bot_manager, connect_atom::value, conversations);
   auto knowledge = spawn_knowledge_service(
       sys, std::make_shared<storage::knowledge_store>(store->shared_db()), store_actors.writer,
       settings.ingest_workers, settings.search_workers);
   if (!knowledge) {
-    caf::anon_send_exit(conversations, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(bot_manager, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(store_actors.writer, caf::exit_reason::user_shutdown);
     for (auto& r : store_actors.readers)
@@ -54,6 +50,9 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     return std::move(knowledge.error());
   }
+  auto conversations = spawn_conversation_manager(sys, store_actors, bot_manager,
+                                                  knowledge->manager, providers, settings);
+  caf::anon_send(bot_manager, connect_atom::value, conversations);
   chat_services out{bot_manager, conversations, knowledge->manager, {}};
   for (auto& w : knowledge->workers)
     out.internals.push_back(w);

@@ -27,6 +27,12 @@ using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 
 constexpr auto store_timeout = std::chrono::seconds(30);
+constexpr auto retrieve_timeout = std::chrono::seconds(10);
+
+// Retrieval for bots with knowledge bases: passages per question, and how good a passage
+// must be to be given to the model.
+constexpr int64_t passages_per_question = 4;
+constexpr double passage_min_score = 0.15;
 
 // The requests on the path of every message carry no timeout of their own: each timeout
 // is a registration with CAF's clock thread, which then wakes for every message. They are
@@ -70,6 +76,7 @@ struct pending_send {
   bool finishing = false; // its answer (or failure) is being stored and delivered
   llm_result result;
   caf::error failure;
+  std::vector<retrieved_chunk> sources; // knowledge given to the model for this answer
 };
 
 /// A committed message kept for prompts, with its size in tokens counted once.
@@ -106,6 +113,7 @@ struct conversation_context {
   conversation_id id;
   chat_store_actors store;
   bot_manager_actor bots;
+  knowledge_manager_actor knowledge;
   manager_impl_actor manager;
   std::shared_ptr<const llm_providers> providers;
   chat_settings settings;
@@ -185,7 +193,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
 
   // The prompt for `question`: the system prompt, then as much of the history before it
   // as the bot's token budget allows, then the question.
-  auto build_prompt = [self](const bot& b, const chat_message& question) {
+  auto build_prompt = [self](const bot& b, const chat_message& question,
+                             std::vector<retrieved_chunk>& passages) {
     llm_request req;
     req.config = b.llm;
     req.bot_name = b.name;
@@ -193,6 +202,35 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     if (!b.llm.system_prompt.empty()) {
       req.turns.push_back({"system", b.llm.system_prompt});
       budget -= local_model::count_tokens(b.llm.system_prompt);
+    }
+    // Knowledge first, within half of what is left; the best passages first.
+    if (!passages.empty()) {
+      auto share = budget / 2;
+      std::vector<retrieved_chunk> used;
+      std::vector<std::string> texts;
+      for (auto& p : passages) {
+        auto where = p.title.empty() ? p.source : p.title;
+        if (p.page > 0)
+          where += ", p. " + std::to_string(p.page);
+        auto text =
+            "[knowledge][" + std::to_string(used.size() + 1) + "] (" + where + ") " + p.content;
+        auto cost = local_model::count_tokens(text);
+        if (cost > share)
+          continue;
+        share -= cost;
+        budget -= cost;
+        texts.push_back(std::move(text));
+        used.push_back(std::move(p));
+      }
+      passages = std::move(used);
+      if (!texts.empty()) {
+        req.turns.push_back(
+            {"system", "Answer from the following excerpts of the user's knowledge base when "
+                       "they are relevant, and cite them by their number, like [1]. If they do "
+                       "not answer the question, say so."});
+        for (auto& t : texts)
+          req.turns.push_back({"system", std::move(t)});
+      }
     }
     // The newest messages that fit, then copied oldest first.
     auto& recent = self->state.recent;
@@ -273,6 +311,26 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     auto reply = next_message("bot", st.record.bot.value);
     reply.content = std::move(job.result.content);
     reply.message_type = "text";
+    if (!job.sources.empty()) {
+      // The knowledge the answer was given, for the client to show its sources.
+      json_writer w;
+      w.begin_object().key("sources").begin_array();
+      for (size_t i = 0; i < job.sources.size(); ++i) {
+        auto& p = job.sources[i];
+        w.begin_object()
+            .member("index", static_cast<int64_t>(i + 1))
+            .member("title", p.title)
+            .member("source", p.source);
+        if (p.page > 0)
+          w.member("page", p.page);
+        w.member("knowledge_base_id", p.base_id)
+            .member("document_id", p.document_id)
+            .member("score", p.score)
+            .end_object();
+      }
+      w.end_array().end_object();
+      reply.metadata = w.take();
+    }
     storage::write_batch batch;
     storage::chat_store::put_message(batch, reply);
     storage::chat_store::put_conversation(batch, st.record, false);
@@ -329,18 +387,42 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
         job.failure = std::move(*err);
       settle();
     };
+    // Asks the provider, with what the knowledge bases gave for the question.
+    auto ask = [self, ctx, build_prompt, settled](const bot& b,
+                                                  std::vector<retrieved_chunk> passages) {
+      if (self->state.queue.empty()) // the conversation was deleted meanwhile
+        return;
+      auto& job = self->state.queue.front();
+      auto provider = ctx->providers->select(b.llm);
+      auto req = build_prompt(b, job.user_message, passages);
+      job.sources = std::move(passages);
+      req.tag = ++self->state.answer_tag;
+      // Chunks only interest WebSocket clients; a client that subscribes in the middle of
+      // an unstreamed answer gets its stream_complete.
+      req.stream = !self->state.subscribers.empty();
+      self->request(provider, hot_path, generate_atom::value, std::move(req))
+          .then([settled](llm_result& res) { settled(&res, nullptr); },
+                [settled](caf::error& err) { settled(nullptr, &err); });
+    };
     self->request(ctx->bots, hot_path, config_atom::value, st.record.bot)
         .then(
-            [self, ctx, build_prompt, settled](bot& b) {
-              auto provider = ctx->providers->select(b.llm);
-              auto req = build_prompt(b, self->state.queue.front().user_message);
-              req.tag = ++self->state.answer_tag;
-              // Chunks only interest WebSocket clients; a client that subscribes in the
-              // middle of an unstreamed answer gets its stream_complete.
-              req.stream = !self->state.subscribers.empty();
-              self->request(provider, hot_path, generate_atom::value, std::move(req))
-                  .then([settled](llm_result& res) { settled(&res, nullptr); },
-                        [settled](caf::error& err) { settled(nullptr, &err); });
+            [self, ctx, ask](bot& b) {
+              if (b.knowledge_base_ids.empty() || self->state.queue.empty()) {
+                ask(b, {});
+                return;
+              }
+              // A failed retrieval leaves the model without knowledge, not the user without
+              // an answer.
+              auto question = self->state.queue.front().user_message.content;
+              self->request(ctx->knowledge, retrieve_timeout, retrieve_atom::value,
+                            self->state.record.owner, b.knowledge_base_ids, std::move(question),
+                            passages_per_question, passage_min_score)
+                  .then([ask, b](std::vector<retrieved_chunk>& found) { ask(b, std::move(found)); },
+                        [ask, b, ctx](caf::error& err) {
+                          spdlog::warn("conversation {}: knowledge retrieval failed: {}",
+                                       ctx->id.value, describe(err).message);
+                          ask(b, {});
+                        });
             },
             [settled](caf::error& err) { settled(nullptr, &err); });
   };
@@ -566,8 +648,8 @@ struct manager_state {
 
 manager_impl_actor::behavior_type
 manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_store_actors store,
-             bot_manager_actor bots, std::shared_ptr<const llm_providers> providers,
-             chat_settings settings) {
+             bot_manager_actor bots, knowledge_manager_actor knowledge,
+             std::shared_ptr<const llm_providers> providers, chat_settings settings) {
   auto sweep_every = std::max<std::chrono::milliseconds>(
       std::chrono::milliseconds{250},
       std::chrono::duration_cast<std::chrono::milliseconds>(settings.conversation_idle) / 2);
@@ -589,13 +671,14 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
   });
   // The live actor of conversation `id`, spawned (and loading) on first use; counts the
   // request about to be forwarded to it.
-  auto route = [self, store, bots, providers, settings,
+  auto route = [self, store, bots, knowledge, providers, settings,
                 sweep_every](const conversation_id& id) -> conversation_actor& {
     auto& st = self->state;
     auto i = st.live.find(id.value);
     if (i == st.live.end()) {
-      auto ctx = std::make_shared<conversation_context>(conversation_context{
-          id, store, bots, caf::actor_cast<manager_impl_actor>(self), providers, settings});
+      auto ctx = std::make_shared<conversation_context>(
+          conversation_context{id, store, bots, knowledge,
+                               caf::actor_cast<manager_impl_actor>(self), providers, settings});
       auto actor = self->spawn(conversation_impl, ctx);
       self->monitor(actor);
       st.by_address.emplace(actor.address(), id.value);
@@ -722,8 +805,10 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
 
 conversation_manager_actor
 spawn_conversation_manager(caf::actor_system& sys, chat_store_actors store, bot_manager_actor bots,
+                           knowledge_manager_actor knowledge,
                            std::shared_ptr<const llm_providers> providers, chat_settings settings) {
-  return sys.spawn(manager_impl, std::move(store), std::move(bots), std::move(providers), settings);
+  return sys.spawn(manager_impl, std::move(store), std::move(bots), std::move(knowledge),
+                   std::move(providers), settings);
 }
 
 } // namespace chatagent::actors

@@ -3,6 +3,7 @@
 #include "actors/chat_services.hpp"
 #include "actors/chat_store_actor.hpp"
 #include "protocol/chat_api.hpp"
+#include "protocol/knowledge.hpp"
 
 #include <memory>
 
@@ -12,10 +13,12 @@ namespace chatagent::actors {
 
 class llm_providers;
 
-/// Spawns the conversations service (see `protocol::conversation_manager_actor`).
+/// Spawns the conversations service (see `protocol::conversation_manager_actor`). Bots
+/// with `knowledge_base_ids` answer from what `knowledge` retrieves for each question.
 protocol::conversation_manager_actor
 spawn_conversation_manager(caf::actor_system& sys, chat_store_actors store,
                            protocol::bot_manager_actor bots,
+                           protocol::knowledge_manager_actor knowledge,
                            std::shared_ptr<const llm_providers> providers, chat_settings settings);
 
 } // namespace chatagent::actors

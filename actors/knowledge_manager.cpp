@@ -402,6 +402,28 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, store_wri
         auto& worker = st.search[st.next_search++ % st.search.size()];
         return self->delegate(worker, search_job{e->record, std::move(req), e->index, e->infos});
       },
+      [self](retrieve_atom, const user_id& owner, const std::vector<std::string>& ids,
+             std::string& query, int64_t top_k,
+             double min_score) -> caf::result<std::vector<retrieved_chunk>> {
+        auto& st = self->state;
+        retrieve_job job;
+        for (auto& id : ids) {
+          auto i = st.bases.find(id);
+          if (i == st.bases.end() || i->second.record.owner != owner || !i->second.index ||
+              i->second.record.embedding.provider != "local")
+            continue;
+          search_request req;
+          req.query = query;
+          req.top_k = top_k;
+          req.score_threshold = min_score;
+          job.bases.push_back(
+              search_job{i->second.record, std::move(req), i->second.index, i->second.infos});
+        }
+        if (job.bases.empty())
+          return std::vector<retrieved_chunk>{};
+        auto& worker = st.search[st.next_search++ % st.search.size()];
+        return self->delegate(worker, std::move(job));
+      },
       // -- reports of the workers ------------------------------------------------------
       [self](progress_atom, const knowledge_base_id& id, const document_id& doc, int64_t pct) {
         auto i = self->state.bases.find(id.value);

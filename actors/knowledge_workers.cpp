@@ -83,6 +83,51 @@ bool passes(const json_value& filters, const json_value& metadata) {
   return true;
 }
 
+/// A chunk a search found, with its document and the metadata a result shows.
+struct found_chunk {
+  storage::chunk_record record;
+  document_info doc;
+  json_value metadata;
+  double score = 0;
+};
+
+/// The best chunks of `job`'s base for its request: scored, above the threshold, through
+/// the filters, at most `top_k`, best first.
+caf::expected<std::vector<found_chunk>> find_chunks(const storage::knowledge_store& store,
+                                                    const search_job& job) {
+  std::vector<found_chunk> out;
+  auto filters = parse_json(job.request.filters);
+  bool filtered = filters && filters->is_object() && !filters->as_object().empty();
+  auto top_k = static_cast<size_t>(job.request.top_k);
+  if (!job.index || job.index->size() == 0)
+    return out;
+  auto vector = local_embed(job.request.query);
+  auto terms = index_terms(job.request.query);
+  // Filters apply after scoring: look at every chunk then (exact, and bases are small
+  // enough for it so far).
+  auto k = filtered ? job.index->size() : top_k;
+  auto hits = job.index->search(vector, terms, k, std::max<size_t>(50, 4 * top_k));
+  for (auto& h : hits) {
+    if (out.size() >= top_k || h.score < job.request.score_threshold)
+      break;
+    auto records = store.chunks(job.base.id, {h.id});
+    if (!records)
+      return std::move(records.error());
+    if (records->empty())
+      continue; // removed meanwhile
+    found_chunk f;
+    f.record = std::move(records->front());
+    if (auto doc = job.documents->find(storage::document_seq_of(h.id)); doc != job.documents->end())
+      f.doc = doc->second;
+    f.metadata = chunk_metadata(f.doc.id.empty() ? nullptr : &f.doc, f.record);
+    if (filtered && !passes(*filters, f.metadata))
+      continue;
+    f.score = std::round(static_cast<double>(h.score) * 10000) / 10000;
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
 struct worker_state {
   worker_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
   std::shared_ptr<storage::knowledge_store> store;
@@ -167,39 +212,43 @@ worker_impl(knowledge_worker_actor::stateful_pointer<worker_state> self,
       },
       [self](search_job& job) -> caf::result<search_result> {
         auto started = std::chrono::steady_clock::now();
+        auto found = find_chunks(*self->state.store, job);
+        if (!found)
+          return std::move(found.error());
         search_result out;
-        auto filters = parse_json(job.request.filters);
-        bool filtered = filters && filters->is_object() && !filters->as_object().empty();
-        auto top_k = static_cast<size_t>(job.request.top_k);
-        if (job.index && job.index->size() > 0) {
-          auto vector = local_embed(job.request.query);
-          auto terms = index_terms(job.request.query);
-          // Filters apply after scoring: look at every chunk then (exact, and bases are
-          // small enough for it so far).
-          auto k = filtered ? job.index->size() : top_k;
-          auto hits = job.index->search(vector, terms, k, std::max<size_t>(50, 4 * top_k));
-          for (auto& h : hits) {
-            if (out.results.size() >= top_k || h.score < job.request.score_threshold)
-              break;
-            auto records = self->state.store->chunks(job.base.id, {h.id});
-            if (!records)
-              return std::move(records.error());
-            if (records->empty())
-              continue; // removed meanwhile
-            auto& rec = records->front();
-            auto doc = job.documents->find(storage::document_seq_of(h.id));
-            auto meta = chunk_metadata(doc == job.documents->end() ? nullptr : &doc->second, rec);
-            if (filtered && !passes(*filters, meta))
-              continue;
-            search_hit hit;
-            hit.content = std::move(rec.text);
-            hit.metadata = render(meta);
-            hit.score = std::round(static_cast<double>(h.score) * 10000) / 10000;
-            out.results.push_back(std::move(hit));
-          }
+        for (auto& f : *found) {
+          search_hit hit;
+          hit.content = std::move(f.record.text);
+          hit.metadata = render(f.metadata);
+          hit.score = f.score;
+          out.results.push_back(std::move(hit));
         }
         out.query_time_s =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        return out;
+      },
+      [self](retrieve_job& job) -> caf::result<std::vector<retrieved_chunk>> {
+        std::vector<retrieved_chunk> out;
+        for (auto& base : job.bases) {
+          auto found = find_chunks(*self->state.store, base);
+          if (!found)
+            return std::move(found.error());
+          for (auto& f : *found) {
+            retrieved_chunk c;
+            c.content = std::move(f.record.text);
+            c.title = f.doc.title;
+            c.source = f.doc.source;
+            c.page = f.record.page;
+            c.base_id = base.base.id.value;
+            c.document_id = f.doc.id;
+            c.score = f.score;
+            out.push_back(std::move(c));
+          }
+        }
+        std::stable_sort(out.begin(), out.end(),
+                         [](auto& x, auto& y) { return x.score > y.score; });
+        if (!job.bases.empty() && out.size() > static_cast<size_t>(job.bases.front().request.top_k))
+          out.resize(static_cast<size_t>(job.bases.front().request.top_k));
         return out;
       },
   };

@@ -77,12 +77,19 @@ struct search_job {
   std::shared_ptr<const std::map<int64_t, document_info>> documents; // by document seq
 };
 
+/// Searches several bases of one user for a conversation's question.
+struct retrieve_job {
+  std::vector<search_job> bases; // each with the same request
+};
+
 /// - `extract_atom, document_upload` → the file's text and hash.
 /// - `embed_job` → reports progress and an `ingest_outcome` to the job's `report_to`.
 /// - `search_job` → the results.
+/// - `retrieve_job` → the best passages of all its bases, best first.
 using knowledge_worker_actor = caf::typed_actor<
     caf::replies_to<extract_atom, protocol::document_upload>::with<extracted_document>,
-    caf::reacts_to<embed_job>, caf::replies_to<search_job>::with<protocol::search_result>>;
+    caf::reacts_to<embed_job>, caf::replies_to<search_job>::with<protocol::search_result>,
+    caf::replies_to<retrieve_job>::with<std::vector<protocol::retrieved_chunk>>>;
 
 /// Spawns one detached worker over `store`.
 knowledge_worker_actor spawn_knowledge_worker(caf::actor_system& sys,
@@ -97,3 +104,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(chatagent::actors::extracted_document)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(chatagent::actors::ingest_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(chatagent::actors::embed_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(chatagent::actors::search_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(chatagent::actors::retrieve_job)

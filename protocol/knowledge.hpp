@@ -190,7 +190,25 @@ typename Inspector::result_type inspect(Inspector& f, search_result& x) {
   return f(caf::meta::type_name("search_result"), x.results, x.query_time_s);
 }
 
+/// A passage found for a conversation's question, with where it comes from.
+struct retrieved_chunk {
+  std::string content;
+  std::string title;
+  std::string source;
+  int64_t page = 0; // 0: the format has no pages
+  std::string base_id;
+  std::string document_id;
+  double score = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retrieved_chunk& x) {
+  return f(caf::meta::type_name("retrieved_chunk"), x.content, x.title, x.source, x.page,
+           x.base_id, x.document_id, x.score);
+}
+
 using upload_atom = caf::atom_constant<caf::atom("upload")>;
+using retrieve_atom = caf::atom_constant<caf::atom("retrieve")>;
 using search_atom = caf::atom_constant<caf::atom("search")>;
 
 /// Filters and paging of `GET /knowledge/bases`.
@@ -236,6 +254,8 @@ typename Inspector::result_type inspect(Inspector& f, knowledge_page& x) {
 /// - `find_atom` / `delete_atom, user_id, knowledge_base_id, document_id` → the document /
 ///   true (its chunks leave the index at once).
 /// - `search_atom, user_id, knowledge_base_id, search_request` → the best chunks.
+/// - `retrieve_atom, user_id, base ids, query, top_k, min_score` → the best passages of
+///   those of the bases that exist and belong to the user, best first (for conversations).
 using knowledge_manager_actor = caf::typed_actor<
     caf::replies_to<create_atom, user_id, knowledge_base>::with<knowledge_base>,
     caf::replies_to<list_atom, user_id, knowledge_query>::with<knowledge_page>,
@@ -246,6 +266,8 @@ using knowledge_manager_actor = caf::typed_actor<
     caf::replies_to<list_atom, user_id, knowledge_base_id, document_query>::with<document_page>,
     caf::replies_to<find_atom, user_id, knowledge_base_id, document_id>::with<knowledge_document>,
     caf::replies_to<delete_atom, user_id, knowledge_base_id, document_id>::with<bool>,
-    caf::replies_to<search_atom, user_id, knowledge_base_id, search_request>::with<search_result>>;
+    caf::replies_to<search_atom, user_id, knowledge_base_id, search_request>::with<search_result>,
+    caf::replies_to<retrieve_atom, user_id, std::vector<std::string>, std::string, int64_t,
+                    double>::with<std::vector<retrieved_chunk>>>;
 
 } // namespace chatagent::protocol

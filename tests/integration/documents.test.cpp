@@ -1,6 +1,7 @@
 #include "support/documents.hpp"
 
 #include "integration/fixture.hpp"
+#include "support/fake_llm_server.hpp"
 
 #include <chrono>
 #include <optional>
@@ -346,4 +347,85 @@ TEST_F(small_uploads_test, uploads_over_the_limit_are_refused) {
   expect_error(res, 413, "PAYLOAD_TOO_LARGE");
   auto ok = upload(token, kb, {"small.txt", "", std::string(1000, 'a') + " end"});
   EXPECT_EQ(ok.status, 201) << ok.body;
+}
+
+namespace {
+
+class rag_test : public documents_test {
+ protected:
+  fake_llm_server fake;
+
+  std::string bot_with(const std::string& token, const std::string& bases) {
+    return create_bot(token, R"({"name":"support","knowledge_base_ids":)" + bases +
+                                 R"(,"llm_config":{"provider":"openai_compatible","base_url":")" +
+                                 fake.url("/v1") + R"(","model":"m"}})");
+  }
+};
+
+} // namespace
+
+TEST_F(rag_test, the_model_gets_the_passages_and_the_reply_names_its_sources) {
+  auto token = register_user("alice");
+  auto kb = create_base(token, R"({"name":"policies"})");
+  ingest(token, kb, {"refunds.txt", "", "退款政策：购买后七天内可以申请全额退款，需要提供订单号。"},
+         R"({"title":"退款政策"})");
+  ingest(token, kb, {"hours.txt", "", "Office hours are Monday to Friday, nine to five."});
+  // A missing base and another user's base are ignored.
+  auto bob = register_user("bob");
+  auto bobs = create_base(bob, R"({"name":"bob's"})");
+  ingest(bob, bobs, {"bob.txt", "", "退款政策：Bob 的秘密政策。"});
+  auto bot = bot_with(token, R"([")" + kb + R"(","kb_missing",")" + bobs + R"("])");
+  auto conv = create_conversation(token, bot);
+
+  auto res = post("/api/v1/conversations/" + conv + "/messages",
+                  R"({"content":"退款政策是什么？"})", token);
+  ASSERT_EQ(res.status, 201) << res.body;
+  auto reply = res.json();
+  ASSERT_NE(json_at(reply, "bot_response.metadata.sources"), nullptr) << res.body;
+  auto& sources = json_at(reply, "bot_response.metadata.sources")->as_array();
+  ASSERT_FALSE(sources.empty());
+  EXPECT_EQ(json_string(sources[0], "source"), "refunds.txt");
+  EXPECT_EQ(json_string(sources[0], "title"), "退款政策");
+  EXPECT_EQ(json_string(sources[0], "knowledge_base_id"), kb);
+  EXPECT_EQ(json_int(sources[0], "index"), 1);
+  for (auto& s : sources)
+    EXPECT_EQ(json_string(s, "knowledge_base_id"), kb); // never Bob's
+
+  // What the provider received: the passage, numbered, before the question.
+  auto sent = fake.requests().back().body;
+  auto doc = chatagent::protocol::parse_json(sent);
+  ASSERT_TRUE(doc) << sent;
+  auto& messages = json_at(*doc, "messages")->as_array();
+  ASSERT_GE(messages.size(), 3u);
+  EXPECT_EQ(json_string(messages.back(), "role"), "user");
+  EXPECT_EQ(json_string(messages.back(), "content"), "退款政策是什么？");
+  bool found = false;
+  for (auto& m : messages)
+    if (json_string(m, "role") == "system" &&
+        json_string(m, "content").find("[1]") != std::string::npos &&
+        json_string(m, "content").find("七天内可以申请全额退款") != std::string::npos)
+      found = true;
+  EXPECT_TRUE(found) << sent;
+  EXPECT_EQ(sent.find("Bob 的秘密政策"), std::string::npos) << sent;
+
+  // A question the knowledge does not touch gets no passages.
+  auto other = post("/api/v1/conversations/" + conv + "/messages",
+                    R"({"content":"zebra giraffe elephant"})", token);
+  ASSERT_EQ(other.status, 201) << other.body;
+  EXPECT_EQ(json_at(other.json(), "bot_response.metadata.sources"), nullptr) << other.body;
+  EXPECT_EQ(fake.requests().back().body.find("[knowledge]"), std::string::npos);
+}
+
+TEST_F(rag_test, the_built_in_model_answers_from_the_knowledge) {
+  auto token = register_user("alice");
+  auto kb = create_base(token, R"({"name":"policies"})");
+  ingest(token, kb, {"refunds.txt", "", "退款政策：购买后七天内可以申请全额退款。"});
+  auto bot = create_bot(token, R"({"name":"support","knowledge_base_ids":[")" + kb + R"("]})");
+  auto conv = create_conversation(token, bot);
+  auto res = post("/api/v1/conversations/" + conv + "/messages",
+                  R"({"content":"退款政策是什么？"})", token);
+  ASSERT_EQ(res.status, 201) << res.body;
+  EXPECT_NE(json_string(res.json(), "bot_response.content").find("七天内可以申请全额退款"),
+            std::string::npos)
+      << res.body;
 }
