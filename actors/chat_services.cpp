@@ -5,6 +5,7 @@
 #include "actors/conversation_manager.hpp"
 #include "actors/knowledge_manager.hpp"
 #include "actors/llm_providers.hpp"
+#include "actors/remote_embedder.hpp"
 #include "storage/chat_store.hpp"
 #include "storage/knowledge_store.hpp"
 
@@ -40,6 +41,7 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
       spawn_bot_manager(sys, store_actors.writer, std::move(*bots), std::move(*activity));
   auto knowledge = spawn_knowledge_service(
       sys, std::make_shared<storage::knowledge_store>(store->shared_db()), store_actors.writer,
+      std::make_shared<const remote_embedder>(providers->engine(), settings.embedding_timeout),
       settings.ingest_workers, settings.search_workers);
   if (!knowledge) {
     caf::anon_send_exit(bot_manager, caf::exit_reason::user_shutdown);

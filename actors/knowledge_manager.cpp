@@ -1,7 +1,6 @@
 #include "actors/knowledge_manager.hpp"
 
 #include "actors/knowledge_workers.hpp"
-#include "actors/local_embedder.hpp"
 #include "protocol/error.hpp"
 #include "protocol/knowledge_json.hpp"
 #include "protocol/time.hpp"
@@ -30,8 +29,8 @@ using manager_impl_actor = knowledge_manager_actor::extend_with<knowledge_report
 
 struct base_entry {
   knowledge_base record;
-  std::map<std::string, knowledge_document> docs;  // by id: creation order
-  std::shared_ptr<storage::knowledge_index> index; // null until something is embedded
+  std::map<std::string, knowledge_document> docs;                    // by id: creation order
+  std::shared_ptr<index_slot> slot = std::make_shared<index_slot>(); // empty until embedded
   std::unordered_map<std::string, std::shared_ptr<std::atomic<bool>>> ingesting; // cancel flags
   std::shared_ptr<const std::map<int64_t, document_info>> infos; // for searches, by seq
 };
@@ -121,8 +120,8 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, store_wri
   auto drop_chunks = [commit_quietly](base_entry& e, const std::vector<int64_t>& ids) {
     if (ids.empty())
       return;
-    if (e.index)
-      e.index->remove(ids);
+    if (auto index = e.slot->get())
+      index->remove(ids);
     storage::write_batch batch;
     for (auto id : ids)
       storage::knowledge_store::erase_chunk(batch, e.record.id, id);
@@ -233,13 +232,6 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, store_wri
         auto e = owned(owner, id);
         if (!e)
           return no_such_base();
-        if (e->record.embedding.provider != "local")
-          return api_error(errc::validation_error,
-                           "this base embeds with " + e->record.embedding_model + " (" +
-                               e->record.embedding.provider +
-                               "): embedding APIs are not available in this version yet; use "
-                               "embedding_model \"local\"",
-                           "embedding_model", "not available");
         auto rp = self->make_response_promise<upload_result>();
         auto& st = self->state;
         auto& worker = st.ingest[st.next_ingest++ % st.ingest.size()];
@@ -300,14 +292,11 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, store_wri
                         e.record.updated_at_ms = next.updated_at_ms;
                         e.docs.emplace(d.id.value, d);
                         refresh_infos(e);
-                        if (!e.index)
-                          e.index =
-                              std::make_shared<storage::knowledge_index>(local_embedding_dimension);
                         auto flag = std::make_shared<std::atomic<bool>>(false);
                         e.ingesting.emplace(d.id.value, flag);
                         auto& worker = st.ingest[st.next_ingest++ % st.ingest.size()];
                         self->send(worker,
-                                   embed_job{e.record, d, std::move(*pages), e.index, flag,
+                                   embed_job{e.record, d, std::move(*pages), e.slot, flag,
                                              caf::actor_cast<knowledge_reports_actor>(self)});
                         rp.deliver(upload_result{d, false});
                       },
@@ -393,14 +382,10 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, store_wri
         auto e = owned(owner, id);
         if (!e)
           return no_such_base();
-        if (e->record.embedding.provider != "local")
-          return api_error(errc::validation_error,
-                           "this base embeds with " + e->record.embedding_model +
-                               ": embedding APIs are not available in this version yet",
-                           "embedding_model", "not available");
         auto& st = self->state;
         auto& worker = st.search[st.next_search++ % st.search.size()];
-        return self->delegate(worker, search_job{e->record, std::move(req), e->index, e->infos});
+        return self->delegate(worker,
+                              search_job{e->record, std::move(req), e->slot->get(), e->infos});
       },
       [self](retrieve_atom, const user_id& owner, const std::vector<std::string>& ids,
              std::string& query, int64_t top_k,
@@ -409,15 +394,14 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, store_wri
         retrieve_job job;
         for (auto& id : ids) {
           auto i = st.bases.find(id);
-          if (i == st.bases.end() || i->second.record.owner != owner || !i->second.index ||
-              i->second.record.embedding.provider != "local")
+          if (i == st.bases.end() || i->second.record.owner != owner || !i->second.slot->get())
             continue;
           search_request req;
           req.query = query;
           req.top_k = top_k;
           req.score_threshold = min_score;
           job.bases.push_back(
-              search_job{i->second.record, std::move(req), i->second.index, i->second.infos});
+              search_job{i->second.record, std::move(req), i->second.slot->get(), i->second.infos});
         }
         if (job.bases.empty())
           return std::vector<retrieved_chunk>{};
@@ -471,7 +455,8 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, store_wri
 
 caf::expected<knowledge_service>
 spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowledge_store> store,
-                        store_writer_actor writer, size_t ingest_workers, size_t search_workers) {
+                        store_writer_actor writer, std::shared_ptr<const remote_embedder> embedder,
+                        size_t ingest_workers, size_t search_workers) {
   auto records = store->load_bases();
   if (!records)
     return std::move(records.error());
@@ -520,13 +505,13 @@ spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowled
   for (auto& id : order) {
     auto& e = by_id.at(id);
     if (e.record.embedding_dimension > 0) {
-      e.index = std::make_shared<storage::knowledge_index>(
+      auto index = std::make_shared<storage::knowledge_index>(
           static_cast<size_t>(e.record.embedding_dimension));
       std::unordered_map<int64_t, bool> ready;
       for (auto& [doc_id, d] : e.docs)
         ready[d.seq] = d.status == "ready";
       auto err = store->load_index(
-          e.record.id, *e.index,
+          e.record.id, *index,
           [&](int64_t seq) {
             auto r = ready.find(seq);
             return r != ready.end() && r->second;
@@ -534,7 +519,8 @@ spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowled
           index_terms);
       if (err)
         return err;
-      chunks += e.index->size();
+      chunks += index->size();
+      e.slot->set(std::move(index));
     }
     bases.push_back(std::move(e));
   }
@@ -543,9 +529,9 @@ spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowled
   std::vector<knowledge_worker_actor> ingest;
   std::vector<knowledge_worker_actor> search;
   for (size_t i = 0; i < std::max<size_t>(1, ingest_workers); ++i)
-    ingest.push_back(spawn_knowledge_worker(sys, store));
+    ingest.push_back(spawn_knowledge_worker(sys, store, embedder));
   for (size_t i = 0; i < std::max<size_t>(1, search_workers); ++i)
-    search.push_back(spawn_knowledge_worker(sys, store));
+    search.push_back(spawn_knowledge_worker(sys, store, embedder));
   for (auto& w : ingest)
     out.workers.push_back(caf::actor_cast<caf::actor>(w));
   for (auto& w : search)

@@ -15,6 +15,8 @@ class knowledge_store;
 
 namespace chatagent::actors {
 
+class remote_embedder;
+
 /// The knowledge service and the actors it runs, to stop with it.
 struct knowledge_service {
   protocol::knowledge_manager_actor manager;
@@ -25,9 +27,11 @@ struct knowledge_service {
 /// (documents whose ingestion a stop interrupted become `failed`), then spawns the
 /// knowledge service: it persists every change through `writer` before it answers, and
 /// runs `ingest_workers` detached workers for ingestion and `search_workers` for searches
-/// (a search never waits for an ingestion). Blocks while it loads.
+/// (a search never waits for an ingestion); `embedder` serves embedding APIs. Blocks
+/// while it loads.
 caf::expected<knowledge_service>
 spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowledge_store> store,
-                        store_writer_actor writer, size_t ingest_workers, size_t search_workers);
+                        store_writer_actor writer, std::shared_ptr<const remote_embedder> embedder,
+                        size_t ingest_workers, size_t search_workers);
 
 } // namespace chatagent::actors

@@ -1,6 +1,7 @@
 #include "actors/knowledge_workers.hpp"
 
 #include "actors/local_embedder.hpp"
+#include "actors/remote_embedder.hpp"
 #include "actors/text_chunker.hpp"
 #include "actors/text_terms.hpp"
 #include "protocol/error.hpp"
@@ -19,8 +20,6 @@ namespace chatagent::actors {
 using namespace protocol;
 
 namespace {
-
-constexpr size_t write_batch_chunks = 256;
 
 std::string sha256_hex(std::string_view bytes) {
   unsigned char digest[crypto_hash_sha256_BYTES];
@@ -83,6 +82,20 @@ bool passes(const json_value& filters, const json_value& metadata) {
   return true;
 }
 
+/// The embeddings of `texts` with the base's model.
+caf::expected<std::vector<std::vector<float>>> embed_texts(const remote_embedder& remote,
+                                                           const knowledge_base& base,
+                                                           const std::vector<std::string>& texts) {
+  if (base.embedding.provider == "local") {
+    std::vector<std::vector<float>> out;
+    out.reserve(texts.size());
+    for (auto& t : texts)
+      out.push_back(local_embed(t));
+    return out;
+  }
+  return remote.embed(base.embedding, base.embedding_model, texts);
+}
+
 /// A chunk a search found, with its document and the metadata a result shows.
 struct found_chunk {
   storage::chunk_record record;
@@ -94,6 +107,7 @@ struct found_chunk {
 /// The best chunks of `job`'s base for its request: scored, above the threshold, through
 /// the filters, at most `top_k`, best first.
 caf::expected<std::vector<found_chunk>> find_chunks(const storage::knowledge_store& store,
+                                                    const remote_embedder& remote,
                                                     const search_job& job) {
   std::vector<found_chunk> out;
   auto filters = parse_json(job.request.filters);
@@ -101,7 +115,15 @@ caf::expected<std::vector<found_chunk>> find_chunks(const storage::knowledge_sto
   auto top_k = static_cast<size_t>(job.request.top_k);
   if (!job.index || job.index->size() == 0)
     return out;
-  auto vector = local_embed(job.request.query);
+  auto vectors = embed_texts(remote, job.base, {job.request.query});
+  if (!vectors)
+    return std::move(vectors.error());
+  auto& vector = vectors->front();
+  if (vector.size() != job.index->dimension())
+    return api_error(errc::bad_gateway, "the embedding model " + job.base.embedding_model +
+                                            " now returns " + std::to_string(vector.size()) +
+                                            " dimensions; the base's vectors have " +
+                                            std::to_string(job.index->dimension()));
   auto terms = index_terms(job.request.query);
   // Filters apply after scoring: look at every chunk then (exact, and bases are small
   // enough for it so far).
@@ -131,12 +153,15 @@ caf::expected<std::vector<found_chunk>> find_chunks(const storage::knowledge_sto
 struct worker_state {
   worker_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
   std::shared_ptr<storage::knowledge_store> store;
+  std::shared_ptr<const remote_embedder> embedder;
 };
 
 knowledge_worker_actor::behavior_type
 worker_impl(knowledge_worker_actor::stateful_pointer<worker_state> self,
-            std::shared_ptr<storage::knowledge_store> store) {
+            std::shared_ptr<storage::knowledge_store> store,
+            std::shared_ptr<const remote_embedder> embedder) {
   self->state.store = std::move(store);
+  self->state.embedder = std::move(embedder);
   return {
       [](extract_atom, const document_upload& up) -> caf::result<extracted_document> {
         auto text = extract_text(up.filename, up.content_type, up.bytes);
@@ -148,7 +173,6 @@ worker_impl(knowledge_worker_actor::stateful_pointer<worker_state> self,
         ingest_outcome out;
         out.base = job.base.id;
         out.document = job.document.id;
-        out.dimension = static_cast<int64_t>(local_embedding_dimension);
         auto report = [&] { self->send(job.report_to, std::move(out)); };
         // Every page's chunks, in order.
         std::vector<storage::chunk_record> chunks;
@@ -174,27 +198,48 @@ worker_impl(knowledge_worker_actor::stateful_pointer<worker_state> self,
         }
         std::vector<storage::indexed_chunk> indexed;
         indexed.reserve(chunks.size());
-        for (size_t first = 0; first < chunks.size(); first += write_batch_chunks) {
+        auto fail = [&](std::string why) {
+          out.error = std::move(why);
+          report();
+        };
+        for (size_t first = 0; first < chunks.size(); first += remote_embedder::batch_size) {
           if (job.cancelled->load()) {
             out.cancelled = true;
             report();
             return;
           }
+          auto last = std::min(chunks.size(), first + remote_embedder::batch_size);
+          std::vector<std::string> texts;
+          for (size_t i = first; i < last; ++i)
+            texts.push_back(chunks[i].text);
+          auto vectors = embed_texts(*self->state.embedder, job.base, texts);
+          if (!vectors) {
+            fail("embedding failed: " + describe(vectors.error()).message);
+            return;
+          }
+          auto dimension = static_cast<int64_t>(vectors->front().size());
+          if (out.dimension == 0)
+            out.dimension = dimension;
+          auto expected =
+              job.base.embedding_dimension > 0 ? job.base.embedding_dimension : out.dimension;
+          if (dimension != expected) {
+            fail("the embedding model returns " + std::to_string(dimension) +
+                 " dimensions; the base's vectors have " + std::to_string(expected));
+            return;
+          }
           storage::write_batch batch;
-          auto last = std::min(chunks.size(), first + write_batch_chunks);
           for (size_t i = first; i < last; ++i) {
             auto& c = chunks[i];
             c.id = storage::chunk_id(job.document.seq, static_cast<int64_t>(i));
             storage::indexed_chunk x;
             x.id = c.id;
-            x.vector = local_embed(c.text);
+            x.vector = std::move((*vectors)[i - first]);
             x.terms = index_terms(c.text);
             storage::knowledge_store::put_chunk(batch, job.base.id, c, x.vector);
             indexed.push_back(std::move(x));
           }
           if (auto err = self->state.store->db().write(std::move(batch))) {
-            out.error = "storing the chunks failed: " + describe(err).message;
-            report();
+            fail("storing the chunks failed: " + describe(err).message);
             return;
           }
           for (size_t i = first; i < last; ++i)
@@ -207,12 +252,18 @@ worker_impl(knowledge_worker_actor::stateful_pointer<worker_state> self,
           report();
           return;
         }
-        job.index->add(std::move(indexed));
+        auto index = job.index->get_or_create(static_cast<size_t>(out.dimension));
+        if (static_cast<int64_t>(index->dimension()) != out.dimension) {
+          fail("the embedding model returns " + std::to_string(out.dimension) +
+               " dimensions; the base's vectors have " + std::to_string(index->dimension()));
+          return;
+        }
+        index->add(std::move(indexed));
         report();
       },
       [self](search_job& job) -> caf::result<search_result> {
         auto started = std::chrono::steady_clock::now();
-        auto found = find_chunks(*self->state.store, job);
+        auto found = find_chunks(*self->state.store, *self->state.embedder, job);
         if (!found)
           return std::move(found.error());
         search_result out;
@@ -230,7 +281,7 @@ worker_impl(knowledge_worker_actor::stateful_pointer<worker_state> self,
       [self](retrieve_job& job) -> caf::result<std::vector<retrieved_chunk>> {
         std::vector<retrieved_chunk> out;
         for (auto& base : job.bases) {
-          auto found = find_chunks(*self->state.store, base);
+          auto found = find_chunks(*self->state.store, *self->state.embedder, base);
           if (!found)
             return std::move(found.error());
           for (auto& f : *found) {
@@ -264,8 +315,9 @@ std::vector<std::string> index_terms(std::string_view text) {
 }
 
 knowledge_worker_actor spawn_knowledge_worker(caf::actor_system& sys,
-                                              std::shared_ptr<storage::knowledge_store> store) {
-  return sys.spawn<caf::detached>(worker_impl, std::move(store));
+                                              std::shared_ptr<storage::knowledge_store> store,
+                                              std::shared_ptr<const remote_embedder> embedder) {
+  return sys.spawn<caf::detached>(worker_impl, std::move(store), std::move(embedder));
 }
 
 } // namespace chatagent::actors

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,33 @@ namespace chatagent::actors {
 
 using extract_atom = caf::atom_constant<caf::atom("extract")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
+
+class remote_embedder;
+
+/// Where a base's index lives once its vectors' dimension is known (the first embedding
+/// tells, for embedding APIs). Shared by the service and its workers.
+class index_slot {
+ public:
+  std::shared_ptr<storage::knowledge_index> get() const {
+    std::lock_guard guard{mtx_};
+    return index_;
+  }
+  /// The index, created for `dimension` if there is none yet.
+  std::shared_ptr<storage::knowledge_index> get_or_create(size_t dimension) {
+    std::lock_guard guard{mtx_};
+    if (!index_)
+      index_ = std::make_shared<storage::knowledge_index>(dimension);
+    return index_;
+  }
+  void set(std::shared_ptr<storage::knowledge_index> index) {
+    std::lock_guard guard{mtx_};
+    index_ = std::move(index);
+  }
+
+ private:
+  mutable std::mutex mtx_;
+  std::shared_ptr<storage::knowledge_index> index_;
+};
 
 /// A file's text and the SHA-256 of its bytes (hex).
 struct extracted_document {
@@ -56,7 +84,7 @@ struct embed_job {
   protocol::knowledge_base base;
   protocol::knowledge_document document;
   std::vector<extracted_page> pages;
-  std::shared_ptr<storage::knowledge_index> index;
+  std::shared_ptr<index_slot> index;
   std::shared_ptr<std::atomic<bool>> cancelled;
   knowledge_reports_actor report_to;
 };
@@ -91,9 +119,11 @@ using knowledge_worker_actor = caf::typed_actor<
     caf::reacts_to<embed_job>, caf::replies_to<search_job>::with<protocol::search_result>,
     caf::replies_to<retrieve_job>::with<std::vector<protocol::retrieved_chunk>>>;
 
-/// Spawns one detached worker over `store`.
+/// Spawns one detached worker over `store`; `embedder` serves bases whose embedding model
+/// is not the built-in one.
 knowledge_worker_actor spawn_knowledge_worker(caf::actor_system& sys,
-                                              std::shared_ptr<storage::knowledge_store> store);
+                                              std::shared_ptr<storage::knowledge_store> store,
+                                              std::shared_ptr<const remote_embedder> embedder);
 
 /// The terms the index keeps for a text (see `text_terms`).
 std::vector<std::string> index_terms(std::string_view text);

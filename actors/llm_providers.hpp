@@ -30,6 +30,9 @@ class llm_providers {
   /// The provider actors, for stopping them.
   std::vector<caf::actor> actors() const;
 
+  /// The HTTP engine the remote providers use, for other outgoing calls of the process.
+  std::shared_ptr<http_engine> engine() const { return engine_; }
+
  private:
   std::shared_ptr<http_engine> engine_;
   protocol::llm_actor local_;

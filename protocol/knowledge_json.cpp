@@ -113,6 +113,10 @@ void write_knowledge_base(json_writer& w, const knowledge_base& kb) {
       .member("base_url", kb.embedding.base_url)
       .member("has_api_key", !kb.embedding.api_key.empty())
       .end_object();
+  if (kb.embedding_dimension > 0)
+    w.member("embedding_dimension", kb.embedding_dimension);
+  else
+    w.key("embedding_dimension").null();
   w.member("chunk_size", kb.chunk_size).member("chunk_overlap", kb.chunk_overlap);
   w.key("metadata").raw(kb.metadata);
   w.member("document_count", kb.document_count)

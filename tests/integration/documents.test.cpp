@@ -199,7 +199,8 @@ TEST_F(documents_test, filters_threshold_and_top_k) {
   EXPECT_TRUE(
       results(search(token, kb, R"({"query":"refund","filters":{"category":"none"}})")).empty());
   EXPECT_EQ(results(search(token, kb, R"({"query":"refund order","top_k":1})")).size(), 1u);
-  for (auto& r : results(search(token, kb, R"({"query":"refund","score_threshold":0.5})")))
+  auto found = search(token, kb, R"({"query":"refund","score_threshold":0.5})");
+  for (auto& r : results(found))
     EXPECT_GE(json_at(r, "score")->as_double(), 0.5);
   EXPECT_TRUE(
       results(search(token, kb, R"({"query":"zebra giraffe","score_threshold":0.3})")).empty());
@@ -270,7 +271,8 @@ TEST_F(documents_test, deleting_documents_and_bases_removes_their_chunks) {
   EXPECT_TRUE(json_at(res.json(), "success")->as_bool());
   expect_error(get("/api/v1/knowledge/bases/" + kb + "/documents/" + gone_id, token), 404,
                "NOT_FOUND");
-  for (auto& r : results(search(token, kb, R"({"query":"E-4012","top_k":10})")))
+  auto found = search(token, kb, R"({"query":"E-4012","top_k":10})");
+  for (auto& r : results(found))
     EXPECT_EQ(json_string(r, "metadata.source"), "keep.txt");
   auto base = get("/api/v1/knowledge/bases/" + kb, token).json();
   EXPECT_EQ(json_int(base, "document_count"), 1);
@@ -428,4 +430,66 @@ TEST_F(rag_test, the_built_in_model_answers_from_the_knowledge) {
   EXPECT_NE(json_string(res.json(), "bot_response.content").find("七天内可以申请全额退款"),
             std::string::npos)
       << res.body;
+}
+
+TEST_F(rag_test, embedding_apis_openai_compatible_and_ollama) {
+  auto token = register_user("alice");
+  auto openai = create_base(
+      token,
+      R"({"name":"remote","embedding_model":"fake-embed","embedding_config":{"provider":"openai_compatible","base_url":")" +
+          fake.url("/v1") + R"(","api_key":"sk-embed"}})");
+  auto doc = ingest(token, openai,
+                    {"pets.txt", "", "Cats sleep a lot.\n\nDogs like long walks in the park."});
+  ASSERT_EQ(json_string(doc, "status"), "ready") << json_string(doc, "error");
+  auto base = get("/api/v1/knowledge/bases/" + openai, token).json();
+  EXPECT_EQ(json_int(base, "embedding_dimension"), 32);
+  bool saw = false;
+  for (auto& r : fake.requests())
+    if (r.path == "/v1/embeddings") {
+      saw = true;
+      EXPECT_EQ(r.headers["authorization"], "Bearer sk-embed");
+      EXPECT_NE(r.body.find(R"("model":"fake-embed")"), std::string::npos) << r.body;
+    }
+  EXPECT_TRUE(saw);
+  auto hits = search(token, openai, R"({"query":"long walks for dogs","top_k":1})");
+  ASSERT_EQ(results(hits).size(), 1u);
+  EXPECT_NE(json_string(results(hits)[0], "content").find("Dogs"), std::string::npos);
+
+  auto ollama = create_base(
+      token,
+      R"({"name":"ollama","embedding_model":"nomic-embed-text","embedding_config":{"provider":"ollama","base_url":")" +
+          fake.url() + R"("}})");
+  auto od = ingest(token, ollama, {"pets.txt", "", "Cats sleep a lot."});
+  ASSERT_EQ(json_string(od, "status"), "ready") << json_string(od, "error");
+  EXPECT_EQ(fake.requests().back().path, "/api/embed");
+  EXPECT_EQ(results(search(token, ollama, R"({"query":"cats"})")).size(), 1u);
+
+  // 503 once, then fine: retried.
+  auto flaky = create_base(
+      token,
+      R"({"name":"flaky","embedding_model":"flaky","embedding_config":{"provider":"openai_compatible","base_url":")" +
+          fake.url("/v1") + R"("}})");
+  EXPECT_EQ(json_string(ingest(token, flaky, {"a.txt", "", "Retry me."}), "status"), "ready");
+}
+
+TEST_F(rag_test, a_failing_embedding_api_fails_the_document_clearly) {
+  auto token = register_user("alice");
+  auto kb = create_base(
+      token,
+      R"({"name":"broken","embedding_model":"fail-401","embedding_config":{"provider":"openai_compatible","base_url":")" +
+          fake.url("/v1") + R"("}})");
+  auto doc = ingest(token, kb, {"a.txt", "", "Some text."});
+  EXPECT_EQ(json_string(doc, "status"), "failed");
+  EXPECT_NE(json_string(doc, "error").find("401"), std::string::npos) << json_string(doc, "error");
+  EXPECT_EQ(json_int(get("/api/v1/knowledge/bases/" + kb, token).json(), "chunk_count"), 0);
+  // Nothing was embedded: a search finds nothing, without calling the API.
+  EXPECT_TRUE(results(search(token, kb, R"({"query":"text"})")).empty());
+
+  auto unreachable = create_base(
+      token,
+      R"({"name":"down","embedding_model":"m","embedding_config":{"provider":"openai_compatible","base_url":"http://127.0.0.1:1/v1"}})");
+  auto d2 = ingest(token, unreachable, {"a.txt", "", "Some text."});
+  EXPECT_EQ(json_string(d2, "status"), "failed");
+  EXPECT_NE(json_string(d2, "error").find("cannot reach"), std::string::npos)
+      << json_string(d2, "error");
 }

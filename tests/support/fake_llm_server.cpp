@@ -160,6 +160,95 @@ void fake_llm_server::accept_loop() {
   }
 }
 
+namespace {
+
+/// A deterministic embedding of 32 dimensions: words (split at spaces, lower-cased ASCII)
+/// hashed into signed buckets, L2-normalized. Texts sharing words are close.
+std::vector<double> fake_embedding(const std::string& text) {
+  std::vector<double> v(32, 0.0);
+  std::string word;
+  auto add = [&] {
+    if (word.empty())
+      return;
+    uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : word)
+      h = (h ^ c) * 1099511628211ULL;
+    v[h % 32] += (h >> 63) != 0U ? -1.0 : 1.0;
+    word.clear();
+  };
+  for (char c : text) {
+    if (c == ' ' || c == '.' || c == ',' || c == '?' || c == '!') {
+      add();
+      continue;
+    }
+    word.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  add();
+  return v; // left unnormalized on purpose: the server must normalize
+}
+
+} // namespace
+
+/// OpenAI's `POST /v1/embeddings` (`{"data": [{"index", "embedding"}]}`) and Ollama's
+/// `POST /api/embed` (`{"embeddings": [[...]]}`); model `fail-<status>` answers that
+/// status, `flaky` a 503 the first time it sees an input.
+bool fake_llm_server::answer_embeddings(int fd, const request& req) {
+  bool ollama = req.path.ends_with("/api/embed");
+  auto doc = protocol::parse_json(req.body);
+  std::string model;
+  std::vector<std::string> inputs;
+  if (doc && doc->is_object()) {
+    if (auto m = doc->find("model"); m && m->is_string())
+      model = m->as_string();
+    if (auto in = doc->find("input"); in && in->is_string())
+      inputs.push_back(in->as_string());
+    else if (in && in->is_array())
+      for (auto& x : in->as_array())
+        if (x.is_string())
+          inputs.push_back(x.as_string());
+  }
+  auto reply = [&](const std::string& status, const std::string& body) {
+    return send_all(fd, "HTTP/1.1 " + status +
+                            "\r\nContent-Type: application/json\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body);
+  };
+  if (model.rfind("fail-", 0) == 0)
+    return reply(model.substr(5) + " Fake",
+                 R"({"error":{"message":"fake failure","type":"invalid_request_error"}})");
+  if (model == "flaky" && !inputs.empty()) {
+    int seen;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      seen = flaky_seen_["embed:" + inputs.front()]++;
+    }
+    if (seen == 0)
+      return reply("503 Service Unavailable", R"({"error":{"message":"overloaded"}})");
+  }
+  if (inputs.empty())
+    return reply("400 Bad Request", R"({"error":{"message":"input is required"}})");
+  std::string body = ollama ? R"({"model":)" + json_quote(model) + R"(,"embeddings":[)"
+                            : R"({"object":"list","data":[)";
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (i > 0)
+      body += ",";
+    std::string vec = "[";
+    auto v = fake_embedding(inputs[i]);
+    for (size_t k = 0; k < v.size(); ++k) {
+      if (k > 0)
+        vec += ',';
+      vec += std::to_string(v[k]);
+    }
+    vec += "]";
+    body += ollama ? vec
+                   : R"({"object":"embedding","index":)" + std::to_string(i) + R"(,"embedding":)" +
+                         vec + "}";
+  }
+  body += ollama ? "]}"
+                 : R"(],"model":)" + json_quote(model) +
+                       R"(,"usage":{"prompt_tokens":1,"total_tokens":1}})";
+  return reply("200 OK", body);
+}
+
 void fake_llm_server::serve(int fd) {
   std::string in;
   char buf[65536];
@@ -220,6 +309,11 @@ void fake_llm_server::serve(int fd) {
         requests_.push_back(req);
       }
 
+      if (req.path.ends_with("/embeddings") || req.path.ends_with("/api/embed")) {
+        if (!answer_embeddings(fd, req))
+          goto done;
+        continue;
+      }
       flavor f = req.path.find("/messages") != std::string::npos   ? flavor::anthropic
                  : req.path.find("/api/chat") != std::string::npos ? flavor::ollama
                                                                    : flavor::openai;

@@ -24,6 +24,8 @@ namespace chatagent::test {
 /// - `malformed`: one good chunk, then an event that is not JSON;
 /// - `disconnect`: two chunks, then closes the connection mid-stream;
 /// - `hang`: accepts the request and never answers.
+/// Embeddings too: OpenAI's `POST /v1/embeddings` and Ollama's `POST /api/embed`, 32
+/// dimensions from the input's words (`fail-<status>` and `flaky` as above).
 /// - `stamp`: 16 chunks at once, each the CLOCK_MONOTONIC time (ns) it was sent, and a
 ///   space: load runs measure what the server adds to a chunk's way to the client.
 class fake_llm_server {
@@ -50,6 +52,7 @@ class fake_llm_server {
  private:
   void accept_loop();
   void serve(int fd);
+  bool answer_embeddings(int fd, const request& req);
 
   bool record_;
   int listen_fd_ = -1;
