@@ -3,6 +3,8 @@
 // vector search, BM25, merge) as a search worker runs it.
 //
 //   knowledge_bench [chunks...]          e.g. knowledge_bench 10000 100000
+//   knowledge_bench --text CHUNKS        prints a document of about CHUNKS chunks of 600
+//                                        characters (for benchmarks/run-ingest.sh)
 //
 // For each size: generates that many chunks of ~600 characters (English words and
 // Chinese characters drawn from fixed vocabularies with a Zipf-like skew, seeded, so runs
@@ -68,6 +70,14 @@ double ms(clk::duration d) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string{argv[1]} == "--text") {
+    std::mt19937_64 rng{7};
+    auto vocab = make_vocabulary(rng);
+    auto chunks = static_cast<size_t>(std::atoll(argv[2]));
+    for (size_t i = 0; i < chunks; i += 20)
+      std::printf("%s\n\n", make_text(rng, vocab, 20 * 560).c_str());
+    return 0;
+  }
   std::vector<size_t> sizes;
   for (int i = 1; i < argc; ++i)
     sizes.push_back(static_cast<size_t>(std::atoll(argv[i])));
