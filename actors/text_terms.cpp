@@ -1,5 +1,7 @@
 #include "actors/text_terms.hpp"
 
+#include <unordered_set>
+
 namespace chatagent::actors {
 
 namespace {
@@ -72,6 +74,21 @@ bool word_char(char32_t& cp) {
   return true;
 }
 
+/// Words that say nothing about what a text is about: questions ("如何配置机器人？",
+/// "how do I configure the bot?") would otherwise miss their best passages for lacking them.
+bool is_stop_term(const std::string& t) {
+  static const std::unordered_set<std::string> stop{
+      // English
+      "a", "an", "the", "is", "are", "was", "were", "be", "been", "to", "of", "in", "on", "at",
+      "for", "and", "or", "how", "what", "which", "who", "why", "when", "where", "do", "does",
+      "did", "i", "you", "we", "it", "its", "this", "that", "these", "those", "with", "can",
+      "could", "my", "me", "your", "our", "there", "about", "as", "by", "from", "please",
+      // Chinese function words and question words (characters and pairs)
+      "的", "了", "是", "在", "吗", "呢", "吧", "啊", "么", "呀", "着", "和", "与", "或", "如何",
+      "什么", "怎么", "怎样", "请问", "为什", "哪些", "一下", "我们", "你们", "可以"};
+  return stop.count(t) != 0;
+}
+
 } // namespace
 
 std::vector<text_term> text_terms(std::string_view text) {
@@ -79,7 +96,7 @@ std::vector<text_term> text_terms(std::string_view text) {
   std::string word;
   std::string prev_cjk; // the previous character, when it was CJK
   auto flush_word = [&] {
-    if (!word.empty())
+    if (!word.empty() && !is_stop_term(word))
       out.push_back({std::move(word), text_term::word});
     word.clear();
   };
@@ -91,8 +108,10 @@ std::vector<text_term> text_terms(std::string_view text) {
       std::string ch;
       append_utf8(ch, cp);
       if (!prev_cjk.empty())
-        out.push_back({prev_cjk + ch, text_term::cjk_pair});
-      out.push_back({ch, text_term::cjk_char});
+        if (auto pair = prev_cjk + ch; !is_stop_term(pair))
+          out.push_back({std::move(pair), text_term::cjk_pair});
+      if (!is_stop_term(ch))
+        out.push_back({ch, text_term::cjk_char});
       prev_cjk = std::move(ch);
       continue;
     }

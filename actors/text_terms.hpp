@@ -3,7 +3,8 @@
 // The terms of a text, shared by the local embedder and lexical (BM25) retrieval, so that
 // both see words the same way: lower-cased words of letters and digits (any script but
 // CJK), and for Chinese, Japanese and Korean text every character and every pair of
-// neighbouring characters (no dictionary needed, and exact names still match).
+// neighbouring characters (no dictionary needed, and exact names still match). Common
+// function words ("the", "how", "的", "如何") are left out.
 
 #include <string>
 #include <string_view>

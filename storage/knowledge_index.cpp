@@ -32,6 +32,19 @@ float dot(const float* a, const float* b, size_t d) {
   return sum + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
+/// Two characters of the CJK blocks (three-byte UTF-8 sequences led by E3..E9, or EA..ED
+/// for Hangul).
+bool is_cjk_pair(std::string_view t) {
+  if (t.size() != 6)
+    return false;
+  for (size_t i : {size_t{0}, size_t{3}}) {
+    auto lead = static_cast<unsigned char>(t[i]);
+    if (lead < 0xE3 || lead > 0xED)
+      return false;
+  }
+  return true;
+}
+
 struct posting {
   uint32_t slot; // the chunk's place in `impl::ids`
   uint32_t tf;
@@ -171,11 +184,16 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
     std::vector<uint32_t> touched;
     for (auto& t : terms) {
       auto p = in.postings.find(t);
-      // A term no chunk has would still be in a perfect match: it counts as the rarest.
-      auto idf = in.idf(p == in.postings.end() ? 0 : p->second.size());
-      best_possible += idf;
-      if (p == in.postings.end())
+      // A term no chunk has would still be in a perfect match: it counts as the rarest,
+      // except a pair of CJK characters, which is as often two words' seam ("何配" of
+      // "如何配置") as a word.
+      if (p == in.postings.end()) {
+        if (!is_cjk_pair(t))
+          best_possible += in.idf(0);
         continue;
+      }
+      auto idf = in.idf(p->second.size());
+      best_possible += idf;
       for (auto& post : p->second) {
         auto len = static_cast<double>(in.lengths[post.slot]);
         auto tf = static_cast<double>(post.tf);

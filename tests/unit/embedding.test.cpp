@@ -33,6 +33,11 @@ TEST(text_terms, words_are_lower_cased_and_cjk_gives_characters_and_pairs) {
       (std::vector<std::string>{"配", "配置", "置", "置机", "机", "机器", "器", "器人", "人"}));
   EXPECT_EQ(texts(text_terms("用API。Café")), (std::vector<std::string>{"用", "api", "café"}));
   EXPECT_TRUE(text_terms("，。！ ... --").empty());
+  // Function words say nothing about the topic.
+  EXPECT_EQ(texts(text_terms("How do I configure the bot?")),
+            (std::vector<std::string>{"configure", "bot"}));
+  EXPECT_EQ(texts(text_terms("如何配置")),
+            (std::vector<std::string>{"如", "何", "何配", "配", "配置", "置"}));
 }
 
 TEST(local_embedder, vectors_are_normalized_and_deterministic) {
