@@ -89,31 +89,43 @@ size_t knowledge_index::size() const {
 }
 
 void knowledge_index::add(std::vector<indexed_chunk> chunks) {
-  if (chunks.empty())
-    return;
-  std::vector<float> data;
-  std::vector<faiss::Index::idx_t> ids;
-  data.reserve(chunks.size() * impl_->dimension);
-  for (auto& c : chunks) {
-    c.vector.resize(impl_->dimension, 0.0f);
-    data.insert(data.end(), c.vector.begin(), c.vector.end());
-    ids.push_back(c.id);
-  }
-  std::unique_lock guard{impl_->lock};
-  impl_->vectors.add_with_ids(static_cast<faiss::Index::idx_t>(chunks.size()), data.data(),
-                              ids.data());
+  // In batches, each under the lock alone, with everything that can be prepared outside
+  // it: a large document never holds searches up for long (its chunks become visible
+  // batch by batch, within a fraction of a second).
+  constexpr size_t batch = 512;
   auto& in = *impl_;
-  for (auto& c : chunks) {
-    auto slot = static_cast<uint32_t>(in.ids.size());
-    in.ids.push_back(c.id);
-    in.lengths.push_back(static_cast<uint32_t>(c.terms.size()));
-    in.slot_of[c.id] = slot;
-    in.total_length += c.terms.size();
-    std::unordered_map<std::string_view, uint32_t> tf;
-    for (auto& t : c.terms)
-      ++tf[t];
-    for (auto& [term, n] : tf)
-      in.postings[std::string{term}].push_back({slot, n});
+  for (size_t first = 0; first < chunks.size(); first += batch) {
+    auto last = std::min(chunks.size(), first + batch);
+    std::vector<float> data;
+    std::vector<faiss::Index::idx_t> ids;
+    data.reserve((last - first) * in.dimension);
+    std::vector<std::vector<std::pair<std::string, uint32_t>>> tfs(last - first);
+    for (size_t i = first; i < last; ++i) {
+      auto& c = chunks[i];
+      c.vector.resize(in.dimension, 0.0f);
+      data.insert(data.end(), c.vector.begin(), c.vector.end());
+      ids.push_back(c.id);
+      std::unordered_map<std::string_view, uint32_t> tf;
+      for (auto& t : c.terms)
+        ++tf[t];
+      auto& out = tfs[i - first];
+      out.reserve(tf.size());
+      for (auto& [term, n] : tf)
+        out.emplace_back(std::string{term}, n);
+    }
+    std::unique_lock guard{in.lock};
+    in.vectors.add_with_ids(static_cast<faiss::Index::idx_t>(last - first), data.data(),
+                            ids.data());
+    for (size_t i = first; i < last; ++i) {
+      auto& c = chunks[i];
+      auto slot = static_cast<uint32_t>(in.ids.size());
+      in.ids.push_back(c.id);
+      in.lengths.push_back(static_cast<uint32_t>(c.terms.size()));
+      in.slot_of[c.id] = slot;
+      in.total_length += c.terms.size();
+      for (auto& [term, n] : tfs[i - first])
+        in.postings[term].push_back({slot, n});
+    }
   }
 }
 

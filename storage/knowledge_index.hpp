@@ -29,8 +29,9 @@ struct index_hit {
 };
 
 /// Exact inner-product search over normalized vectors plus an inverted index of terms.
-/// Thread-safe: searches share a lock, additions and removals take it alone (briefly:
-/// callers embed before they add), so searches never wait for an embedding.
+/// Thread-safe: searches share a lock; additions take it alone in batches of 512 chunks
+/// (callers embed before they add), so searches never wait for an embedding and only
+/// briefly for an addition. A removal takes it alone for one pass over the term index.
 class knowledge_index {
  public:
   explicit knowledge_index(size_t dimension);
@@ -42,7 +43,8 @@ class knowledge_index {
   /// The number of chunks indexed.
   size_t size() const;
 
-  /// Adds chunks (each vector of `dimension()` floats; ids not yet in the index).
+  /// Adds chunks (each vector of `dimension()` floats; ids not yet in the index), visible
+  /// to searches batch by batch.
   void add(std::vector<indexed_chunk> chunks);
   /// Removes chunks; unknown ids are ignored.
   void remove(const std::vector<int64_t>& ids);
