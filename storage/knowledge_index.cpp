@@ -185,15 +185,23 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
       h.vector_score = std::clamp(scored[i].first, 0.0f, 1.0f);
     }
   }
-  // Term candidates: BM25 over the distinct query terms, added up in a dense array.
+  // Term candidates: BM25 over the distinct query terms. Rare terms are added up for
+  // every chunk that has them, in a dense array; common ones (in more than 1 chunk of 20,
+  // low weight, long lists) only for the candidates, by binary search in their lists.
   if (in.live() > 0) {
     std::vector<std::string> terms = query_terms;
     std::sort(terms.begin(), terms.end());
     terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
     double average = static_cast<double>(in.total_length) / static_cast<double>(in.live());
+    auto weight = [&](double idf, const posting& post) {
+      auto len = static_cast<double>(in.lengths[post.slot]);
+      auto tf = static_cast<double>(post.tf);
+      return idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / average));
+    };
     double best_possible = 0;
-    std::vector<float> bm25(in.ids.size(), 0.0f);
-    std::vector<uint32_t> touched;
+    std::vector<std::pair<const std::vector<posting>*, double>> rare;
+    std::vector<std::pair<const std::vector<posting>*, double>> common;
+    auto common_df = std::max<size_t>(1000, in.live() / 20);
     for (auto& t : terms) {
       auto p = in.postings.find(t);
       // A term no chunk has would still be in a perfect match: it counts as the rarest,
@@ -206,30 +214,39 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
       }
       auto idf = in.idf(p->second.size());
       best_possible += idf;
-      for (auto& post : p->second) {
-        auto len = static_cast<double>(in.lengths[post.slot]);
-        auto tf = static_cast<double>(post.tf);
+      (p->second.size() > common_df ? common : rare).emplace_back(&p->second, idf);
+    }
+    if (rare.empty())
+      rare.swap(common);
+    thread_local std::vector<float> bm25;
+    bm25.assign(in.ids.size(), 0.0f);
+    std::vector<uint32_t> touched;
+    for (auto& [list, idf] : rare)
+      for (auto& post : *list) {
         if (bm25[post.slot] == 0.0f)
           touched.push_back(post.slot);
-        bm25[post.slot] +=
-            static_cast<float>(idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / average)));
+        bm25[post.slot] += static_cast<float>(weight(idf, post));
       }
-    }
-    if (best_possible > 0 && !touched.empty()) {
+    // The whole score of a chunk: its rare terms' sum plus its common terms.
+    auto lexical = [&](uint32_t slot) {
+      double sum = bm25[slot];
+      for (auto& [list, idf] : common) {
+        auto i = std::lower_bound(list->begin(), list->end(), slot,
+                                  [](const posting& p, uint32_t s) { return p.slot < s; });
+        if (i != list->end() && i->slot == slot)
+          sum += weight(idf, *i);
+      }
+      return static_cast<float>(std::min(1.0, sum / best_possible));
+    };
+    if (best_possible > 0) {
       auto top = std::min(candidates, touched.size());
       std::partial_sort(touched.begin(), touched.begin() + static_cast<std::ptrdiff_t>(top),
                         touched.end(), [&](uint32_t x, uint32_t y) { return bm25[x] > bm25[y]; });
-      for (size_t i = 0; i < top; ++i) {
-        auto slot = touched[i];
-        auto& h = hits[in.ids[slot]];
-        h.id = in.ids[slot];
-        h.lexical_score = static_cast<float>(std::min(1.0, bm25[slot] / best_possible));
-      }
-      // Vector candidates that also hold query terms get their lexical score too.
+      for (size_t i = 0; i < top; ++i)
+        hits[in.ids[touched[i]]].id = in.ids[touched[i]];
       for (auto& [id, h] : hits)
-        if (h.lexical_score == 0)
-          if (auto i = in.slot_of.find(id); i != in.slot_of.end() && bm25[i->second] > 0)
-            h.lexical_score = static_cast<float>(std::min(1.0, bm25[i->second] / best_possible));
+        if (auto i = in.slot_of.find(id); i != in.slot_of.end())
+          h.lexical_score = lexical(i->second);
     }
   }
   std::vector<index_hit> out;
