@@ -38,6 +38,8 @@ bench: configure
 	./benchmarks/run-load.sh $(BUILD_DIR)
 	./benchmarks/run-send.sh $(BUILD_DIR)
 	./benchmarks/run-ws.sh $(BUILD_DIR)
+	./benchmarks/run-ingest.sh $(BUILD_DIR)
+	./$(BUILD_DIR)/benchmarks/knowledge_bench 10000 100000
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
