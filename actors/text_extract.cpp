@@ -90,27 +90,6 @@ caf::expected<std::string> decode_plain(std::string_view bytes) {
   return bad_file("the file is not text in UTF-8, UTF-16 or GB18030");
 }
 
-/// Appends the UTF-8 of code point `cp`.
-void append_code_point(std::string& out, uint32_t cp) {
-  if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-    cp = 0xFFFD;
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 /// Decodes the entity at `s[i] == '&'`, appending it; returns the length consumed (0 when
 /// it is not an entity, and `&` is then literal).
 size_t decode_entity(std::string_view s, size_t i, std::string& out) {
@@ -135,7 +114,7 @@ size_t decode_entity(std::string_view s, size_t i, std::string& out) {
       if (cp > 0x10FFFF)
         cp = 0xFFFD;
     }
-    append_code_point(out, cp);
+    protocol::append_utf8(out, cp);
     return semi - i + 1;
   }
   static const std::pair<std::string_view, std::string_view> named[] = {

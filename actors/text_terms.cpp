@@ -1,5 +1,7 @@
 #include "actors/text_terms.hpp"
 
+#include "protocol/validation.hpp"
+
 #include <unordered_set>
 
 namespace chatagent::actors {
@@ -25,24 +27,6 @@ char32_t next_code_point(std::string_view s, size_t& i) {
   }
   i += n;
   return cp;
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 bool is_cjk(char32_t cp) {
@@ -106,7 +90,7 @@ std::vector<text_term> text_terms(std::string_view text) {
     if (is_cjk(cp)) {
       flush_word();
       std::string ch;
-      append_utf8(ch, cp);
+      protocol::append_utf8(ch, cp);
       if (!prev_cjk.empty())
         if (auto pair = prev_cjk + ch; !is_stop_term(pair))
           out.push_back({std::move(pair), text_term::cjk_pair});
@@ -117,7 +101,7 @@ std::vector<text_term> text_terms(std::string_view text) {
     }
     prev_cjk.clear();
     if (word_char(cp)) {
-      append_utf8(word, cp);
+      protocol::append_utf8(word, cp);
       if (word.size() > 64) // not a word any more (base64, a hash): cut it into pieces
         flush_word();
     } else {

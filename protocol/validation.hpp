@@ -34,6 +34,10 @@ std::string check_nickname(std::string_view s);
 /// The number of code points in `s`, or npos when `s` is not valid UTF-8.
 size_t utf8_length(std::string_view s) noexcept;
 
+/// Appends the UTF-8 encoding of `cp`; surrogates, NUL and values past U+10FFFF become
+/// U+FFFD.
+void append_utf8(std::string& out, char32_t cp);
+
 /// ASCII lower case, for case-insensitive uniqueness of names and addresses.
 std::string to_lower_ascii(std::string_view s);
 
