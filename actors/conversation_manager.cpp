@@ -351,6 +351,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
             done.conversation = st.record.id;
             done.message = reply.id;
             done.content = reply.content;
+            done.metadata = reply.metadata;
             done.created_at_ms = reply.created_at_ms;
             broadcast(done);
           }

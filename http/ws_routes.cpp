@@ -90,9 +90,9 @@ std::vector<std::string> render_event(const stream_event& ev) {
         .member("message_id", ev.message.value)
         .member("conversation_id", ev.conversation.value)
         .member("content", ev.content)
-        .member("message_type", "text")
-        .member("timestamp", format_time(ev.created_at_ms))
-        .end_object();
+        .member("message_type", "text");
+    r.key("metadata").raw(ev.metadata);
+    r.member("timestamp", format_time(ev.created_at_ms)).end_object();
     out.push_back(r.take());
     break;
   }

@@ -197,18 +197,19 @@ struct stream_event {
   enum kind_t : uint8_t { chunk, complete, failed };
   uint8_t kind = chunk;
   conversation_id conversation;
-  int64_t chunk_id = 0;   // chunk: counts from 1 within one answer
-  std::string content;    // chunk: the piece; complete: the whole answer; failed: why
-  bool is_final = false;  // chunk: the last one of the answer
-  message_id message;     // complete: the stored answer
-  std::string error_code; // failed: the spec's error code
+  int64_t chunk_id = 0;        // chunk: counts from 1 within one answer
+  std::string content;         // chunk: the piece; complete: the whole answer; failed: why
+  bool is_final = false;       // chunk: the last one of the answer
+  message_id message;          // complete: the stored answer
+  std::string error_code;      // failed: the spec's error code
+  std::string metadata = "{}"; // complete: the stored answer's metadata (its sources, ...)
   int64_t created_at_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stream_event& x) {
   return f(caf::meta::type_name("stream_event"), x.kind, x.conversation, x.chunk_id, x.content,
-           x.is_final, x.message, x.error_code, x.created_at_ms);
+           x.is_final, x.message, x.error_code, x.metadata, x.created_at_ms);
 }
 
 /// One page of a conversation's messages, oldest first.

@@ -2,6 +2,7 @@
 
 #include "integration/fixture.hpp"
 #include "support/fake_llm_server.hpp"
+#include "support/ws_client.hpp"
 
 #include <chrono>
 #include <optional>
@@ -492,4 +493,29 @@ TEST_F(rag_test, a_failing_embedding_api_fails_the_document_clearly) {
   EXPECT_EQ(json_string(d2, "status"), "failed");
   EXPECT_NE(json_string(d2, "error").find("cannot reach"), std::string::npos)
       << json_string(d2, "error");
+}
+
+TEST_F(rag_test, websocket_answers_carry_their_sources_too) {
+  auto token = register_user("alice");
+  auto kb = create_base(token, R"({"name":"policies"})");
+  ingest(token, kb, {"refunds.txt", "", "退款政策：购买后七天内可以申请全额退款。"});
+  auto bot = create_bot(token, R"({"name":"support","knowledge_base_ids":[")" + kb + R"("]})");
+  auto conv = create_conversation(token, bot);
+  ws_client ws{server->port(), "/api/v1/ws/conversations/" + conv + "?token=" + token};
+  ASSERT_EQ(ws.status(), 101) << ws.refusal();
+  ASSERT_TRUE(ws.send_text(R"({"type":"user_message","content":"退款政策是什么？"})"));
+  std::optional<chatagent::protocol::json_value> answer;
+  while (auto text = ws.next_text()) {
+    auto doc = chatagent::protocol::parse_json(*text);
+    ASSERT_TRUE(doc) << *text;
+    if (json_string(*doc, "type") == "bot_response") {
+      answer = *doc;
+      break;
+    }
+    ASSERT_NE(json_string(*doc, "type"), "error") << *text;
+  }
+  ASSERT_TRUE(answer);
+  ASSERT_NE(json_at(*answer, "metadata.sources"), nullptr);
+  EXPECT_EQ(json_string(json_at(*answer, "metadata.sources")->as_array().at(0), "source"),
+            "refunds.txt");
 }
