@@ -419,8 +419,15 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, store_wri
       [self, commit_quietly, drop_chunks](ingest_outcome& out) {
         auto& st = self->state;
         auto i = st.bases.find(out.base.value);
-        if (i == st.bases.end())
-          return; // the base is gone, and its chunks with it
+        if (i == st.bases.end()) {
+          // The base is gone; chunks the worker stored after its deletion go too.
+          storage::write_batch batch;
+          for (auto id : out.chunk_ids)
+            storage::knowledge_store::erase_chunk(batch, out.base, id);
+          if (!batch.empty())
+            commit_quietly(std::move(batch), "removing the chunks of a deleted base");
+          return;
+        }
         auto& e = i->second;
         e.ingesting.erase(out.document.value);
         auto d = e.docs.find(out.document.value);
