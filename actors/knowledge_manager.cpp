@@ -40,6 +40,7 @@ struct manager_state {
   std::unordered_map<std::string, base_entry> bases;
   std::map<std::string, std::vector<std::string>> by_owner; // ids in creation order
   store_writer_actor writer;
+  knowledge_worker_actor reader; // reads uploaded files, never behind an embedding
   std::vector<knowledge_worker_actor> ingest;
   std::vector<knowledge_worker_actor> search;
   size_t next_ingest = 0;
@@ -83,10 +84,12 @@ void refresh_infos(base_entry& e) {
 
 manager_impl_actor::behavior_type
 manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, store_writer_actor writer,
-             std::vector<base_entry> bases, std::vector<knowledge_worker_actor> ingest,
+             std::vector<base_entry> bases, knowledge_worker_actor reader,
+             std::vector<knowledge_worker_actor> ingest,
              std::vector<knowledge_worker_actor> search) {
   auto& st = self->state;
   st.writer = std::move(writer);
+  st.reader = std::move(reader);
   st.ingest = std::move(ingest);
   st.search = std::move(search);
   for (auto& e : bases) {
@@ -233,13 +236,11 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, store_wri
         if (!e)
           return no_such_base();
         auto rp = self->make_response_promise<upload_result>();
-        auto& st = self->state;
-        auto& worker = st.ingest[st.next_ingest++ % st.ingest.size()];
         auto filename = up.filename;
         auto content_type = up.content_type;
         auto size = static_cast<int64_t>(up.bytes.size());
         auto metadata = up.metadata;
-        self->request(worker, extract_timeout, extract_atom::value, std::move(up))
+        self->request(self->state.reader, extract_timeout, extract_atom::value, std::move(up))
             .then(
                 [self, commit, id, filename, content_type, size, metadata,
                  rp](extracted_document& ex) mutable {
@@ -533,6 +534,8 @@ spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowled
   }
   spdlog::info("loaded {} knowledge bases, {} chunks indexed", bases.size(), chunks);
   knowledge_service out;
+  auto reader = spawn_knowledge_worker(sys, store, embedder);
+  out.workers.push_back(caf::actor_cast<caf::actor>(reader));
   std::vector<knowledge_worker_actor> ingest;
   std::vector<knowledge_worker_actor> search;
   for (size_t i = 0; i < std::max<size_t>(1, ingest_workers); ++i)
@@ -543,8 +546,8 @@ spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowled
     out.workers.push_back(caf::actor_cast<caf::actor>(w));
   for (auto& w : search)
     out.workers.push_back(caf::actor_cast<caf::actor>(w));
-  auto manager = sys.spawn(manager_impl, std::move(writer), std::move(bases), std::move(ingest),
-                           std::move(search));
+  auto manager = sys.spawn(manager_impl, std::move(writer), std::move(bases), std::move(reader),
+                           std::move(ingest), std::move(search));
   out.manager = caf::actor_cast<knowledge_manager_actor>(manager);
   return out;
 }

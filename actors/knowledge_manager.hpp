@@ -26,9 +26,9 @@ struct knowledge_service {
 /// Loads every knowledge base and document from `store` and builds the bases' indexes
 /// (documents whose ingestion a stop interrupted become `failed`), then spawns the
 /// knowledge service: it persists every change through `writer` before it answers, and
-/// runs `ingest_workers` detached workers for ingestion and `search_workers` for searches
-/// (a search never waits for an ingestion); `embedder` serves embedding APIs. Blocks
-/// while it loads.
+/// runs one detached worker to read uploaded files, `ingest_workers` for ingestion and
+/// `search_workers` for searches (neither an upload nor a search waits for an ingestion);
+/// `embedder` serves embedding APIs. Blocks while it loads.
 caf::expected<knowledge_service>
 spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowledge_store> store,
                         store_writer_actor writer, std::shared_ptr<const remote_embedder> embedder,
