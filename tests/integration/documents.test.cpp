@@ -519,3 +519,29 @@ TEST_F(rag_test, websocket_answers_carry_their_sources_too) {
   EXPECT_EQ(json_string(json_at(*answer, "metadata.sources")->as_array().at(0), "source"),
             "refunds.txt");
 }
+
+TEST_F(rag_test, uploads_do_not_wait_behind_an_ingestion) {
+  auto token = register_user("alice");
+  auto slow = create_base(
+      token,
+      R"({"name":"slow","chunk_size":100,"chunk_overlap":0,"embedding_model":"slow","embedding_config":{"provider":"openai_compatible","base_url":")" +
+          fake.url("/v1") + R"("}})");
+  // ~500 chunks: eight requests of 64 to an API that takes 300 ms for each.
+  std::string text;
+  for (int i = 0; i < 500; ++i)
+    text += "Sentence number " + std::to_string(i) + " of a long document about llamas. ";
+  auto first = upload(token, slow, {"long.txt", "", text});
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto fast = create_base(token, R"({"name":"fast"})");
+  auto second = upload(token, fast, {"short.txt", "", "A short note."});
+  EXPECT_EQ(second.status, 201) << second.body;
+  // The second upload was read while the first document was still being embedded.
+  auto d = get("/api/v1/knowledge/bases/" + slow + "/documents/" + json_string(first.json(), "id"),
+               token)
+               .json();
+  EXPECT_EQ(json_string(d, "status"), "processing");
+  EXPECT_EQ(json_string(wait_done(token, slow, json_string(first.json(), "id")), "status"),
+            "ready");
+  EXPECT_EQ(json_string(wait_done(token, fast, json_string(second.json(), "id")), "status"),
+            "ready");
+}

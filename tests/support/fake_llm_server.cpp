@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace chatagent::test {
@@ -212,6 +213,8 @@ bool fake_llm_server::answer_embeddings(int fd, const request& req) {
                             "\r\nContent-Type: application/json\r\nContent-Length: " +
                             std::to_string(body.size()) + "\r\n\r\n" + body);
   };
+  if (model == "slow") // 300 ms per request: an ingestion that takes a while
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
   if (model.rfind("fail-", 0) == 0)
     return reply(model.substr(5) + " Fake",
                  R"({"error":{"message":"fake failure","type":"invalid_request_error"}})");

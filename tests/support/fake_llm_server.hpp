@@ -25,7 +25,8 @@ namespace chatagent::test {
 /// - `disconnect`: two chunks, then closes the connection mid-stream;
 /// - `hang`: accepts the request and never answers.
 /// Embeddings too: OpenAI's `POST /v1/embeddings` and Ollama's `POST /api/embed`, 32
-/// dimensions from the input's words (`fail-<status>` and `flaky` as above).
+/// dimensions from the input's words (`fail-<status>` and `flaky` as above; `slow` takes
+/// 300 ms per request).
 /// - `stamp`: 16 chunks at once, each the CLOCK_MONOTONIC time (ns) it was sent, and a
 ///   space: load runs measure what the server adds to a chunk's way to the client.
 class fake_llm_server {
