@@ -221,7 +221,13 @@ extracted_text from_html(std::string_view html) {
     auto tag = lower(inner.substr(0, name_end));
     i = close + 1;
     if (!closing && (tag == "script" || tag == "style" || tag == "title" || tag == "noscript")) {
-      auto end = lower(html.substr(i)).find("</" + tag);
+      // Its closing tag, in any case, without copying the rest of the page.
+      auto closing_tag = "</" + tag;
+      auto at = std::search(html.begin() + static_cast<std::ptrdiff_t>(i), html.end(),
+                            closing_tag.begin(), closing_tag.end(), [](char x, char y) {
+                              return std::tolower(static_cast<unsigned char>(x)) == y;
+                            });
+      auto end = at == html.end() ? std::string::npos : static_cast<size_t>(at - html.begin()) - i;
       auto body = html.substr(i, end == std::string::npos ? html.size() - i : end);
       if (tag == "title")
         out.title = tidy(decode_entities(body));

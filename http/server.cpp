@@ -2,8 +2,8 @@
 
 #include "http/api.hpp"
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <optional>
 #include <thread>
@@ -363,7 +363,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
              "the request body exceeds " + std::to_string(body_limit_) + " bytes");
       return;
     }
-    parser_->body_limit(body_limit_); // for chunked bodies
+    // A chunked body is measured as it arrives.
+    parser_->body_limit(body_limit_);
     if (parser_->is_done()) { // no body (most GETs): nothing left to time
       read_body();
       return;

@@ -69,8 +69,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, knowledge_base& x) {
   return f(caf::meta::type_name("knowledge_base"), x.id, x.owner, x.name, x.description,
            x.vector_store_type, x.embedding_model, x.embedding, x.chunk_size, x.chunk_overlap,
-           x.metadata, x.document_count, x.chunk_count, x.embedding_dimension,
-           x.next_document_seq, x.created_at_ms, x.updated_at_ms);
+           x.metadata, x.document_count, x.chunk_count, x.embedding_dimension, x.next_document_seq,
+           x.created_at_ms, x.updated_at_ms);
 }
 
 /// A document of a knowledge base. Ingestion runs in the background: `processing` (with
@@ -98,8 +98,8 @@ struct knowledge_document {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, knowledge_document& x) {
   return f(caf::meta::type_name("knowledge_document"), x.id, x.base, x.seq, x.title, x.source,
-           x.format, x.content_type, x.size_bytes, x.content_hash, x.metadata, x.status,
-           x.progress, x.error, x.page_count, x.chunk_count, x.created_at_ms, x.updated_at_ms);
+           x.format, x.content_type, x.size_bytes, x.content_hash, x.metadata, x.status, x.progress,
+           x.error, x.page_count, x.chunk_count, x.created_at_ms, x.updated_at_ms);
 }
 
 /// A file as uploaded: `metadata` is the JSON object's text of the form's `metadata` field.
@@ -163,8 +163,7 @@ struct search_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, search_request& x) {
-  return f(caf::meta::type_name("search_request"), x.query, x.top_k, x.score_threshold,
-           x.filters);
+  return f(caf::meta::type_name("search_request"), x.query, x.top_k, x.score_threshold, x.filters);
 }
 
 /// One result: the chunk's text, its metadata (a JSON object's text: the document's own
@@ -203,8 +202,8 @@ struct retrieved_chunk {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, retrieved_chunk& x) {
-  return f(caf::meta::type_name("retrieved_chunk"), x.content, x.title, x.source, x.page,
-           x.base_id, x.document_id, x.score);
+  return f(caf::meta::type_name("retrieved_chunk"), x.content, x.title, x.source, x.page, x.base_id,
+           x.document_id, x.score);
 }
 
 using upload_atom = caf::atom_constant<caf::atom("upload")>;
