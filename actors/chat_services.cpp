@@ -42,7 +42,7 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   auto knowledge = spawn_knowledge_service(
       sys, std::make_shared<storage::knowledge_store>(store->shared_db()), store_actors.writer,
       std::make_shared<const remote_embedder>(providers->engine(), settings.embedding_timeout),
-      settings.ingest_workers, settings.search_workers);
+      settings.ingest_workers, settings.search_workers, settings.knowledge_index);
   if (!knowledge) {
     caf::anon_send_exit(bot_manager, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(store_actors.writer, caf::exit_reason::user_shutdown);

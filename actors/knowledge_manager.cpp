@@ -45,6 +45,7 @@ struct manager_state {
   std::vector<knowledge_worker_actor> search;
   size_t next_ingest = 0;
   size_t next_search = 0;
+  storage::index_options index_options; // for new bases' indexes
 };
 
 caf::error no_such_base() {
@@ -85,9 +86,10 @@ void refresh_infos(base_entry& e) {
 manager_impl_actor::behavior_type
 manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, store_writer_actor writer,
              std::vector<base_entry> bases, knowledge_worker_actor reader,
-             std::vector<knowledge_worker_actor> ingest,
-             std::vector<knowledge_worker_actor> search) {
+             std::vector<knowledge_worker_actor> ingest, std::vector<knowledge_worker_actor> search,
+             storage::index_options index_options) {
   auto& st = self->state;
+  st.index_options = index_options;
   st.writer = std::move(writer);
   st.reader = std::move(reader);
   st.ingest = std::move(ingest);
@@ -150,6 +152,7 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, store_wri
               st.by_owner[kb.owner.value].push_back(kb.id.value);
               base_entry e;
               e.record = kb;
+              e.slot = std::make_shared<index_slot>(st.index_options);
               refresh_infos(e);
               st.bases.emplace(kb.id.value, std::move(e));
               rp.deliver(std::move(kb));
@@ -464,7 +467,8 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, store_wri
 caf::expected<knowledge_service>
 spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowledge_store> store,
                         store_writer_actor writer, std::shared_ptr<const remote_embedder> embedder,
-                        size_t ingest_workers, size_t search_workers) {
+                        size_t ingest_workers, size_t search_workers,
+                        storage::index_options index_options) {
   auto records = store->load_bases();
   if (!records)
     return std::move(records.error());
@@ -477,6 +481,7 @@ spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowled
     order.push_back(kb.id.value);
     base_entry e;
     e.record = std::move(kb);
+    e.slot = std::make_shared<index_slot>(index_options);
     by_id.emplace(order.back(), std::move(e));
   }
   // Documents whose ingestion a stop interrupted failed; their partial chunks go.
@@ -514,7 +519,7 @@ spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowled
     auto& e = by_id.at(id);
     if (e.record.embedding_dimension > 0) {
       auto index = std::make_shared<storage::knowledge_index>(
-          static_cast<size_t>(e.record.embedding_dimension));
+          static_cast<size_t>(e.record.embedding_dimension), index_options);
       std::unordered_map<int64_t, bool> ready;
       for (auto& [doc_id, d] : e.docs)
         ready[d.seq] = d.status == "ready";
@@ -547,7 +552,7 @@ spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowled
   for (auto& w : search)
     out.workers.push_back(caf::actor_cast<caf::actor>(w));
   auto manager = sys.spawn(manager_impl, std::move(writer), std::move(bases), std::move(reader),
-                           std::move(ingest), std::move(search));
+                           std::move(ingest), std::move(search), index_options);
   out.manager = caf::actor_cast<knowledge_manager_actor>(manager);
   return out;
 }

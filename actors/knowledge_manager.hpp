@@ -2,6 +2,7 @@
 
 #include "actors/chat_store_actor.hpp"
 #include "protocol/knowledge.hpp"
+#include "storage/knowledge_index.hpp"
 
 #include <memory>
 #include <vector>
@@ -32,6 +33,7 @@ struct knowledge_service {
 caf::expected<knowledge_service>
 spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowledge_store> store,
                         store_writer_actor writer, std::shared_ptr<const remote_embedder> embedder,
-                        size_t ingest_workers, size_t search_workers);
+                        size_t ingest_workers, size_t search_workers,
+                        storage::index_options index_options = {});
 
 } // namespace chatagent::actors

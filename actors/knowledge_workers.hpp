@@ -36,6 +36,7 @@ class remote_embedder;
 /// tells, for embedding APIs). Shared by the service and its workers.
 class index_slot {
  public:
+  explicit index_slot(storage::index_options options = {}) : options_(options) {}
   std::shared_ptr<storage::knowledge_index> get() const {
     std::lock_guard guard{mtx_};
     return index_;
@@ -44,7 +45,7 @@ class index_slot {
   std::shared_ptr<storage::knowledge_index> get_or_create(size_t dimension) {
     std::lock_guard guard{mtx_};
     if (!index_)
-      index_ = std::make_shared<storage::knowledge_index>(dimension);
+      index_ = std::make_shared<storage::knowledge_index>(dimension, options_);
     return index_;
   }
   void set(std::shared_ptr<storage::knowledge_index> index) {
@@ -53,6 +54,7 @@ class index_slot {
   }
 
  private:
+  storage::index_options options_;
   mutable std::mutex mtx_;
   std::shared_ptr<storage::knowledge_index> index_;
 };

@@ -107,6 +107,8 @@ int serve(const config::command_line& cli) {
   actors::chat_settings chat_cfg;
   chat_cfg.conversation_idle = std::chrono::seconds(cfg.conversation_idle_seconds);
   chat_cfg.llm_timeout = std::chrono::seconds(cfg.llm_timeout_seconds);
+  chat_cfg.knowledge_index.approximate_from = static_cast<size_t>(cfg.knowledge_clusters_from);
+  chat_cfg.knowledge_index.probes = static_cast<size_t>(cfg.knowledge_cluster_probes);
   auto chat =
       actors::spawn_chat_services(sys, std::make_shared<storage::chat_store>(*db), chat_cfg);
   if (!chat) {

@@ -41,6 +41,9 @@ struct server_config {
   // Conversations and language models
   int64_t conversation_idle_seconds = 300; // a conversation idle this long leaves memory
   int64_t llm_timeout_seconds = 120;       // for one whole completion
+  // Knowledge bases
+  int64_t knowledge_clusters_from = 50000; // chunks from which searches scan clusters; 0: never
+  int64_t knowledge_cluster_probes = 0;    // clusters a search scans; 0: chosen by size
   // Rate limits, requests per minute
   int64_t rate_limit_user = 100;
   int64_t rate_limit_premium = 1000;

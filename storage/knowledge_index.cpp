@@ -1,14 +1,19 @@
 #include "storage/knowledge_index.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstring>
+#include <faiss/Clustering.h>
 #include <faiss/IndexFlat.h>
-#include <faiss/IndexIDMap.h>
-#include <faiss/impl/IDSelector.h>
 #include <mutex>
+#include <numeric>
+#include <random>
 #include <shared_mutex>
+#include <spdlog/spdlog.h>
+#include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace chatagent::storage {
 
@@ -18,19 +23,80 @@ namespace {
 constexpr double k1 = 1.2;
 constexpr double b = 0.75;
 
-/// The inner product of two vectors of `d` floats, in eight independent lanes so that it
-/// vectorizes without reassociating a single sum.
-float dot(const float* a, const float* b, size_t d) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+// Vectors live in blocks of this many, which never move: a block is filled, then the next
+// one is allocated, so growing never copies the vectors already stored.
+constexpr size_t block_slots = 4096;
+// Chunks added under the exclusive lock at once.
+constexpr size_t add_batch = 512;
+
+using faiss_id = faiss::Index::idx_t;
+
+// The scoring kernels are compiled twice, for the baseline x86-64 CPU and for AVX2/FMA
+// (x86-64-v3), and the loader picks one for the machine: Debian builds everything for
+// the baseline, where a 256-dimension inner product is several times slower.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CHATAGENT_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define CHATAGENT_KERNEL
+#endif
+
+/// The inner product of two vectors of `d` floats, in sixteen independent lanes so that
+/// it vectorizes without reassociating a single sum.
+[[gnu::always_inline]] inline float dot(const float* a, const float* b, size_t d) {
+  float acc[16] = {};
   size_t i = 0;
-  for (; i + 8 <= d; i += 8)
-    for (size_t j = 0; j < 8; ++j)
+  for (; i + 16 <= d; i += 16)
+    for (size_t j = 0; j < 16; ++j)
       acc[j] += a[i + j] * b[i + j];
   float sum = 0;
   for (; i < d; ++i)
     sum += a[i] * b[i];
-  return sum + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (size_t j = 0; j < 8; ++j)
+    sum += acc[j] + acc[j + 8];
+  return sum;
 }
+
+/// `out[i]` = q · x_i for `n` vectors stored one after the other.
+CHATAGENT_KERNEL void dot_many(const float* q, const float* x, size_t n, size_t d, float* out) {
+  for (size_t i = 0; i < n; ++i)
+    out[i] = dot(q, x + i * d, d);
+}
+
+/// `out[i]` = q · (the vector of slot `slots[i]`), the vectors in blocks.
+CHATAGENT_KERNEL void dot_slots(const float* q, const std::unique_ptr<float[]>* blocks,
+                                const uint32_t* slots, size_t n, size_t d, float* out) {
+  for (size_t i = 0; i < n; ++i) {
+    if (i + 1 < n) {
+      auto next = slots[i + 1];
+      const float* p = blocks[next / block_slots].get() + (next % block_slots) * d;
+      for (size_t line = 0; line < d; line += 16)
+        __builtin_prefetch(p + line);
+    }
+    auto s = slots[i];
+    out[i] = dot(q, blocks[s / block_slots].get() + (s % block_slots) * d, d);
+  }
+}
+
+/// The best `k` (score, slot) pairs offered, in a min-heap.
+class top_scores {
+ public:
+  explicit top_scores(size_t k) : k_(k) { heap_.reserve(k + 1); }
+  void offer(float score, uint32_t slot) {
+    if (heap_.size() < k_) {
+      heap_.emplace_back(score, slot);
+      std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    } else if (k_ > 0 && score > heap_.front().first) {
+      std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
+      heap_.back() = {score, slot};
+      std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    }
+  }
+  const std::vector<std::pair<float, uint32_t>>& items() const { return heap_; }
+
+ private:
+  size_t k_;
+  std::vector<std::pair<float, uint32_t>> heap_;
+};
 
 /// Two characters of the CJK blocks (three-byte UTF-8 sequences led by E3..E9, or EA..ED
 /// for Hangul).
@@ -50,34 +116,270 @@ struct posting {
   uint32_t tf;
 };
 
+/// The clusters' centroids (normalized), in a FAISS flat index that assigns vectors to
+/// their nearest centroid. Immutable once built.
+struct centroid_set {
+  explicit centroid_set(size_t d) : quantizer(static_cast<faiss_id>(d)) {}
+  faiss::IndexFlatIP quantizer;
+  size_t built_for = 0; // live chunks when built
+};
+
+/// The nearest centroid of each of `n` vectors.
+std::vector<uint32_t> assign(const centroid_set& c, const float* x, size_t n, size_t d) {
+  std::vector<uint32_t> out(n);
+  auto nlist = static_cast<size_t>(c.quantizer.ntotal);
+  if (n >= 32) {
+    // FAISS multiplies the matrices with BLAS.
+    std::vector<float> score(n);
+    std::vector<faiss_id> label(n);
+    c.quantizer.search(static_cast<faiss_id>(n), x, 1, score.data(), label.data());
+    for (size_t i = 0; i < n; ++i)
+      out[i] = static_cast<uint32_t>(std::max<faiss_id>(0, label[i]));
+    return out;
+  }
+  std::vector<float> score(nlist);
+  for (size_t i = 0; i < n; ++i) {
+    dot_many(x + i * d, c.quantizer.get_xb(), nlist, d, score.data());
+    out[i] = static_cast<uint32_t>(std::max_element(score.begin(), score.end()) - score.begin());
+  }
+  return out;
+}
+
+/// How many clusters for `live` chunks: about 2·√n (a few hundred chunks each at a
+/// million), with at least 40 sample points per cluster.
+size_t cluster_count(size_t live) {
+  auto n = static_cast<size_t>(2.0 * std::sqrt(static_cast<double>(live)));
+  return std::clamp<size_t>(n, 1, std::max<size_t>(1, live / 40));
+}
+
 } // namespace
 
 struct knowledge_index::impl {
-  explicit impl(size_t d)
-      : dimension(d), flat(static_cast<faiss::Index::idx_t>(d)), vectors(&flat) {}
+  impl(size_t d, index_options o) : dimension(d), options(o) {}
 
   size_t dimension;
-  faiss::IndexFlatIP flat;
-  faiss::IndexIDMap2 vectors; // ids are the chunks'
-  // The term index works on dense slots, so that scoring adds into an array.
+  index_options options;
+
+  // Vectors by slot, in blocks; terms by slot, as postings.
+  std::vector<std::unique_ptr<float[]>> blocks;
+  size_t slots = 0;
   std::vector<int64_t> ids;      // slot -> chunk id, -1 once removed
   std::vector<uint32_t> lengths; // slot -> terms in the chunk
   std::unordered_map<int64_t, uint32_t> slot_of;
-  std::unordered_map<std::string, std::vector<posting>> postings;
+  std::unordered_map<std::string, std::vector<posting>> postings; // sorted by slot
   uint64_t total_length = 0;
+  size_t dead = 0;         // removed slots still taking room
+  uint64_t generation = 0; // bumped when slots are renumbered
+
+  // The clusters, once built: each centroid's slots.
+  std::shared_ptr<const centroid_set> centroids;
+  std::vector<std::vector<uint32_t>> lists;
+
   mutable std::shared_mutex lock;
 
+  // The background build: one at a time.
+  std::mutex build_lock;
+  std::mutex thread_lock;
+  std::thread builder;
+  std::atomic<bool> building{false};
+  std::atomic<bool> stopping{false};
+
   size_t live() const { return slot_of.size(); }
+
+  const float* vec(size_t slot) const {
+    return blocks[slot / block_slots].get() + (slot % block_slots) * dimension;
+  }
 
   double idf(size_t df) const {
     auto n = static_cast<double>(live());
     return std::log(1.0 + (n - static_cast<double>(df) + 0.5) / (static_cast<double>(df) + 0.5));
   }
+
+  /// Stores a vector in the next slot (exclusive lock held).
+  uint32_t push_vector(const float* v) {
+    if (slots / block_slots == blocks.size())
+      blocks.push_back(std::make_unique_for_overwrite<float[]>(block_slots * dimension));
+    auto slot = static_cast<uint32_t>(slots++);
+    std::memcpy(blocks[slot / block_slots].get() + (slot % block_slots) * dimension, v,
+                dimension * sizeof(float));
+    return slot;
+  }
+
+  /// Assigns slots [from, to) to `c`'s clusters (a lock held), skipping removed ones.
+  void assign_slots(const centroid_set& c, size_t from, size_t to,
+                    std::vector<std::vector<uint32_t>>& into) const {
+    while (from < to) {
+      auto end = std::min(to, (from / block_slots + 1) * block_slots);
+      auto labels = assign(c, vec(from), end - from, dimension);
+      for (size_t i = 0; i < labels.size(); ++i)
+        if (ids[from + i] >= 0)
+          into[labels[i]].push_back(static_cast<uint32_t>(from + i));
+      from = end;
+    }
+  }
+
+  /// Drops removed slots and renumbers the others (exclusive lock held). Numbers only go
+  /// down and keep their order, so posting lists stay sorted.
+  void compact() {
+    std::vector<uint32_t> renumber(slots, UINT32_MAX);
+    uint32_t next = 0;
+    for (size_t s = 0; s < slots; ++s) {
+      if (ids[s] < 0)
+        continue;
+      renumber[s] = next;
+      if (next != s) {
+        std::memcpy(blocks[next / block_slots].get() + (next % block_slots) * dimension, vec(s),
+                    dimension * sizeof(float));
+        ids[next] = ids[s];
+        lengths[next] = lengths[s];
+      }
+      slot_of[ids[next]] = next;
+      ++next;
+    }
+    slots = next;
+    ids.resize(next);
+    lengths.resize(next);
+    blocks.resize((next + block_slots - 1) / block_slots);
+    for (auto i = postings.begin(); i != postings.end();) {
+      auto& list = i->second;
+      size_t out = 0;
+      for (auto& p : list)
+        if (renumber[p.slot] != UINT32_MAX)
+          list[out++] = {renumber[p.slot], p.tf};
+      list.resize(out);
+      if (list.empty())
+        i = postings.erase(i);
+      else
+        ++i;
+    }
+    for (auto& list : lists) {
+      size_t out = 0;
+      for (auto s : list)
+        if (renumber[s] != UINT32_MAX)
+          list[out++] = renumber[s];
+      list.resize(out);
+    }
+    dead = 0;
+    ++generation;
+    if (options.approximate_from > 0 && live() < options.approximate_from / 2) {
+      centroids.reset();
+      lists.clear();
+    }
+  }
+
+  /// Trains clusters on a sample, assigns every chunk, then swaps them in. Returns false
+  /// when there were too few chunks, or slots were renumbered meanwhile (try again).
+  bool build();
+
+  /// Starts a background build when the base has grown past the threshold, or has doubled
+  /// since the last build.
+  void maybe_build() {
+    if (!options.background || options.approximate_from == 0 || building.load())
+      return;
+    {
+      std::shared_lock guard{lock};
+      if (live() < options.approximate_from ||
+          (centroids && live() < 2 * centroids->built_for))
+        return;
+    }
+    bool expected = false;
+    if (!building.compare_exchange_strong(expected, true))
+      return;
+    std::lock_guard guard{thread_lock};
+    if (builder.joinable())
+      builder.join(); // the previous build, which has finished
+    builder = std::thread{[this] {
+      try {
+        build();
+      } catch (const std::exception& e) {
+        spdlog::error("knowledge index: building the clusters failed: {}", e.what());
+      }
+      building = false;
+    }};
+  }
 };
 
-knowledge_index::knowledge_index(size_t dimension) : impl_(std::make_unique<impl>(dimension)) {}
+bool knowledge_index::impl::build() {
+  std::lock_guard one{build_lock};
+  auto started = std::chrono::steady_clock::now();
+  size_t nlist = 0;
+  size_t live_then = 0;
+  uint64_t gen = 0;
+  std::vector<float> sample;
+  size_t samples = 0;
+  {
+    std::shared_lock guard{lock};
+    live_then = live();
+    nlist = cluster_count(live_then);
+    if (live_then < 80 || nlist < 2)
+      return false;
+    gen = generation;
+    std::vector<uint32_t> alive;
+    alive.reserve(live_then);
+    for (size_t s = 0; s < slots; ++s)
+      if (ids[s] >= 0)
+        alive.push_back(static_cast<uint32_t>(s));
+    // A sample of 64 chunks per cluster (k-means gains little from more).
+    samples = std::min(alive.size(), nlist * 64);
+    std::mt19937_64 rng{alive.size()};
+    for (size_t i = 0; i < samples; ++i)
+      std::swap(alive[i], alive[i + rng() % (alive.size() - i)]);
+    sample.resize(samples * dimension);
+    for (size_t i = 0; i < samples; ++i)
+      std::memcpy(sample.data() + i * dimension, vec(alive[i]), dimension * sizeof(float));
+  }
+  auto next = std::make_shared<centroid_set>(dimension);
+  faiss::ClusteringParameters params;
+  params.niter = 12;
+  params.spherical = true;
+  params.seed = 1234;
+  params.max_points_per_centroid = 64;
+  faiss::Clustering kmeans{static_cast<int>(dimension), static_cast<int>(nlist), params};
+  kmeans.train(static_cast<faiss_id>(samples), sample.data(), next->quantizer);
+  sample = {};
+  next->built_for = live_then;
+  auto trained = std::chrono::steady_clock::now();
 
-knowledge_index::~knowledge_index() = default;
+  // Every chunk to its cluster, a block at a time under the shared lock; then, with the
+  // lock alone, the few added meanwhile, and the swap.
+  std::vector<std::vector<uint32_t>> into(nlist);
+  size_t done = 0;
+  for (;;) {
+    if (stopping)
+      return false;
+    std::shared_lock guard{lock};
+    if (generation != gen)
+      return false;
+    if (slots - done <= 256)
+      break;
+    auto end = std::min(slots, done + block_slots);
+    assign_slots(*next, done, end, into);
+    done = end;
+  }
+  std::unique_lock guard{lock};
+  if (generation != gen)
+    return false;
+  assign_slots(*next, done, slots, into);
+  centroids = std::move(next);
+  lists = std::move(into);
+  guard.unlock();
+  auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  spdlog::info("knowledge index: {} chunks in {} clusters (k-means on {} in {:.0f} ms, "
+               "assignment {:.0f} ms)",
+               live_then, nlist, samples, ms(trained - started),
+               ms(std::chrono::steady_clock::now() - trained));
+  return true;
+}
+
+knowledge_index::knowledge_index(size_t dimension, index_options options)
+    : impl_(std::make_unique<impl>(dimension, options)) {}
+
+knowledge_index::~knowledge_index() {
+  impl_->stopping = true;
+  std::lock_guard guard{impl_->thread_lock};
+  if (impl_->builder.joinable())
+    impl_->builder.join();
+}
 
 size_t knowledge_index::dimension() const noexcept {
   return impl_->dimension;
@@ -88,147 +390,187 @@ size_t knowledge_index::size() const {
   return impl_->live();
 }
 
+bool knowledge_index::clustered() const {
+  std::shared_lock guard{impl_->lock};
+  return impl_->centroids != nullptr;
+}
+
+void knowledge_index::build_clusters() {
+  impl_->build();
+}
+
 void knowledge_index::add(std::vector<indexed_chunk> chunks) {
   // In batches, each under the lock alone, with everything that can be prepared outside
-  // it: a large document never holds searches up for long (its chunks become visible
-  // batch by batch, within a fraction of a second).
-  constexpr size_t batch = 512;
+  // it (terms counted, clusters chosen): a large document never holds searches up for
+  // long (its chunks become visible batch by batch, within a fraction of a second).
   auto& in = *impl_;
-  for (size_t first = 0; first < chunks.size(); first += batch) {
-    auto last = std::min(chunks.size(), first + batch);
-    std::vector<float> data;
-    std::vector<faiss::Index::idx_t> ids;
-    data.reserve((last - first) * in.dimension);
-    std::vector<std::vector<std::pair<std::string, uint32_t>>> tfs(last - first);
-    for (size_t i = first; i < last; ++i) {
-      auto& c = chunks[i];
-      c.vector.resize(in.dimension, 0.0f);
-      data.insert(data.end(), c.vector.begin(), c.vector.end());
-      ids.push_back(c.id);
+  auto d = in.dimension;
+  for (size_t first = 0; first < chunks.size(); first += add_batch) {
+    auto last = std::min(chunks.size(), first + add_batch);
+    auto n = last - first;
+    std::vector<float> data(n * d, 0.0f);
+    std::vector<std::vector<std::pair<std::string, uint32_t>>> tfs(n);
+    for (size_t i = 0; i < n; ++i) {
+      auto& c = chunks[first + i];
+      std::copy_n(c.vector.begin(), std::min(d, c.vector.size()), data.begin() + i * d);
       std::unordered_map<std::string_view, uint32_t> tf;
       for (auto& t : c.terms)
         ++tf[t];
-      auto& out = tfs[i - first];
+      auto& out = tfs[i];
       out.reserve(tf.size());
-      for (auto& [term, n] : tf)
-        out.emplace_back(std::string{term}, n);
+      for (auto& [term, count] : tf)
+        out.emplace_back(std::string{term}, count);
     }
+    std::shared_ptr<const centroid_set> clusters;
+    {
+      std::shared_lock guard{in.lock};
+      clusters = in.centroids;
+    }
+    std::vector<uint32_t> labels;
+    if (clusters)
+      labels = assign(*clusters, data.data(), n, d);
     std::unique_lock guard{in.lock};
-    in.vectors.add_with_ids(static_cast<faiss::Index::idx_t>(last - first), data.data(),
-                            ids.data());
-    for (size_t i = first; i < last; ++i) {
-      auto& c = chunks[i];
-      auto slot = static_cast<uint32_t>(in.ids.size());
+    if (in.centroids && in.centroids != clusters) // rebuilt meanwhile
+      labels = assign(*in.centroids, data.data(), n, d);
+    for (size_t i = 0; i < n; ++i) {
+      auto& c = chunks[first + i];
+      auto slot = in.push_vector(data.data() + i * d);
       in.ids.push_back(c.id);
       in.lengths.push_back(static_cast<uint32_t>(c.terms.size()));
       in.slot_of[c.id] = slot;
       in.total_length += c.terms.size();
-      for (auto& [term, n] : tfs[i - first])
-        in.postings[term].push_back({slot, n});
+      for (auto& [term, count] : tfs[i])
+        in.postings[term].push_back({slot, count});
+      if (in.centroids)
+        in.lists[labels[i]].push_back(slot);
     }
   }
+  in.maybe_build();
 }
 
 void knowledge_index::remove(const std::vector<int64_t>& ids) {
   if (ids.empty())
     return;
-  std::unordered_set<int64_t> gone(ids.begin(), ids.end());
-  std::vector<faiss::Index::idx_t> faiss_ids(ids.begin(), ids.end());
-  faiss::IDSelectorArray selector{faiss_ids.size(), faiss_ids.data()};
   std::unique_lock guard{impl_->lock};
   auto& in = *impl_;
-  in.vectors.remove_ids(selector);
-  std::unordered_set<uint32_t> slots;
   for (auto id : ids)
     if (auto i = in.slot_of.find(id); i != in.slot_of.end()) {
-      slots.insert(i->second);
       in.total_length -= in.lengths[i->second];
       in.ids[i->second] = -1;
       in.slot_of.erase(i);
+      ++in.dead;
     }
-  if (slots.empty())
-    return;
-  for (auto i = in.postings.begin(); i != in.postings.end();) {
-    std::erase_if(i->second, [&](const posting& p) { return slots.count(p.slot) != 0; });
-    if (i->second.empty())
-      i = in.postings.erase(i);
-    else
-      ++i;
-  }
+  if (in.dead >= std::max<size_t>(1024, in.slots / 4))
+    in.compact();
 }
 
 std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
                                                const std::vector<std::string>& query_terms,
-                                               size_t k, size_t candidates) const {
+                                               size_t k, size_t candidates,
+                                               bool exhaustive) const {
   candidates = std::max({candidates, k, size_t{1}});
   std::shared_lock guard{impl_->lock};
   auto& in = *impl_;
-  std::unordered_map<int64_t, index_hit> hits;
-  // Vector candidates: exact inner products over the flat index's vectors, with a kernel
-  // the compiler vectorizes (Debian's FAISS is built for the baseline CPU, where its
-  // inner product is a scalar loop).
-  auto total = static_cast<size_t>(in.vectors.ntotal);
-  auto n = std::min<size_t>(candidates, total);
-  if (n > 0) {
-    std::vector<float> q = query;
-    q.resize(in.dimension, 0.0f);
-    const float* xb = in.flat.get_xb();
-    std::vector<std::pair<float, size_t>> scored(total);
-    for (size_t i = 0; i < total; ++i)
-      scored[i] = {dot(q.data(), xb + i * in.dimension, in.dimension), i};
-    std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(n), scored.end(),
-                      std::greater<>{});
-    for (size_t i = 0; i < n; ++i) {
-      auto id = in.vectors.id_map[scored[i].second];
-      auto& h = hits[id];
-      h.id = id;
-      h.vector_score = std::clamp(scored[i].first, 0.0f, 1.0f);
+  if (in.live() == 0)
+    return {};
+  auto d = in.dimension;
+  std::vector<float> q = query;
+  q.resize(d, 0.0f);
+  // slot -> hit; vector scores below are exact inner products.
+  std::unordered_map<uint32_t, index_hit> hits;
+  std::vector<float> scores;
+
+  // Vector candidates: every vector, or those of the clusters nearest to the query.
+  top_scores best{candidates};
+  if (in.centroids && !exhaustive) {
+    auto& quantizer = in.centroids->quantizer;
+    auto nlist = static_cast<size_t>(quantizer.ntotal);
+    scores.resize(nlist);
+    dot_many(q.data(), quantizer.get_xb(), nlist, d, scores.data());
+    // By default 1 cluster in 64, at least 16: about 3% of a million chunks.
+    auto probes = in.options.probes > 0 ? in.options.probes
+                                        : std::max<size_t>(16, (nlist + 63) / 64);
+    probes = std::min(probes, nlist);
+    std::vector<uint32_t> order(nlist);
+    std::iota(order.begin(), order.end(), 0u);
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(probes),
+                      order.end(), [&](uint32_t x, uint32_t y) { return scores[x] > scores[y]; });
+    std::vector<float> list_scores;
+    for (size_t p = 0; p < probes; ++p) {
+      auto& list = in.lists[order[p]];
+      list_scores.resize(list.size());
+      dot_slots(q.data(), in.blocks.data(), list.data(), list.size(), d, list_scores.data());
+      for (size_t i = 0; i < list.size(); ++i)
+        if (in.ids[list[i]] >= 0)
+          best.offer(list_scores[i], list[i]);
+    }
+  } else {
+    scores.resize(block_slots);
+    for (size_t first = 0; first < in.slots; first += block_slots) {
+      auto n = std::min(block_slots, in.slots - first);
+      dot_many(q.data(), in.vec(first), n, d, scores.data());
+      for (size_t i = 0; i < n; ++i)
+        if (in.ids[first + i] >= 0)
+          best.offer(scores[i], static_cast<uint32_t>(first + i));
     }
   }
+  for (auto& [score, slot] : best.items())
+    hits[slot].vector_score = std::clamp(score, 0.0f, 1.0f);
+
   // Term candidates: BM25 over the distinct query terms. Rare terms are added up for
   // every chunk that has them, in a dense array; common ones (in more than 1 chunk of 20,
   // low weight, long lists) only for the candidates, by binary search in their lists.
-  if (in.live() > 0) {
-    std::vector<std::string> terms = query_terms;
-    std::sort(terms.begin(), terms.end());
-    terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
-    double average = static_cast<double>(in.total_length) / static_cast<double>(in.live());
-    auto weight = [&](double idf, const posting& post) {
-      auto len = static_cast<double>(in.lengths[post.slot]);
-      auto tf = static_cast<double>(post.tf);
-      return idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / average));
-    };
-    double best_possible = 0;
-    std::vector<std::pair<const std::vector<posting>*, double>> rare;
-    std::vector<std::pair<const std::vector<posting>*, double>> common;
-    auto common_df = std::max<size_t>(1000, in.live() / 20);
-    for (auto& t : terms) {
-      auto p = in.postings.find(t);
-      // A term no chunk has would still be in a perfect match: it counts as the rarest,
-      // except a pair of CJK characters, which is as often two words' seam ("何配" of
-      // "如何配置") as a word.
-      if (p == in.postings.end()) {
-        if (!is_cjk_pair(t))
-          best_possible += in.idf(0);
-        continue;
-      }
-      auto idf = in.idf(p->second.size());
-      best_possible += idf;
-      (p->second.size() > common_df ? common : rare).emplace_back(&p->second, idf);
+  std::vector<std::string> terms = query_terms;
+  std::sort(terms.begin(), terms.end());
+  terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
+  double average = static_cast<double>(in.total_length) / static_cast<double>(in.live());
+  auto weight = [&](double idf, const posting& post) {
+    auto len = static_cast<double>(in.lengths[post.slot]);
+    auto tf = static_cast<double>(post.tf);
+    return idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / average));
+  };
+  double best_possible = 0;
+  std::vector<std::pair<const std::vector<posting>*, double>> rare;
+  std::vector<std::pair<const std::vector<posting>*, double>> common;
+  auto common_df = std::max<size_t>(1000, in.live() / 20);
+  for (auto& t : terms) {
+    auto p = in.postings.find(t);
+    // A term no chunk has would still be in a perfect match: it counts as the rarest,
+    // except a pair of CJK characters, which is as often two words' seam ("何配" of
+    // "如何配置") as a word.
+    if (p == in.postings.end()) {
+      if (!is_cjk_pair(t))
+        best_possible += in.idf(0);
+      continue;
     }
-    if (rare.empty())
-      rare.swap(common);
+    auto idf = in.idf(p->second.size());
+    best_possible += idf;
+    (p->second.size() > common_df ? common : rare).emplace_back(&p->second, idf);
+  }
+  if (rare.empty())
+    rare.swap(common);
+  if (best_possible > 0) {
     thread_local std::vector<float> bm25;
-    bm25.assign(in.ids.size(), 0.0f);
+    bm25.assign(in.slots, 0.0f);
     std::vector<uint32_t> touched;
     for (auto& [list, idf] : rare)
       for (auto& post : *list) {
-        if (bm25[post.slot] == 0.0f)
+        if (bm25[post.slot] == 0.0f && in.ids[post.slot] >= 0)
           touched.push_back(post.slot);
         bm25[post.slot] += static_cast<float>(weight(idf, post));
       }
+    auto top = std::min(candidates, touched.size());
+    std::partial_sort(touched.begin(), touched.begin() + static_cast<std::ptrdiff_t>(top),
+                      touched.end(), [&](uint32_t x, uint32_t y) { return bm25[x] > bm25[y]; });
+    // Lexical candidates the vector search did not bring get their exact vector score.
+    for (size_t i = 0; i < top; ++i)
+      if (auto [h, fresh] = hits.try_emplace(touched[i]); fresh) {
+        float v = 0;
+        dot_many(q.data(), in.vec(touched[i]), 1, d, &v);
+        h->second.vector_score = std::clamp(v, 0.0f, 1.0f);
+      }
     // The whole score of a chunk: its rare terms' sum plus its common terms.
-    auto lexical = [&](uint32_t slot) {
+    for (auto& [slot, h] : hits) {
       double sum = bm25[slot];
       for (auto& [list, idf] : common) {
         auto i = std::lower_bound(list->begin(), list->end(), slot,
@@ -236,22 +578,13 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
         if (i != list->end() && i->slot == slot)
           sum += weight(idf, *i);
       }
-      return static_cast<float>(std::min(1.0, sum / best_possible));
-    };
-    if (best_possible > 0) {
-      auto top = std::min(candidates, touched.size());
-      std::partial_sort(touched.begin(), touched.begin() + static_cast<std::ptrdiff_t>(top),
-                        touched.end(), [&](uint32_t x, uint32_t y) { return bm25[x] > bm25[y]; });
-      for (size_t i = 0; i < top; ++i)
-        hits[in.ids[touched[i]]].id = in.ids[touched[i]];
-      for (auto& [id, h] : hits)
-        if (auto i = in.slot_of.find(id); i != in.slot_of.end())
-          h.lexical_score = lexical(i->second);
+      h.lexical_score = static_cast<float>(std::min(1.0, sum / best_possible));
     }
   }
   std::vector<index_hit> out;
   out.reserve(hits.size());
-  for (auto& [id, h] : hits) {
+  for (auto& [slot, h] : hits) {
+    h.id = in.ids[slot];
     h.score = std::max(h.vector_score, 0.4f * h.vector_score + 0.6f * h.lexical_score);
     out.push_back(h);
   }

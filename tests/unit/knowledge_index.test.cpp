@@ -5,6 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <set>
+#include <thread>
+
 using namespace chatagent;
 
 namespace {
@@ -72,4 +79,169 @@ TEST(knowledge_index, empty_index_and_short_lists) {
   auto hits = ask(index, "chunk", 10);
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].id, 1);
+}
+
+namespace {
+
+std::vector<float> unit_vector(std::mt19937_64& rng, size_t d) {
+  std::normal_distribution<float> g(0, 1);
+  std::vector<float> v(d);
+  float norm = 0;
+  for (auto& x : v) {
+    x = g(rng);
+    norm += x * x;
+  }
+  for (auto& x : v)
+    x /= std::sqrt(norm);
+  return v;
+}
+
+/// A point near `center`: normalize(center + 0.8 · a random direction).
+std::vector<float> near(std::mt19937_64& rng, const std::vector<float>& center) {
+  auto v = unit_vector(rng, center.size());
+  float norm = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    v[i] = center[i] + 0.8f * v[i];
+    norm += v[i] * v[i];
+  }
+  for (auto& x : v)
+    x /= std::sqrt(norm);
+  return v;
+}
+
+constexpr size_t dims = 64;
+
+/// `n` chunks (ids from `first`) around 50 centers, without terms.
+std::vector<storage::indexed_chunk> clustered_chunks(std::mt19937_64& rng,
+                                                     const std::vector<std::vector<float>>& centers,
+                                                     int64_t first, size_t n) {
+  std::vector<storage::indexed_chunk> out;
+  for (size_t i = 0; i < n; ++i)
+    out.push_back({first + static_cast<int64_t>(i), near(rng, centers[i % centers.size()]), {}});
+  return out;
+}
+
+std::vector<std::vector<float>> make_centers(std::mt19937_64& rng) {
+  std::vector<std::vector<float>> centers;
+  for (int i = 0; i < 50; ++i)
+    centers.push_back(unit_vector(rng, dims));
+  return centers;
+}
+
+std::set<int64_t> ids_of(const std::vector<storage::index_hit>& hits) {
+  std::set<int64_t> out;
+  for (auto& h : hits)
+    out.insert(h.id);
+  return out;
+}
+
+} // namespace
+
+TEST(knowledge_index, clusters_find_what_the_exhaustive_search_finds) {
+  std::mt19937_64 rng{5};
+  auto centers = make_centers(rng);
+  storage::index_options options;
+  options.background = false;
+  storage::knowledge_index index{dims, options};
+  index.add(clustered_chunks(rng, centers, 0, 6000));
+  EXPECT_FALSE(index.clustered());
+  index.build_clusters();
+  ASSERT_TRUE(index.clustered());
+  // Chunks added after the build go to their clusters at once.
+  index.add(clustered_chunks(rng, centers, 6000, 1000));
+  EXPECT_EQ(index.size(), 7000u);
+  size_t same = 0;
+  const int queries = 100;
+  for (int q = 0; q < queries; ++q) {
+    auto query = near(rng, centers[rng() % centers.size()]);
+    auto approximate = index.search(query, {}, 10, 10);
+    auto exact = index.search(query, {}, 10, 10, true);
+    ASSERT_EQ(approximate.size(), 10u);
+    ASSERT_EQ(exact.size(), 10u);
+    for (auto id : ids_of(exact))
+      same += ids_of(approximate).count(id);
+  }
+  EXPECT_GE(static_cast<double>(same) / (10.0 * queries), 0.95);
+}
+
+TEST(knowledge_index, removals_and_compaction_keep_clustered_searches_right) {
+  std::mt19937_64 rng{9};
+  auto centers = make_centers(rng);
+  storage::index_options options;
+  options.approximate_from = 0; // clusters stay however small the base gets
+  options.background = false;
+  storage::knowledge_index index{dims, options};
+  auto chunks = clustered_chunks(rng, centers, 0, 4000);
+  auto probe = chunks[3999].vector;  // a chunk that stays
+  auto gone = chunks[10].vector;     // one that goes
+  index.add(std::move(chunks));
+  index.build_clusters();
+  ASSERT_TRUE(index.clustered());
+  // Removing 2,000 chunks (past a quarter of the slots) compacts them away.
+  std::vector<int64_t> remove;
+  for (int64_t id = 0; id < 2000; ++id)
+    remove.push_back(id);
+  index.remove(remove);
+  EXPECT_EQ(index.size(), 2000u);
+  ASSERT_TRUE(index.clustered());
+  for (bool exhaustive : {false, true}) {
+    auto hits = index.search(probe, {}, 5, 5, exhaustive);
+    ASSERT_FALSE(hits.empty());
+    EXPECT_EQ(hits[0].id, 3999);
+    EXPECT_NEAR(hits[0].vector_score, 1.0f, 1e-4);
+    for (auto& h : index.search(gone, {}, 20, 20, exhaustive))
+      EXPECT_GE(h.id, 2000);
+  }
+  // Ids keep working after the renumbering: more removals, more additions.
+  index.remove({3999});
+  EXPECT_NE(index.search(probe, {}, 1, 1).at(0).id, 3999);
+  index.add({{99999, probe, {}}});
+  EXPECT_EQ(index.search(probe, {}, 1, 1).at(0).id, 99999);
+  EXPECT_EQ(index.search(probe, {}, 1, 1, true).at(0).id, 99999);
+}
+
+TEST(knowledge_index, clusters_are_built_in_the_background_past_the_threshold) {
+  std::mt19937_64 rng{13};
+  auto centers = make_centers(rng);
+  storage::index_options options;
+  options.approximate_from = 3000;
+  storage::knowledge_index index{dims, options};
+  index.add(clustered_chunks(rng, centers, 0, 2000));
+  EXPECT_FALSE(index.clustered());
+  auto chunks = clustered_chunks(rng, centers, 2000, 2000);
+  auto probe = chunks[0].vector;
+  index.add(std::move(chunks));
+  // The build runs on the index's thread; searches go on meanwhile.
+  for (int i = 0; i < 3000 && !index.clustered(); ++i) {
+    EXPECT_EQ(index.search(probe, {}, 1, 1).at(0).id, 2000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(index.clustered());
+  EXPECT_EQ(index.search(probe, {}, 1, 1).at(0).id, 2000);
+}
+
+TEST(knowledge_index, lexical_candidates_get_their_exact_vector_score) {
+  storage::knowledge_index index{actors::local_embedding_dimension};
+  std::vector<storage::indexed_chunk> chunks;
+  // Many chunks closer to the query's vector than the one with its rare code.
+  for (int64_t i = 0; i < 60; ++i)
+    chunks.push_back(chunk(i, "how do I configure the webhook signing secret for my bot"));
+  chunks.push_back(chunk(100, "Reference ZX-9917: the webhook secret rotates monthly."));
+  index.add(std::move(chunks));
+  // Five candidates of each kind: the vector search brings five of the sixty.
+  auto hits = index.search(actors::local_embed("configure webhook secret ZX-9917"),
+                           terms_of("configure webhook secret ZX-9917"), 5, 5);
+  auto code = std::find_if(hits.begin(), hits.end(), [](auto& h) { return h.id == 100; });
+  ASSERT_NE(code, hits.end());
+  EXPECT_GT(code->vector_score, 0.0f);
+  EXPECT_NEAR(code->vector_score,
+              [&] {
+                auto q = actors::local_embed("configure webhook secret ZX-9917");
+                auto c = actors::local_embed("Reference ZX-9917: the webhook secret rotates monthly.");
+                float s = 0;
+                for (size_t i = 0; i < q.size(); ++i)
+                  s += q[i] * c[i];
+                return std::clamp(s, 0.0f, 1.0f);
+              }(),
+              1e-4);
 }
