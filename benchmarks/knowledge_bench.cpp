@@ -221,6 +221,7 @@ int main(int argc, char** argv) {
   size_t probes = 0;
   bool uniform = false;
   bool vectors = false;
+  bool profile = false; // only clustered searches, 3,000 of them (for perf record)
   std::vector<size_t> sizes;
   for (int i = 1; i < argc; ++i) {
     if (std::string{argv[i]} == "--probes" && i + 1 < argc)
@@ -229,6 +230,8 @@ int main(int argc, char** argv) {
       uniform = true;
     else if (std::string{argv[i]} == "--vectors")
       vectors = true;
+    else if (std::string{argv[i]} == "--profile")
+      profile = true;
     else
       sizes.push_back(static_cast<size_t>(std::atoll(argv[i])));
   }
@@ -289,7 +292,7 @@ int main(int argc, char** argv) {
     double hybrid_recall = 0;
     double vector_recall = 0;
     int found = 0;
-    const int queries = 300;
+    const int queries = profile ? 3000 : 300;
     for (int q = 0; q < queries; ++q) {
       auto src = static_cast<size_t>(rng() % count);
       auto query = make_query(rng, texts[src]);
@@ -297,6 +300,8 @@ int main(int argc, char** argv) {
       auto s0 = clk::now();
       auto approx = index.search(actors::local_embed(query), terms_of(query), 10, 50);
       approx_lat.ms.push_back(ms(clk::now() - s0));
+      if (profile)
+        continue;
       auto s1 = clk::now();
       auto exact = index.search(actors::local_embed(query), terms_of(query), 10, 50, true);
       exact_lat.ms.push_back(ms(clk::now() - s1));
@@ -309,6 +314,11 @@ int main(int argc, char** argv) {
                    : 0;
     }
     auto approx_max = approx_lat.pct(1.0);
+    if (profile) {
+      std::printf("%zu chunks: clustered p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", count,
+                  approx_lat.pct(0.5), approx_lat.pct(0.99), approx_max);
+      continue;
+    }
     std::printf("| %zu | %.0f chunks/s | %.0f ms | %.0f ms | %.2f / %.2f ms | %.2f / %.2f / %.2f ms | "
                 "%.3f | %.3f | %.0f%% |\n",
                 count, static_cast<double>(count) / (ingest_ms / 1000.0), add_ms, build_ms,

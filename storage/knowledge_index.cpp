@@ -5,10 +5,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <dlfcn.h>
 #include <faiss/Clustering.h>
 #include <faiss/IndexFlat.h>
 #include <mutex>
 #include <numeric>
+#include <omp.h>
 #include <random>
 #include <shared_mutex>
 #include <spdlog/spdlog.h>
@@ -111,10 +113,17 @@ bool is_cjk_pair(std::string_view t) {
   return true;
 }
 
+/// A term in a chunk. The chunk's length is here too (not only in `impl::lengths`), so
+/// that adding up a posting list reads nothing else.
 struct posting {
-  uint32_t slot; // the chunk's place in `impl::ids`
-  uint32_t tf;
+  uint32_t slot;   // the chunk's place in `impl::ids`
+  uint16_t tf;     // times the term is in the chunk (at most 65,535)
+  uint16_t length; // terms in the chunk (at most 65,535)
 };
+
+uint16_t saturate16(size_t n) {
+  return static_cast<uint16_t>(std::min<size_t>(n, UINT16_MAX));
+}
 
 /// The clusters' centroids (normalized), in a FAISS flat index that assigns vectors to
 /// their nearest centroid. Immutable once built.
@@ -124,12 +133,26 @@ struct centroid_set {
   size_t built_for = 0; // live chunks when built
 };
 
+/// FAISS's k-means and batch assignment multiply matrices with BLAS and gather results
+/// with OpenMP; in the server both stay on the calling thread: the actors are the
+/// parallelism, and idle OpenBLAS threads would spin in sched_yield after every call.
+void single_threaded_math() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    using setter = void (*)(int);
+    if (auto set = reinterpret_cast<setter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+      set(1);
+  });
+  omp_set_num_threads(1);
+}
+
 /// The nearest centroid of each of `n` vectors.
 std::vector<uint32_t> assign(const centroid_set& c, const float* x, size_t n, size_t d) {
   std::vector<uint32_t> out(n);
   auto nlist = static_cast<size_t>(c.quantizer.ntotal);
   if (n >= 32) {
     // FAISS multiplies the matrices with BLAS.
+    single_threaded_math();
     std::vector<float> score(n);
     std::vector<faiss_id> label(n);
     c.quantizer.search(static_cast<faiss_id>(n), x, 1, score.data(), label.data());
@@ -245,7 +268,7 @@ struct knowledge_index::impl {
       size_t out = 0;
       for (auto& p : list)
         if (renumber[p.slot] != UINT32_MAX)
-          list[out++] = {renumber[p.slot], p.tf};
+          list[out++] = {renumber[p.slot], p.tf, p.length};
       list.resize(out);
       if (list.empty())
         i = postings.erase(i);
@@ -301,6 +324,7 @@ struct knowledge_index::impl {
 
 bool knowledge_index::impl::build() {
   std::lock_guard one{build_lock};
+  single_threaded_math();
   auto started = std::chrono::steady_clock::now();
   size_t nlist = 0;
   size_t live_then = 0;
@@ -440,7 +464,7 @@ void knowledge_index::add(std::vector<indexed_chunk> chunks) {
       in.slot_of[c.id] = slot;
       in.total_length += c.terms.size();
       for (auto& [term, count] : tfs[i])
-        in.postings[term].push_back({slot, count});
+        in.postings[term].push_back({slot, saturate16(count), saturate16(c.terms.size())});
       if (in.centroids)
         in.lists[labels[i]].push_back(slot);
     }
@@ -487,9 +511,9 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
     auto nlist = static_cast<size_t>(quantizer.ntotal);
     scores.resize(nlist);
     dot_many(q.data(), quantizer.get_xb(), nlist, d, scores.data());
-    // By default 1 cluster in 64, at least 16: about 3% of a million chunks.
+    // By default 1 cluster in 128, at least 16: 1.6% of a million chunks.
     auto probes = in.options.probes > 0 ? in.options.probes
-                                        : std::max<size_t>(16, (nlist + 63) / 64);
+                                        : std::max<size_t>(16, (nlist + 127) / 128);
     probes = std::min(probes, nlist);
     std::vector<uint32_t> order(nlist);
     std::iota(order.begin(), order.end(), 0u);
@@ -525,7 +549,7 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
   terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
   double average = static_cast<double>(in.total_length) / static_cast<double>(in.live());
   auto weight = [&](double idf, const posting& post) {
-    auto len = static_cast<double>(in.lengths[post.slot]);
+    auto len = static_cast<double>(post.length);
     auto tf = static_cast<double>(post.tf);
     return idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / average));
   };
@@ -549,14 +573,33 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
   }
   if (rare.empty())
     rare.swap(common);
+  // The rarest terms first; past a budget of postings (unless exhaustive), the rest only
+  // score candidates, as common terms do: candidates come from the most telling terms.
+  std::sort(rare.begin(), rare.end(),
+            [](auto& x, auto& y) { return x.first->size() < y.first->size(); });
+  if (!exhaustive) {
+    constexpr size_t budget = 100000;
+    size_t used = 0;
+    size_t kept = 0;
+    for (; kept < rare.size(); ++kept) {
+      if (kept > 0 && used + rare[kept].first->size() > budget)
+        break;
+      used += rare[kept].first->size();
+    }
+    common.insert(common.end(), rare.begin() + static_cast<std::ptrdiff_t>(kept), rare.end());
+    rare.resize(kept);
+  }
   if (best_possible > 0) {
+    // Sums by slot, all zero between searches: only the slots a search touched are reset.
     thread_local std::vector<float> bm25;
-    bm25.assign(in.slots, 0.0f);
-    std::vector<uint32_t> touched;
+    if (bm25.size() < in.slots)
+      bm25.resize(in.slots, 0.0f);
+    std::vector<uint32_t> touched; // live slots with a sum
+    std::vector<uint32_t> removed; // removed slots with a sum
     for (auto& [list, idf] : rare)
       for (auto& post : *list) {
-        if (bm25[post.slot] == 0.0f && in.ids[post.slot] >= 0)
-          touched.push_back(post.slot);
+        if (bm25[post.slot] == 0.0f)
+          (in.ids[post.slot] >= 0 ? touched : removed).push_back(post.slot);
         bm25[post.slot] += static_cast<float>(weight(idf, post));
       }
     auto top = std::min(candidates, touched.size());
@@ -580,6 +623,10 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
       }
       h.lexical_score = static_cast<float>(std::min(1.0, sum / best_possible));
     }
+    for (auto slot : touched)
+      bm25[slot] = 0.0f;
+    for (auto slot : removed)
+      bm25[slot] = 0.0f;
   }
   std::vector<index_hit> out;
   out.reserve(hits.size());

@@ -79,7 +79,9 @@ class knowledge_index {
 
   /// The best `k` chunks for a query, best first: candidates from both the vector search
   /// and the term index, scored as `index_hit` says. `candidates` of each kind are looked
-  /// at (at least `k`). `exhaustive` scores every vector even when clustered.
+  /// at (at least `k`). Term candidates come from the rarest query terms, up to 100,000
+  /// postings; the other terms add to the candidates' scores. `exhaustive` scores every
+  /// vector even when clustered and takes candidates from every term.
   std::vector<index_hit> search(const std::vector<float>& query,
                                 const std::vector<std::string>& query_terms, size_t k,
                                 size_t candidates = 0, bool exhaustive = false) const;
