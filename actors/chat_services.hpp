@@ -26,7 +26,7 @@ struct chat_settings {
   size_t ingest_workers = 1; // knowledge ingestion threads (file reading, embedding)
   size_t search_workers = 2; // knowledge search threads
   std::chrono::seconds embedding_timeout{60}; // one request to an embeddings API
-  storage::index_options knowledge_index;      // when searches use clusters
+  storage::index_options knowledge_index;     // when searches use clusters
 };
 
 /// The bot, conversation and knowledge services, wired to each other.

@@ -115,10 +115,10 @@ double recall(const std::vector<storage::index_hit>& approximate,
     return 1.0;
   size_t found = 0;
   for (auto& e : exact)
-    found += std::any_of(approximate.begin(), approximate.end(),
-                         [&](auto& a) { return a.id == e.id; })
-                 ? 1
-                 : 0;
+    found +=
+        std::any_of(approximate.begin(), approximate.end(), [&](auto& a) { return a.id == e.id; })
+            ? 1
+            : 0;
   return static_cast<double>(found) / static_cast<double>(exact.size());
 }
 
@@ -178,7 +178,8 @@ void run_vectors(size_t n, size_t probes) {
     documents.emplace_back(topic, random_direction(rng, d));
     std::vector<storage::indexed_chunk> chunks;
     for (size_t c = 0; c < 20 && id < n; ++c, ++id)
-      chunks.push_back({static_cast<int64_t>(id), mix(rng, topics[topic], documents.back().second), {}});
+      chunks.push_back(
+          {static_cast<int64_t>(id), mix(rng, topics[topic], documents.back().second), {}});
     index.add(std::move(chunks));
   }
   auto add_ms = ms(clk::now() - a0);
@@ -264,7 +265,8 @@ int main(int argc, char** argv) {
     // One topic per 2,000 chunks (100 documents), at least 20.
     auto topics = make_topics(rng, vocab, std::max<size_t>(20, n / 2000));
     while (texts.size() < n) {
-      auto doc = make_text(rng, vocab, 20 * 560, uniform ? nullptr : &topics[rng() % topics.size()]);
+      auto doc =
+          make_text(rng, vocab, 20 * 560, uniform ? nullptr : &topics[rng() % topics.size()]);
       auto t0 = clk::now();
       std::vector<storage::indexed_chunk> chunks;
       for (auto& c : actors::chunk_text(doc, 600, 60)) {
@@ -307,7 +309,8 @@ int main(int argc, char** argv) {
       exact_lat.ms.push_back(ms(clk::now() - s1));
       hybrid_recall += recall(approx, exact);
       auto vector = actors::local_embed(query);
-      vector_recall += recall(index.search(vector, {}, 10, 10), index.search(vector, {}, 10, 10, true));
+      vector_recall +=
+          recall(index.search(vector, {}, 10, 10), index.search(vector, {}, 10, 10, true));
       found += std::any_of(approx.begin(), approx.end(),
                            [&](auto& h) { return h.id == static_cast<int64_t>(src); })
                    ? 1
@@ -319,12 +322,12 @@ int main(int argc, char** argv) {
                   approx_lat.pct(0.5), approx_lat.pct(0.99), approx_max);
       continue;
     }
-    std::printf("| %zu | %.0f chunks/s | %.0f ms | %.0f ms | %.2f / %.2f ms | %.2f / %.2f / %.2f ms | "
-                "%.3f | %.3f | %.0f%% |\n",
-                count, static_cast<double>(count) / (ingest_ms / 1000.0), add_ms, build_ms,
-                exact_lat.pct(0.5), exact_lat.pct(0.99), approx_lat.pct(0.5), approx_lat.pct(0.99),
-                approx_max, hybrid_recall / queries, vector_recall / queries,
-                100.0 * found / queries);
+    std::printf(
+        "| %zu | %.0f chunks/s | %.0f ms | %.0f ms | %.2f / %.2f ms | %.2f / %.2f / %.2f ms | "
+        "%.3f | %.3f | %.0f%% |\n",
+        count, static_cast<double>(count) / (ingest_ms / 1000.0), add_ms, build_ms,
+        exact_lat.pct(0.5), exact_lat.pct(0.99), approx_lat.pct(0.5), approx_lat.pct(0.99),
+        approx_max, hybrid_recall / queries, vector_recall / queries, 100.0 * found / queries);
     std::fflush(stdout);
   }
 }

@@ -13,9 +13,10 @@
 #include <omp.h>
 #include <random>
 #include <shared_mutex>
-#include <spdlog/spdlog.h>
 #include <thread>
 #include <unordered_map>
+
+#include <spdlog/spdlog.h>
 
 namespace chatagent::storage {
 
@@ -301,8 +302,7 @@ struct knowledge_index::impl {
       return;
     {
       std::shared_lock guard{lock};
-      if (live() < options.approximate_from ||
-          (centroids && live() < 2 * centroids->built_for))
+      if (live() < options.approximate_from || (centroids && live() < 2 * centroids->built_for))
         return;
     }
     bool expected = false;
@@ -490,8 +490,7 @@ void knowledge_index::remove(const std::vector<int64_t>& ids) {
 
 std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
                                                const std::vector<std::string>& query_terms,
-                                               size_t k, size_t candidates,
-                                               bool exhaustive) const {
+                                               size_t k, size_t candidates, bool exhaustive) const {
   candidates = std::max({candidates, k, size_t{1}});
   std::shared_lock guard{impl_->lock};
   auto& in = *impl_;
@@ -512,8 +511,8 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
     scores.resize(nlist);
     dot_many(q.data(), quantizer.get_xb(), nlist, d, scores.data());
     // By default 1 cluster in 128, at least 16: 1.6% of a million chunks.
-    auto probes = in.options.probes > 0 ? in.options.probes
-                                        : std::max<size_t>(16, (nlist + 127) / 128);
+    auto probes =
+        in.options.probes > 0 ? in.options.probes : std::max<size_t>(16, (nlist + 127) / 128);
     probes = std::min(probes, nlist);
     std::vector<uint32_t> order(nlist);
     std::iota(order.begin(), order.end(), 0u);

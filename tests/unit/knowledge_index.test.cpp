@@ -3,14 +3,14 @@
 #include "actors/local_embedder.hpp"
 #include "actors/text_terms.hpp"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <random>
 #include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 using namespace chatagent;
 
@@ -172,8 +172,8 @@ TEST(knowledge_index, removals_and_compaction_keep_clustered_searches_right) {
   options.background = false;
   storage::knowledge_index index{dims, options};
   auto chunks = clustered_chunks(rng, centers, 0, 4000);
-  auto probe = chunks[3999].vector;  // a chunk that stays
-  auto gone = chunks[10].vector;     // one that goes
+  auto probe = chunks[3999].vector; // a chunk that stays
+  auto gone = chunks[10].vector;    // one that goes
   index.add(std::move(chunks));
   index.build_clusters();
   ASSERT_TRUE(index.clustered());
@@ -234,14 +234,15 @@ TEST(knowledge_index, lexical_candidates_get_their_exact_vector_score) {
   auto code = std::find_if(hits.begin(), hits.end(), [](auto& h) { return h.id == 100; });
   ASSERT_NE(code, hits.end());
   EXPECT_GT(code->vector_score, 0.0f);
-  EXPECT_NEAR(code->vector_score,
-              [&] {
-                auto q = actors::local_embed("configure webhook secret ZX-9917");
-                auto c = actors::local_embed("Reference ZX-9917: the webhook secret rotates monthly.");
-                float s = 0;
-                for (size_t i = 0; i < q.size(); ++i)
-                  s += q[i] * c[i];
-                return std::clamp(s, 0.0f, 1.0f);
-              }(),
-              1e-4);
+  EXPECT_NEAR(
+      code->vector_score,
+      [&] {
+        auto q = actors::local_embed("configure webhook secret ZX-9917");
+        auto c = actors::local_embed("Reference ZX-9917: the webhook secret rotates monthly.");
+        float s = 0;
+        for (size_t i = 0; i < q.size(); ++i)
+          s += q[i] * c[i];
+        return std::clamp(s, 0.0f, 1.0f);
+      }(),
+      1e-4);
 }
