@@ -354,6 +354,82 @@ TEST_F(small_uploads_test, uploads_over_the_limit_are_refused) {
 
 namespace {
 
+/// A server that searches bases of 300 chunks and more by clusters.
+class clustered_search_test : public documents_test {
+ protected:
+  env_list environment() override { return {{"CHATAGENT_KNOWLEDGE_CLUSTERS_FROM", "300"}}; }
+
+  /// Waits (bounded by attempts) until `process` logged its `n`-th cluster build.
+  static bool clusters_built(const server_process& process, size_t n) {
+    for (int attempt = 0; attempt < 600; ++attempt) {
+      auto log = process.log();
+      size_t count = 0;
+      for (auto at = log.find("clusters (k-means"); at != std::string::npos;
+           at = log.find("clusters (k-means", at + 1))
+        ++count;
+      if (count >= n)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+};
+
+/// 500 paragraphs, one chunk each at chunk_size 120, each with its own error code.
+std::string ticket_text() {
+  static const char* topics[] = {"billing", "login", "webhook", "export", "search"};
+  std::string text;
+  for (int i = 0; i < 500; ++i)
+    text += "Ticket about " + std::string{topics[i % 5]} + ": error code E-" +
+            std::to_string(5000 + i) + " appears when the " + topics[(i * 7) % 5] +
+            " service restarts.\n\n";
+  return text;
+}
+
+} // namespace
+
+TEST_F(clustered_search_test, large_bases_are_searched_by_clusters_and_reload_them) {
+  auto token = register_user("alice");
+  auto kb = create_base(token, R"({"name":"tickets","chunk_size":120,"chunk_overlap":0})");
+  auto doc = ingest(token, kb, {"tickets.txt", "", ticket_text()});
+  ASSERT_EQ(json_string(doc, "status"), "ready") << json_string(doc, "error");
+  ASSERT_GE(json_int(doc, "chunk_count"), 300);
+  ASSERT_TRUE(clusters_built(*server, 1)) << server->log();
+  for (int code : {5000, 5123, 5499}) {
+    auto res = post("/api/v1/knowledge/bases/" + kb + "/search",
+                    R"({"query":"error code E-)" + std::to_string(code) + R"(","top_k":3})", token);
+    ASSERT_EQ(res.status, 200) << res.body;
+    auto found = res.json();
+    ASSERT_FALSE(results(found).empty()) << res.body;
+    EXPECT_NE(json_string(results(found)[0], "content").find("E-" + std::to_string(code)),
+              std::string::npos)
+        << res.body;
+  }
+  // A document added once the clusters exist is found too.
+  auto more =
+      ingest(token, kb, {"new.txt", "", "Ticket about invoices: error code E-9999 is new."});
+  ASSERT_EQ(json_string(more, "status"), "ready");
+  auto fresh = search(token, kb, R"({"query":"E-9999","top_k":1})");
+  ASSERT_EQ(results(fresh).size(), 1u);
+  EXPECT_EQ(json_string(results(fresh)[0], "metadata.document_id"), json_string(more, "id"));
+
+  // After a restart the index is loaded and clustered again, in the background.
+  auto dir = server->data_dir();
+  ASSERT_EQ(server->stop(), 0) << server->log();
+  server_process again({{"CHATAGENT_KNOWLEDGE_CLUSTERS_FROM", "300"}}, dir);
+  ASSERT_TRUE(again.start()) << again.log();
+  ASSERT_TRUE(clusters_built(again, 1)) << again.log();
+  auto res = http_request("POST", again.base_url() + "/api/v1/knowledge/bases/" + kb + "/search",
+                          R"({"query":"error code E-5321","top_k":1})", auth(token));
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto after = res.json();
+  ASSERT_EQ(results(after).size(), 1u) << res.body;
+  EXPECT_NE(json_string(results(after)[0], "content").find("E-5321"), std::string::npos);
+  EXPECT_EQ(again.stop(), 0) << again.log();
+}
+
+namespace {
+
 class rag_test : public documents_test {
  protected:
   fake_llm_server fake;
