@@ -9,6 +9,7 @@
 
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -507,6 +508,33 @@ spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowled
     }
     b->second.docs.emplace(d.id.value, std::move(d));
   }
+  // Chunks a worker stored for a base or document deleted just before a stop (the report
+  // of the worker, on which they are erased, never came) go too.
+  std::unordered_map<std::string, std::unordered_set<int64_t>> live_seqs;
+  for (auto& [id, e] : by_id)
+    for (auto& [doc_id, d] : e.docs)
+      live_seqs[id].insert(d.seq);
+  size_t orphans = 0;
+  for (auto f : {storage::family::knowledge_chunks, storage::family::knowledge_vectors}) {
+    auto err = store->db().scan(f, "", [&](std::string_view key, std::string_view) {
+      auto slash = key.find('/');
+      bool keep = false;
+      if (slash != std::string_view::npos)
+        if (auto b = live_seqs.find(std::string{key.substr(0, slash)}); b != live_seqs.end()) {
+          auto chunk = std::strtoull(std::string{key.substr(slash + 1)}.c_str(), nullptr, 16);
+          keep = b->second.count(storage::document_seq_of(static_cast<int64_t>(chunk))) != 0;
+        }
+      if (!keep) {
+        repairs.erase(f, std::string{key});
+        ++orphans;
+      }
+      return true;
+    });
+    if (err)
+      return err;
+  }
+  if (orphans > 0)
+    spdlog::warn("knowledge: erased {} chunks and vectors of deleted documents", orphans);
   if (!repairs.empty())
     if (auto err = store->db().write(std::move(repairs)))
       return err;

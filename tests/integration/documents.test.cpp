@@ -1,6 +1,8 @@
 #include "support/documents.hpp"
 
 #include "integration/fixture.hpp"
+#include "protocol/error.hpp"
+#include "storage/kv_store.hpp"
 #include "support/fake_llm_server.hpp"
 #include "support/ws_client.hpp"
 
@@ -620,4 +622,58 @@ TEST_F(rag_test, uploads_do_not_wait_behind_an_ingestion) {
             "ready");
   EXPECT_EQ(json_string(wait_done(token, fast, json_string(second.json(), "id")), "status"),
             "ready");
+}
+
+TEST_F(rag_test, progress_shows_and_a_base_deleted_mid_ingestion_leaves_nothing) {
+  auto token = register_user("alice");
+  auto slow = create_base(
+      token,
+      R"({"name":"slow","chunk_size":100,"chunk_overlap":0,"embedding_model":"slow","embedding_config":{"provider":"openai_compatible","base_url":")" +
+          fake.url("/v1") + R"("}})");
+  std::string text;
+  for (int i = 0; i < 500; ++i)
+    text += "Sentence number " + std::to_string(i) + " of a long document about llamas. ";
+  auto up = upload(token, slow, {"long.txt", "", text});
+  ASSERT_EQ(up.status, 201) << up.body;
+  auto doc_url = "/api/v1/knowledge/bases/" + slow + "/documents/" + json_string(up.json(), "id");
+  // Progress moves between 0 and 100 while the batches are embedded, never backwards.
+  int64_t last = 0;
+  bool partial = false;
+  for (int attempt = 0; attempt < 600 && !partial; ++attempt) {
+    auto d = get(doc_url, token).json();
+    ASSERT_EQ(json_string(d, "status"), "processing");
+    auto progress = json_int(d, "progress");
+    EXPECT_GE(progress, last);
+    last = progress;
+    partial = progress > 0 && progress < 100;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(partial) << "no intermediate progress seen";
+  // Deleting the base now cancels the ingestion; nothing of it is found afterwards.
+  ASSERT_EQ(del("/api/v1/knowledge/bases/" + slow, token).status, 200);
+  expect_error(get(doc_url, token), 404, "NOT_FOUND");
+  expect_error(post("/api/v1/knowledge/bases/" + slow + "/search", R"({"query":"llamas"})", token),
+               404, "NOT_FOUND");
+  EXPECT_EQ(json_int(get("/api/v1/knowledge/bases", token).json(), "total"), 0);
+  // A stop right away may leave chunks the worker stored after the deletion: the next
+  // start erases them, and no chunk, vector or document of the base is left.
+  auto dir = server->data_dir();
+  ASSERT_EQ(server->stop(), 0) << server->log();
+  server_process again({}, dir);
+  ASSERT_TRUE(again.start()) << again.log();
+  EXPECT_NE(again.log().find("loaded 0 knowledge bases, 0 chunks indexed"), std::string::npos)
+      << again.log();
+  ASSERT_EQ(again.stop(), 0) << again.log();
+  auto db = chatagent::storage::kv_store::open(dir);
+  ASSERT_TRUE(db) << chatagent::protocol::describe(db.error()).message;
+  using chatagent::storage::family;
+  for (auto f : {family::knowledge_bases, family::knowledge_documents, family::knowledge_chunks,
+                 family::knowledge_vectors}) {
+    size_t left = 0;
+    ASSERT_FALSE((*db)->scan(f, "", [&](std::string_view, std::string_view) {
+      ++left;
+      return true;
+    }));
+    EXPECT_EQ(left, 0u) << "family " << static_cast<int>(f);
+  }
 }
