@@ -36,6 +36,21 @@ struct transfer {
   }
 };
 
+size_t on_header_line(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<transfer*>(user);
+  std::string_view line{data, size * n};
+  if (auto colon = line.find(':'); t->call.on_header && colon != std::string_view::npos) {
+    auto value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ' ||
+                              value.back() == '\t'))
+      value.remove_suffix(1);
+    t->call.on_header(line.substr(0, colon), value);
+  }
+  return size * n;
+}
+
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<transfer*>(user);
   if (!t->status_seen) {
@@ -120,6 +135,8 @@ struct http_engine::impl {
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(c.timeout.count()));
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header_line);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); // whatever libcurl can decode

@@ -23,6 +23,8 @@ struct http_call {
   std::chrono::milliseconds timeout{120000}; // the whole exchange
   /// The status line arrived (before any body byte).
   std::function<void(long status)> on_status;
+  /// A response header, `name` as sent, `value` without surrounding blanks.
+  std::function<void(std::string_view name, std::string_view value)> on_header;
   /// Body bytes as they arrive; false aborts the transfer.
   std::function<bool(std::string_view)> on_data;
   /// The end: `status` 0 with `error` set when the transfer failed (`timed_out` tells a

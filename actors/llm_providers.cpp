@@ -6,6 +6,9 @@
 #include "protocol/error.hpp"
 #include "protocol/time.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
@@ -31,6 +34,7 @@ struct attempt_outcome {
   std::string finish_reason;
   bool finished = false;
   int64_t chunks = 0;
+  int64_t retry_after_s = -1; // the provider's Retry-After (seconds), -1: none
 };
 
 } // namespace
@@ -74,6 +78,9 @@ using remote_provider_actor = llm_actor::extend<caf::reacts_to<done_atom, int64_
                                                 caf::reacts_to<retry_atom, int64_t>>;
 
 constexpr int max_attempts = 3;
+// A provider asking to wait longer than this (Retry-After) is not waited for: the user
+// gets the error at once rather than a reply that long after.
+constexpr int64_t max_retry_after_s = 20;
 constexpr int breaker_threshold = 5;
 constexpr auto breaker_open_for = std::chrono::seconds(30);
 
@@ -120,7 +127,11 @@ caf::error describe_failure(const pending_completion& p, const attempt_outcome& 
                                             std::to_string(o.status) + "): " + detail);
   if (o.status == 429)
     return api_error(errc::service_unavailable,
-                     "the " + provider + " provider is rate limiting requests: " + detail);
+                     "the " + provider + " provider is rate limiting requests" +
+                         (o.retry_after_s >= 0 ? " (it asks to retry after " +
+                                                     std::to_string(o.retry_after_s) + " s)"
+                                               : std::string{}) +
+                         ": " + detail);
   if (o.status >= 400)
     return api_error(errc::bad_gateway, "the " + provider + " provider answered " +
                                             std::to_string(o.status) + ": " + detail);
@@ -151,6 +162,16 @@ remote_provider_impl(remote_provider_actor::stateful_pointer<remote_state> self,
     call.body = p.wire.body;
     call.timeout = timeout;
     call.on_status = [ctx](long status) { ctx->outcome.status = status; };
+    call.on_header = [ctx](std::string_view name, std::string_view value) {
+      // Retry-After in seconds (the HTTP-date form is not used by LLM APIs).
+      if (name.size() == 11 && std::equal(name.begin(), name.end(), "retry-after",
+                                          [](char a, char b) { return std::tolower(a) == b; })) {
+        int64_t s = 0;
+        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), s);
+        if (ec == std::errc{} && end == value.data() + value.size() && s >= 0)
+          ctx->outcome.retry_after_s = s;
+      }
+    };
     call.on_data = [ctx](std::string_view bytes) {
       auto& o = ctx->outcome;
       if (o.status >= 400) {
@@ -244,8 +265,12 @@ remote_provider_impl(remote_provider_actor::stateful_pointer<remote_state> self,
         // Retry what may pass on a second try, as long as nothing was streamed yet.
         bool transient =
             (!o.transport_error.empty() && !o.timed_out) || o.status == 429 || o.status >= 500;
-        if (transient && o.chunks == 0 && !o.stream_error && p.attempt < max_attempts) {
-          auto backoff = std::chrono::milliseconds(200) * (1 << (p.attempt - 1));
+        if (transient && o.chunks == 0 && !o.stream_error && p.attempt < max_attempts &&
+            o.retry_after_s <= max_retry_after_s) {
+          // Exponential backoff, or longer when the provider says when to come back.
+          auto backoff = std::max<std::chrono::milliseconds>(
+              std::chrono::milliseconds(200) * (1 << (p.attempt - 1)),
+              std::chrono::seconds(std::max<int64_t>(0, o.retry_after_s)));
           spdlog::warn("{} provider at {}: attempt {} failed ({}), retrying in {} ms",
                        p.req.config.provider, p.endpoint, p.attempt,
                        o.transport_error.empty() ? "HTTP " + std::to_string(o.status)

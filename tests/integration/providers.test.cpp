@@ -139,6 +139,26 @@ TEST_F(providers_test, transient_failures_are_retried) {
   EXPECT_EQ(fake.requests().size(), 2u + 3u); // three attempts
 }
 
+TEST_F(providers_test, retry_after_is_honoured) {
+  auto token = register_user("alice");
+  auto conv = converse_with(token, openai("busy-1"));
+  auto res = send(token, conv, "when you can");
+  ASSERT_EQ(res.status, 201) << res.body;
+  EXPECT_EQ(json_string(res.json(), "bot_response.content"), "Echo: when you can");
+  auto seen = fake.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  // The second attempt came no sooner than the provider asked (a lower bound only).
+  EXPECT_GE(seen[1].at - seen[0].at, std::chrono::milliseconds(1000));
+
+  // A provider asking for longer than the server waits: the error at once, one request.
+  conv = converse_with(token, openai("busy-120"));
+  auto busy = send(token, conv, "later");
+  expect_error(busy, 503, "SERVICE_UNAVAILABLE");
+  EXPECT_NE(json_string(busy.json(), "error.message").find("retry after 120 s"), std::string::npos)
+      << busy.body;
+  EXPECT_EQ(fake.requests().size(), 3u);
+}
+
 TEST_F(providers_test, an_unreachable_provider_answers_503) {
   auto token = register_user("alice");
   auto conv = converse_with(token, R"({"provider":"openai_compatible",)"

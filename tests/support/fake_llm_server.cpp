@@ -281,6 +281,7 @@ void fake_llm_server::serve(int fd) {
       auto sp1 = request_line.find(' ');
       auto sp2 = request_line.find(' ', sp1 + 1);
       req.path = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
+      req.at = std::chrono::steady_clock::now();
       size_t pos = line_end + 2;
       while (pos < head.size()) {
         auto e = head.find("\r\n", pos);
@@ -348,6 +349,21 @@ void fake_llm_server::serve(int fd) {
           send_all(fd, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                        "Content-Length: " +
                            std::to_string(body.size()) + "\r\n\r\n" + body);
+          continue;
+        }
+      }
+      if (model.rfind("busy-", 0) == 0) {
+        int seen;
+        {
+          std::lock_guard<std::mutex> guard{mtx_};
+          seen = flaky_seen_[model + ":" + last_user]++;
+        }
+        if (seen == 0) {
+          auto body = error_body(f, "rate limit reached");
+          send_all(fd, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+                       "Retry-After: " +
+                           model.substr(5) + "\r\nContent-Length: " + std::to_string(body.size()) +
+                           "\r\n\r\n" + body);
           continue;
         }
       }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -23,7 +24,9 @@ namespace chatagent::test {
 /// - `flaky`: 503 on the first request of each conversation text, then as the default;
 /// - `malformed`: one good chunk, then an event that is not JSON;
 /// - `disconnect`: two chunks, then closes the connection mid-stream;
-/// - `hang`: accepts the request and never answers.
+/// - `hang`: accepts the request and never answers;
+/// - `busy-<seconds>`: 429 with `Retry-After: <seconds>` on the first request of each
+///   conversation text, then as the default.
 /// Embeddings too: OpenAI's `POST /v1/embeddings` and Ollama's `POST /api/embed`, 32
 /// dimensions from the input's words (`fail-<status>` and `flaky` as above; `slow` takes
 /// 300 ms per request).
@@ -35,6 +38,7 @@ class fake_llm_server {
     std::string path;
     std::map<std::string, std::string> headers; // lower-cased names
     std::string body;
+    std::chrono::steady_clock::time_point at; // when it arrived
   };
 
   /// `record_requests` false: keep nothing (for load runs).
