@@ -546,8 +546,11 @@ spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowled
   for (auto& id : order) {
     auto& e = by_id.at(id);
     if (e.record.embedding_dimension > 0) {
+      // Filled first, clustered once when full (not at every doubling on the way).
+      auto loading = index_options;
+      loading.background = false;
       auto index = std::make_shared<storage::knowledge_index>(
-          static_cast<size_t>(e.record.embedding_dimension), index_options);
+          static_cast<size_t>(e.record.embedding_dimension), loading);
       std::unordered_map<int64_t, bool> ready;
       for (auto& [doc_id, d] : e.docs)
         ready[d.seq] = d.status == "ready";
@@ -561,6 +564,8 @@ spawn_knowledge_service(caf::actor_system& sys, std::shared_ptr<storage::knowled
       if (err)
         return err;
       chunks += index->size();
+      if (index_options.background)
+        index->start_background_builds();
       e.slot->set(std::move(index));
     }
     bases.push_back(std::move(e));

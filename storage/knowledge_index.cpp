@@ -179,7 +179,7 @@ size_t cluster_count(size_t live) {
 } // namespace
 
 struct knowledge_index::impl {
-  impl(size_t d, index_options o) : dimension(d), options(o) {}
+  impl(size_t d, index_options o) : dimension(d), options(o), background(o.background) {}
 
   size_t dimension;
   index_options options;
@@ -205,6 +205,7 @@ struct knowledge_index::impl {
   std::mutex build_lock;
   std::mutex thread_lock;
   std::thread builder;
+  std::atomic<bool> background{false}; // builds on the index's thread allowed
   std::atomic<bool> building{false};
   std::atomic<bool> stopping{false};
 
@@ -298,7 +299,7 @@ struct knowledge_index::impl {
   /// Starts a background build when the base has grown past the threshold, or has doubled
   /// since the last build.
   void maybe_build() {
-    if (!options.background || options.approximate_from == 0 || building.load())
+    if (!background || options.approximate_from == 0 || building.load())
       return;
     {
       std::shared_lock guard{lock};
@@ -421,6 +422,11 @@ bool knowledge_index::clustered() const {
 
 void knowledge_index::build_clusters() {
   impl_->build();
+}
+
+void knowledge_index::start_background_builds() {
+  impl_->background = true;
+  impl_->maybe_build();
 }
 
 void knowledge_index::add(std::vector<indexed_chunk> chunks) {

@@ -76,6 +76,10 @@ class knowledge_index {
 
   /// Builds (or rebuilds) the clusters now, on the calling thread, whatever the size.
   void build_clusters();
+  /// Allows builds on the index's thread from now on (an index made with `background`
+  /// false, e.g. while it is filled at start, so that it is clustered once, when full),
+  /// and starts one if the index is large enough.
+  void start_background_builds();
 
   /// The best `k` chunks for a query, best first: candidates from both the vector search
   /// and the term index, scored as `index_hit` says. `candidates` of each kind are looked
