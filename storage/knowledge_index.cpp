@@ -355,12 +355,18 @@ bool knowledge_index::impl::build() {
   }
   auto next = std::make_shared<centroid_set>(dimension);
   faiss::ClusteringParameters params;
-  params.niter = 12;
+  params.niter = 1;
   params.spherical = true;
   params.seed = 1234;
   params.max_points_per_centroid = 64;
   faiss::Clustering kmeans{static_cast<int>(dimension), static_cast<int>(nlist), params};
-  kmeans.train(static_cast<faiss_id>(samples), sample.data(), next->quantizer);
+  // Twelve iterations, one call each (a call starts from the centroids the last one left):
+  // an index being destroyed waits for one iteration at most, not for the whole k-means.
+  for (int iteration = 0; iteration < 12; ++iteration) {
+    if (stopping)
+      return false;
+    kmeans.train(static_cast<faiss_id>(samples), sample.data(), next->quantizer);
+  }
   sample = {};
   next->built_for = live_then;
   auto trained = std::chrono::steady_clock::now();

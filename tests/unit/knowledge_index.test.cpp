@@ -246,3 +246,15 @@ TEST(knowledge_index, lexical_candidates_get_their_exact_vector_score) {
       }(),
       1e-4);
 }
+
+TEST(knowledge_index, an_index_destroyed_during_a_build_stops_it) {
+  std::mt19937_64 rng{17};
+  auto centers = make_centers(rng);
+  storage::index_options options;
+  options.approximate_from = 3000;
+  for (int round = 0; round < 3; ++round) {
+    storage::knowledge_index index{dims, options};
+    index.add(clustered_chunks(rng, centers, 0, 20000)); // starts a build
+    EXPECT_EQ(index.size(), 20000u);
+  } // destroyed while its build may still run: it stops at its next check, nothing leaks
+}
