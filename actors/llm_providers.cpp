@@ -164,8 +164,10 @@ remote_provider_impl(remote_provider_actor::stateful_pointer<remote_state> self,
     call.on_status = [ctx](long status) { ctx->outcome.status = status; };
     call.on_header = [ctx](std::string_view name, std::string_view value) {
       // Retry-After in seconds (the HTTP-date form is not used by LLM APIs).
-      if (name.size() == 11 && std::equal(name.begin(), name.end(), "retry-after",
-                                          [](char a, char b) { return std::tolower(a) == b; })) {
+      if (name.size() == 11 &&
+          std::equal(name.begin(), name.end(), "retry-after", [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == b;
+          })) {
         int64_t s = 0;
         auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), s);
         if (ec == std::errc{} && end == value.data() + value.size() && s >= 0)
