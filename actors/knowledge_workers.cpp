@@ -9,6 +9,8 @@
 #include "storage/knowledge_store.hpp"
 
 #include <chrono>
+#include <functional>
+#include <unordered_set>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -125,10 +127,31 @@ caf::expected<std::vector<found_chunk>> find_chunks(const storage::knowledge_sto
                                             " dimensions; the base's vectors have " +
                                             std::to_string(job.index->dimension()));
   auto terms = index_terms(job.request.query);
-  // Filters apply after scoring: look at every chunk then (exact, and bases are small
-  // enough for it so far).
-  auto k = filtered ? job.index->size() : top_k;
-  auto hits = job.index->search(vector, terms, k, std::max<size_t>(50, 4 * top_k));
+  // Filters on what a document says of itself (its metadata, title, source, id) choose
+  // the documents before scoring: only their chunks are scored. Filters on a chunk's own
+  // place (`page`, `chunk_index`) apply to the chunks found, so every accepted chunk is
+  // looked at then.
+  std::function<bool(int64_t)> accept;
+  std::unordered_set<int64_t> documents;
+  bool per_chunk = false;
+  if (filtered) {
+    json_value::object_t document_level;
+    for (auto& [key, want] : filters->as_object()) {
+      if (key == "page" || key == "chunk_index")
+        per_chunk = true;
+      else
+        document_level.emplace_back(key, want);
+    }
+    json_value doc_filters{std::move(document_level)};
+    for (auto& [seq, info] : *job.documents)
+      if (passes(doc_filters, chunk_metadata(&info, storage::chunk_record{})))
+        documents.insert(seq);
+    if (documents.empty())
+      return out;
+    accept = [&](int64_t id) { return documents.count(storage::document_seq_of(id)) != 0; };
+  }
+  auto k = per_chunk ? job.index->size() : top_k;
+  auto hits = job.index->search(vector, terms, k, std::max<size_t>(50, 4 * top_k), false, accept);
   for (auto& h : hits) {
     if (out.size() >= top_k || h.score < job.request.score_threshold)
       break;

@@ -502,7 +502,8 @@ void knowledge_index::remove(const std::vector<int64_t>& ids) {
 
 std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
                                                const std::vector<std::string>& query_terms,
-                                               size_t k, size_t candidates, bool exhaustive) const {
+                                               size_t k, size_t candidates, bool exhaustive,
+                                               const std::function<bool(int64_t)>& accept) const {
   candidates = std::max({candidates, k, size_t{1}});
   std::shared_lock guard{impl_->lock};
   auto& in = *impl_;
@@ -517,7 +518,15 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
 
   // Vector candidates: every vector, or those of the clusters nearest to the query.
   top_scores best{candidates};
-  if (in.centroids && !exhaustive) {
+  if (accept) {
+    for (size_t slot = 0; slot < in.slots; ++slot) {
+      if (in.ids[slot] < 0 || !accept(in.ids[slot]))
+        continue;
+      float v = 0;
+      dot_many(q.data(), in.vec(slot), 1, d, &v);
+      best.offer(v, static_cast<uint32_t>(slot));
+    }
+  } else if (in.centroids && !exhaustive) {
     auto& quantizer = in.centroids->quantizer;
     auto nlist = static_cast<size_t>(quantizer.ntotal);
     scores.resize(nlist);
@@ -606,11 +615,12 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
     if (bm25.size() < in.slots)
       bm25.resize(in.slots, 0.0f);
     std::vector<uint32_t> touched; // live slots with a sum
-    std::vector<uint32_t> removed; // removed slots with a sum
+    std::vector<uint32_t> removed; // removed or not accepted slots with a sum
     for (auto& [list, idf] : rare)
       for (auto& post : *list) {
         if (bm25[post.slot] == 0.0f)
-          (in.ids[post.slot] >= 0 ? touched : removed).push_back(post.slot);
+          (in.ids[post.slot] >= 0 && (!accept || accept(in.ids[post.slot])) ? touched : removed)
+              .push_back(post.slot);
         bm25[post.slot] += static_cast<float>(weight(idf, post));
       }
     auto top = std::min(candidates, touched.size());

@@ -4,6 +4,7 @@
 // together. FAISS stays behind this header.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,10 +86,13 @@ class knowledge_index {
   /// and the term index, scored as `index_hit` says. `candidates` of each kind are looked
   /// at (at least `k`). Term candidates come from the rarest query terms, up to 100,000
   /// postings; the other terms add to the candidates' scores. `exhaustive` scores every
-  /// vector even when clustered and takes candidates from every term.
+  /// vector even when clustered and takes candidates from every term. `accept`, when set,
+  /// keeps only the chunks (by id) it accepts; the vector side then scores exactly the
+  /// accepted chunks (clusters could miss a small filtered set).
   std::vector<index_hit> search(const std::vector<float>& query,
                                 const std::vector<std::string>& query_terms, size_t k,
-                                size_t candidates = 0, bool exhaustive = false) const;
+                                size_t candidates = 0, bool exhaustive = false,
+                                const std::function<bool(int64_t)>& accept = {}) const;
 
  private:
   struct impl;

@@ -258,3 +258,22 @@ TEST(knowledge_index, an_index_destroyed_during_a_build_stops_it) {
     EXPECT_EQ(index.size(), 20000u);
   } // destroyed while its build may still run: it stops at its next check, nothing leaks
 }
+
+TEST(knowledge_index, an_accept_filter_keeps_its_chunks_even_outside_the_probed_clusters) {
+  std::mt19937_64 rng{21};
+  auto centers = make_centers(rng);
+  storage::index_options options;
+  options.background = false;
+  storage::knowledge_index index{dims, options};
+  index.add(clustered_chunks(rng, centers, 0, 6000));
+  index.build_clusters();
+  ASSERT_TRUE(index.clustered());
+  // Six chunks spread over the centers; a query near one center still gets all six.
+  auto accept = [](int64_t id) { return id % 1000 == 7; };
+  auto hits = index.search(near(rng, centers[0]), {}, 10, 10, false, accept);
+  ASSERT_EQ(hits.size(), 6u);
+  for (auto& h : hits)
+    EXPECT_TRUE(accept(h.id)) << h.id;
+  EXPECT_TRUE(index.search(near(rng, centers[0]), {}, 10, 10, false, [](int64_t) { return false; })
+                  .empty());
+}
