@@ -79,8 +79,12 @@ std::string pick_title(const std::string& metadata, const extracted_text& text,
 
 void refresh_infos(base_entry& e) {
   auto infos = std::make_shared<std::map<int64_t, document_info>>();
-  for (auto& [id, d] : e.docs)
-    infos->emplace(d.seq, document_info{d.id.value, d.title, d.source, d.metadata});
+  for (auto& [id, d] : e.docs) {
+    document_info info{d.id.value, d.title, d.source, {}};
+    if (auto m = parse_json(d.metadata); m && m->is_object())
+      info.metadata = std::move(m->as_object());
+    infos->emplace(d.seq, std::move(info));
+  }
   e.infos = std::move(infos);
 }
 

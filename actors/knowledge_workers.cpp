@@ -40,8 +40,7 @@ std::string sha256_hex(std::string_view bytes) {
 json_value chunk_metadata(const document_info* doc, const storage::chunk_record& c) {
   json_value::object_t obj;
   if (doc != nullptr)
-    if (auto m = parse_json(doc->metadata); m && m->is_object())
-      obj = m->as_object();
+    obj = doc->metadata;
   auto set = [&](std::string key, json_value v) {
     std::erase_if(obj, [&](const json_value::member_t& m) { return m.first == key; });
     obj.emplace_back(std::move(key), std::move(v));

@@ -5,6 +5,7 @@
 // blocks. Internal to `actors/`: their messages carry pointers and never leave the process.
 
 #include "actors/text_extract.hpp"
+#include "protocol/json.hpp"
 #include "protocol/knowledge.hpp"
 #include "storage/knowledge_index.hpp"
 
@@ -96,7 +97,7 @@ struct document_info {
   std::string id;
   std::string title;
   std::string source;
-  std::string metadata = "{}";
+  protocol::json_value::object_t metadata; // parsed once, when the document changes
 };
 
 /// Searches a base's index and reads the chunks found.

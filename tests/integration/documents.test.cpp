@@ -436,6 +436,22 @@ class rag_test : public documents_test {
  protected:
   fake_llm_server fake;
 
+  /// A base embedded by the fake's `slow` model: 300 ms per request of 64 chunks.
+  std::string slow_base(const std::string& token) {
+    return create_base(
+        token,
+        R"({"name":"slow","chunk_size":100,"chunk_overlap":0,"embedding_model":"slow","embedding_config":{"provider":"openai_compatible","base_url":")" +
+            fake.url("/v1") + R"("}})");
+  }
+
+  /// ~500 chunks at chunk_size 100: eight embedding requests of 64.
+  static std::string long_text() {
+    std::string text;
+    for (int i = 0; i < 500; ++i)
+      text += "Sentence number " + std::to_string(i) + " of a long document about llamas. ";
+    return text;
+  }
+
   std::string bot_with(const std::string& token, const std::string& bases) {
     return create_bot(token, R"({"name":"support","knowledge_base_ids":)" + bases +
                                  R"(,"llm_config":{"provider":"openai_compatible","base_url":")" +
@@ -600,15 +616,8 @@ TEST_F(rag_test, websocket_answers_carry_their_sources_too) {
 
 TEST_F(rag_test, uploads_do_not_wait_behind_an_ingestion) {
   auto token = register_user("alice");
-  auto slow = create_base(
-      token,
-      R"({"name":"slow","chunk_size":100,"chunk_overlap":0,"embedding_model":"slow","embedding_config":{"provider":"openai_compatible","base_url":")" +
-          fake.url("/v1") + R"("}})");
-  // ~500 chunks: eight requests of 64 to an API that takes 300 ms for each.
-  std::string text;
-  for (int i = 0; i < 500; ++i)
-    text += "Sentence number " + std::to_string(i) + " of a long document about llamas. ";
-  auto first = upload(token, slow, {"long.txt", "", text});
+  auto slow = slow_base(token);
+  auto first = upload(token, slow, {"long.txt", "", long_text()});
   ASSERT_EQ(first.status, 201) << first.body;
   auto fast = create_base(token, R"({"name":"fast"})");
   auto second = upload(token, fast, {"short.txt", "", "A short note."});
@@ -626,14 +635,8 @@ TEST_F(rag_test, uploads_do_not_wait_behind_an_ingestion) {
 
 TEST_F(rag_test, progress_shows_and_a_base_deleted_mid_ingestion_leaves_nothing) {
   auto token = register_user("alice");
-  auto slow = create_base(
-      token,
-      R"({"name":"slow","chunk_size":100,"chunk_overlap":0,"embedding_model":"slow","embedding_config":{"provider":"openai_compatible","base_url":")" +
-          fake.url("/v1") + R"("}})");
-  std::string text;
-  for (int i = 0; i < 500; ++i)
-    text += "Sentence number " + std::to_string(i) + " of a long document about llamas. ";
-  auto up = upload(token, slow, {"long.txt", "", text});
+  auto slow = slow_base(token);
+  auto up = upload(token, slow, {"long.txt", "", long_text()});
   ASSERT_EQ(up.status, 201) << up.body;
   auto doc_url = "/api/v1/knowledge/bases/" + slow + "/documents/" + json_string(up.json(), "id");
   // Progress moves between 0 and 100 while the batches are embedded, never backwards.

@@ -135,18 +135,26 @@ std::set<int64_t> ids_of(const std::vector<storage::index_hit>& hits) {
   return out;
 }
 
+/// An index of `n` chunks around `centers`, clustered now (no background thread).
+std::unique_ptr<storage::knowledge_index>
+clustered_index(std::mt19937_64& rng, const std::vector<std::vector<float>>& centers, size_t n) {
+  storage::index_options options;
+  options.background = false;
+  auto index = std::make_unique<storage::knowledge_index>(dims, options);
+  index->add(clustered_chunks(rng, centers, 0, n));
+  EXPECT_FALSE(index->clustered());
+  index->build_clusters();
+  EXPECT_TRUE(index->clustered());
+  return index;
+}
+
 } // namespace
 
 TEST(knowledge_index, clusters_find_what_the_exhaustive_search_finds) {
   std::mt19937_64 rng{5};
   auto centers = make_centers(rng);
-  storage::index_options options;
-  options.background = false;
-  storage::knowledge_index index{dims, options};
-  index.add(clustered_chunks(rng, centers, 0, 6000));
-  EXPECT_FALSE(index.clustered());
-  index.build_clusters();
-  ASSERT_TRUE(index.clustered());
+  auto built = clustered_index(rng, centers, 6000);
+  auto& index = *built;
   // Chunks added after the build go to their clusters at once.
   index.add(clustered_chunks(rng, centers, 6000, 1000));
   EXPECT_EQ(index.size(), 7000u);
@@ -262,12 +270,8 @@ TEST(knowledge_index, an_index_destroyed_during_a_build_stops_it) {
 TEST(knowledge_index, an_accept_filter_keeps_its_chunks_even_outside_the_probed_clusters) {
   std::mt19937_64 rng{21};
   auto centers = make_centers(rng);
-  storage::index_options options;
-  options.background = false;
-  storage::knowledge_index index{dims, options};
-  index.add(clustered_chunks(rng, centers, 0, 6000));
-  index.build_clusters();
-  ASSERT_TRUE(index.clustered());
+  auto built = clustered_index(rng, centers, 6000);
+  auto& index = *built;
   // Six chunks spread over the centers; a query near one center still gets all six.
   auto accept = [](int64_t id) { return id % 1000 == 7; };
   auto hits = index.search(near(rng, centers[0]), {}, 10, 10, false, accept);
