@@ -2,12 +2,14 @@
 
 #include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
+#include "protocol/plugin_json.hpp"
 #include "protocol/time.hpp"
 #include "protocol/validation.hpp"
 #include "storage/chat_store.hpp"
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
@@ -95,6 +97,7 @@ struct manager_state {
   std::map<std::string, std::vector<std::string>> by_owner; // ids in creation order
   store_writer_actor writer;
   conversation_manager_actor conversations;
+  plugin_registry_actor plugins;
 };
 
 bool matches(const bot& b, const bot_query& q) {
@@ -117,10 +120,11 @@ caf::error no_such_bot() {
 
 bot_manager_impl_actor::behavior_type
 manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
-             store_writer_actor writer, std::vector<bot> bots,
+             store_writer_actor writer, plugin_registry_actor plugins, std::vector<bot> bots,
              std::unordered_map<std::string, storage::counters> activity) {
   auto& st = self->state;
   st.writer = std::move(writer);
+  st.plugins = std::move(plugins);
   for (auto& b : bots) {
     auto id = b.id.value;
     st.by_owner[b.owner.value].push_back(id);
@@ -145,6 +149,49 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
     self->request(self->state.writer, store_timeout, commit_atom::value, std::move(batch))
         .await([done](bool) mutable { done(); },
                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  };
+  // Installs the plugins that `b.plugins` names but that are not installed yet, with
+  // their defaults (enabled when nothing required is missing), then runs `done(b)`.
+  // Messages wait meanwhile, as in `persist`.
+  auto with_plugins = [self](const user_id& owner, bot b, auto done, auto rp) {
+    std::vector<std::string> fresh;
+    for (auto& p : b.plugins)
+      if (p.installed_at_ms == 0)
+        fresh.push_back(p.plugin_id);
+    if (fresh.empty()) {
+      done(std::move(b));
+      return;
+    }
+    self->request(self->state.plugins, store_timeout, resolve_atom::value, owner, fresh)
+        .await(
+            [b, done, rp](std::vector<plugin_info>& infos) mutable {
+              auto now = now_ms();
+              for (auto& p : b.plugins) {
+                if (p.installed_at_ms != 0)
+                  continue;
+                auto info = std::find_if(infos.begin(), infos.end(),
+                                         [&](auto& i) { return i.id == p.plugin_id; });
+                if (info == infos.end())
+                  continue;
+                auto cfg = configure_plugin(*info, nullptr, "", false);
+                if (!cfg) {
+                  rp.deliver(std::move(cfg.error()));
+                  return;
+                }
+                p.config = std::move(*cfg);
+                p.enabled = missing_settings(*info, p.config).empty();
+                p.installed_at_ms = p.updated_at_ms = now;
+              }
+              done(std::move(b));
+            },
+            [rp](caf::error& err) mutable {
+              auto info = describe(err);
+              if (info.code == errc::not_found)
+                rp.deliver(api_error(errc::validation_error, "plugins: " + info.message, "plugins",
+                                     "unknown plugin"));
+              else
+                rp.deliver(std::move(err));
+            });
   };
   auto set_active = [self, owned, persist](const user_id& owner, const bot_id& id, bool active,
                                            auto rp) {
@@ -179,20 +226,25 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
       [self](connect_atom, conversation_manager_actor& conversations) {
         self->state.conversations = std::move(conversations);
       },
-      [self, persist](create_atom, const user_id& owner, bot& b) -> caf::result<bot> {
+      [self, persist, with_plugins](create_atom, const user_id& owner, bot& b) -> caf::result<bot> {
         auto rp = self->make_response_promise<bot>();
         b.id = new_id<bot_id_tag>();
         b.owner = owner;
         b.is_active = false;
         b.created_at_ms = b.updated_at_ms = now_ms();
-        persist(
-            b,
-            [self, b, rp]() mutable {
-              auto& st = self->state;
-              st.by_owner[b.owner.value].push_back(b.id.value);
-              auto actor = self->spawn<caf::linked>(bot_impl, b, storage::counters{});
-              st.bots.emplace(b.id.value, entry{b, std::move(actor)});
-              rp.deliver(std::move(b));
+        with_plugins(
+            owner, std::move(b),
+            [self, persist, rp](bot b) {
+              persist(
+                  b,
+                  [self, b, rp]() mutable {
+                    auto& st = self->state;
+                    st.by_owner[b.owner.value].push_back(b.id.value);
+                    auto actor = self->spawn<caf::linked>(bot_impl, b, storage::counters{});
+                    st.bots.emplace(b.id.value, entry{b, std::move(actor)});
+                    rp.deliver(std::move(b));
+                  },
+                  rp);
             },
             rp);
         return rp;
@@ -220,8 +272,8 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
           return no_such_bot();
         return e->record;
       },
-      [self, owned, persist](update_atom, const user_id& owner, const bot_id& id,
-                             const std::string& patch) -> caf::result<bot> {
+      [self, owned, persist, with_plugins](update_atom, const user_id& owner, const bot_id& id,
+                                           const std::string& patch) -> caf::result<bot> {
         auto e = owned(owner, id);
         if (!e)
           return no_such_bot();
@@ -235,17 +287,22 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
           return err;
         next.updated_at_ms = now_ms();
         auto rp = self->make_response_promise<bot>();
-        persist(
-            next,
-            [self, next, rp]() mutable {
-              auto i = self->state.bots.find(next.id.value);
-              if (i == self->state.bots.end()) {
-                rp.deliver(no_such_bot());
-                return;
-              }
-              i->second.record = next;
-              self->send(i->second.actor, config_atom::value, next);
-              rp.deliver(std::move(next));
+        with_plugins(
+            owner, std::move(next),
+            [self, persist, rp](bot next) {
+              persist(
+                  next,
+                  [self, next, rp]() mutable {
+                    auto i = self->state.bots.find(next.id.value);
+                    if (i == self->state.bots.end()) {
+                      rp.deliver(no_such_bot());
+                      return;
+                    }
+                    i->second.record = next;
+                    self->send(i->second.actor, config_atom::value, next);
+                    rp.deliver(std::move(next));
+                  },
+                  rp);
             },
             rp);
         return rp;
@@ -303,6 +360,142 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
           return api_error(errc::not_found, "the bot of this conversation was deleted");
         return i->second.record;
       },
+      [self, owned, persist](install_atom, const user_id& owner, const bot_id& id,
+                             const std::string& plugin_id, const std::string& body_text,
+                             bool creating) -> caf::result<installed_plugin> {
+        if (!owned(owner, id))
+          return no_such_bot();
+        auto body = parse_json(body_text.empty() ? std::string_view{"{}"} : body_text);
+        if (!body)
+          return std::move(body.error());
+        if (!body->is_object())
+          return api_error(errc::validation_error, "the request body must be a JSON object");
+        std::optional<bool> enabled;
+        if (auto e = body->find("enabled"); e && !e->is_null()) {
+          if (!e->is_bool())
+            return api_error(errc::validation_error, "enabled must be true or false", "enabled",
+                             "must be a boolean");
+          enabled = e->as_bool();
+        }
+        auto rp = self->make_response_promise<installed_plugin>();
+        self->request(self->state.plugins, store_timeout, resolve_atom::value, owner,
+                      std::vector<std::string>{plugin_id})
+            .await(
+                [self, owned, persist, owner, id, body = std::move(*body), enabled, creating,
+                 rp](std::vector<plugin_info>& infos) mutable {
+                  auto e = owned(owner, id);
+                  if (!e || infos.empty()) {
+                    rp.deliver(no_such_bot());
+                    return;
+                  }
+                  auto& info = infos.front();
+                  auto next = e->record;
+                  auto old = std::find_if(next.plugins.begin(), next.plugins.end(),
+                                          [&](auto& p) { return p.plugin_id == info.id; });
+                  bool installed = old != next.plugins.end() && old->installed_at_ms != 0;
+                  if (creating && installed) {
+                    rp.deliver(api_error(errc::duplicate_resource,
+                                         "the plugin " + info.id +
+                                             " is installed on this bot already; change it with "
+                                             "PUT /api/v1/bots/{bot_id}/plugins/" +
+                                             info.id,
+                                         "plugin_id", "already installed"));
+                    return;
+                  }
+                  if (!creating && !installed) {
+                    rp.deliver(api_error(errc::not_found,
+                                         "the plugin " + info.id + " is not installed on this bot",
+                                         "plugin_id", "not installed"));
+                    return;
+                  }
+                  plugin_install in;
+                  if (installed)
+                    in = *old;
+                  in.plugin_id = info.id;
+                  in.enabled = enabled.value_or(installed ? in.enabled : true);
+                  auto cfg =
+                      configure_plugin(info, body.find("config"),
+                                       installed ? std::string_view{in.config} : "", in.enabled);
+                  if (!cfg) {
+                    rp.deliver(std::move(cfg.error()));
+                    return;
+                  }
+                  in.config = std::move(*cfg);
+                  auto now = now_ms();
+                  if (!installed)
+                    in.installed_at_ms = now;
+                  in.updated_at_ms = now;
+                  if (old != next.plugins.end())
+                    *old = in;
+                  else
+                    next.plugins.push_back(in);
+                  next.updated_at_ms = now;
+                  persist(
+                      next,
+                      [self, next, in, info, rp]() mutable {
+                        if (auto i = self->state.bots.find(next.id.value);
+                            i != self->state.bots.end()) {
+                          i->second.record = next;
+                          self->send(i->second.actor, config_atom::value, next);
+                        }
+                        rp.deliver(installed_plugin{std::move(in), std::move(info)});
+                      },
+                      rp);
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      },
+      [self, owned, persist](uninstall_atom, const user_id& owner, const bot_id& id,
+                             const std::string& plugin_id) -> caf::result<bool> {
+        auto e = owned(owner, id);
+        if (!e)
+          return no_such_bot();
+        auto next = e->record;
+        auto n = std::erase_if(next.plugins, [&](auto& p) { return p.plugin_id == plugin_id; });
+        if (n == 0)
+          return api_error(errc::not_found,
+                           "the plugin " + plugin_id + " is not installed on this bot", "plugin_id",
+                           "not installed");
+        next.updated_at_ms = now_ms();
+        auto rp = self->make_response_promise<bool>();
+        persist(
+            next,
+            [self, next, rp]() mutable {
+              if (auto i = self->state.bots.find(next.id.value); i != self->state.bots.end()) {
+                i->second.record = next;
+                self->send(i->second.actor, config_atom::value, next);
+              }
+              rp.deliver(true);
+            },
+            rp);
+        return rp;
+      },
+      [self, owned](plugins_atom, const user_id& owner,
+                    const bot_id& id) -> caf::result<std::vector<installed_plugin>> {
+        auto e = owned(owner, id);
+        if (!e)
+          return no_such_bot();
+        auto rp = self->make_response_promise<std::vector<installed_plugin>>();
+        self->request(self->state.plugins, store_timeout, list_atom::value, owner)
+            .then(
+                [installs = e->record.plugins, rp](std::vector<plugin_info>& all) mutable {
+                  std::vector<installed_plugin> out;
+                  for (auto& in : installs) {
+                    installed_plugin x;
+                    x.install = in;
+                    if (auto i = std::find_if(all.begin(), all.end(),
+                                              [&](auto& p) { return p.id == in.plugin_id; });
+                        i != all.end())
+                      x.info = *i;
+                    else
+                      x.info.id = in.plugin_id;
+                    out.push_back(std::move(x));
+                  }
+                  rp.deliver(std::move(out));
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      },
       [self](activity_atom, const bot_id& id, int64_t messages, int64_t errors) {
         if (auto i = self->state.bots.find(id.value); i != self->state.bots.end())
           self->send(i->second.actor, activity_atom::value, messages, errors);
@@ -313,9 +506,11 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
 } // namespace
 
 bot_manager_impl_actor
-spawn_bot_manager(caf::actor_system& sys, store_writer_actor writer, std::vector<bot> bots,
+spawn_bot_manager(caf::actor_system& sys, store_writer_actor writer, plugin_registry_actor plugins,
+                  std::vector<bot> bots,
                   std::unordered_map<std::string, storage::counters> activity) {
-  return sys.spawn(manager_impl, std::move(writer), std::move(bots), std::move(activity));
+  return sys.spawn(manager_impl, std::move(writer), std::move(plugins), std::move(bots),
+                   std::move(activity));
 }
 
 } // namespace chatagent::actors

@@ -37,14 +37,16 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   spdlog::info("loaded {} bots, {} of them running", bots->size(), running);
   auto store_actors = spawn_chat_store_actors(sys, store, settings.store_readers);
   auto providers = std::make_shared<const llm_providers>(sys, settings.llm_timeout);
+  auto plugins = spawn_plugin_registry(sys, providers->engine(), settings.plugins);
   auto bot_manager =
-      spawn_bot_manager(sys, store_actors.writer, std::move(*bots), std::move(*activity));
+      spawn_bot_manager(sys, store_actors.writer, plugins, std::move(*bots), std::move(*activity));
   auto knowledge = spawn_knowledge_service(
       sys, std::make_shared<storage::knowledge_store>(store->shared_db()), store_actors.writer,
       std::make_shared<const remote_embedder>(providers->engine(), settings.embedding_timeout),
       settings.ingest_workers, settings.search_workers, settings.knowledge_index);
   if (!knowledge) {
     caf::anon_send_exit(bot_manager, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(plugins, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(store_actors.writer, caf::exit_reason::user_shutdown);
     for (auto& r : store_actors.readers)
       caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
@@ -53,9 +55,9 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
     return std::move(knowledge.error());
   }
   auto conversations = spawn_conversation_manager(sys, store_actors, bot_manager,
-                                                  knowledge->manager, providers, settings);
+                                                  knowledge->manager, plugins, providers, settings);
   caf::anon_send(bot_manager, connect_atom::value, conversations);
-  chat_services out{bot_manager, conversations, knowledge->manager, {}};
+  chat_services out{bot_manager, conversations, knowledge->manager, plugins, {}};
   for (auto& w : knowledge->workers)
     out.internals.push_back(w);
   out.internals.push_back(caf::actor_cast<caf::actor>(store_actors.writer));
@@ -70,6 +72,7 @@ void chat_services::stop() {
   caf::anon_send_exit(conversations, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(bots, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(knowledge, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(plugins, caf::exit_reason::user_shutdown);
   for (auto& a : internals)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }

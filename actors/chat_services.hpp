@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/plugin_registry.hpp"
 #include "protocol/chat_api.hpp"
 #include "protocol/knowledge.hpp"
 #include "storage/knowledge_index.hpp"
@@ -27,6 +28,8 @@ struct chat_settings {
   size_t search_workers = 2; // knowledge search threads
   std::chrono::seconds embedding_timeout{60}; // one request to an embeddings API
   storage::index_options knowledge_index;     // when searches use clusters
+  plugin_settings plugins;
+  int64_t tool_rounds = 5; // tool-call rounds per answer; 0: no tools
 };
 
 /// The bot, conversation and knowledge services, wired to each other.
@@ -34,6 +37,7 @@ struct chat_services {
   protocol::bot_manager_actor bots;
   protocol::conversation_manager_actor conversations;
   protocol::knowledge_manager_actor knowledge;
+  protocol::plugin_registry_actor plugins;
   std::vector<caf::actor> internals; // store actors and providers, stopped last
 
   /// Stops every actor of the services, conversations first.

@@ -77,15 +77,76 @@ struct pending_send {
   llm_result result;
   caf::error failure;
   std::vector<retrieved_chunk> sources; // knowledge given to the model for this answer
+  std::vector<std::pair<tool_call, tool_outcome>> tools; // the tools called for this answer
+  int64_t tool_rounds = 0;
+  std::string earlier_text; // what the model said in the rounds before its answer
 };
 
-/// A committed message kept for prompts, with its size in tokens counted once.
+/// An answer that may take several rounds with the provider: the request grows by the
+/// model's tool calls and their results each round.
+struct answer_round {
+  llm_request req;
+  std::vector<plugin_install> installs; // the bot's plugins: what the tools run with
+  llm_actor provider;
+};
+
+/// The tool turns a stored answer's metadata records (`tool_calls`), to replay them in
+/// later prompts: the model's calls, then their results.
+std::vector<llm_turn> tool_turns_of(const std::string& metadata) {
+  std::vector<llm_turn> out;
+  if (metadata.find("\"tool_calls\"") == std::string::npos)
+    return out;
+  auto doc = parse_json(metadata);
+  if (!doc)
+    return out;
+  auto calls = doc->find("tool_calls");
+  if (calls == nullptr || !calls->is_array() || calls->as_array().empty())
+    return out;
+  llm_turn asked{"assistant", ""};
+  std::vector<llm_turn> results;
+  for (auto& c : calls->as_array()) {
+    auto str = [&](const char* k) {
+      auto v = c.find(k);
+      return v && v->is_string() ? v->as_string() : std::string{};
+    };
+    tool_call call;
+    call.id = str("id");
+    call.name = str("name");
+    if (auto args = c.find("arguments"); args && !args->is_string()) {
+      json_writer w;
+      w.value(*args);
+      call.arguments = w.take();
+    } else {
+      call.arguments = str("arguments");
+    }
+    llm_turn result{"tool", str("result")};
+    result.tool_call_id = call.id;
+    result.tool_name = call.name;
+    asked.tool_calls.push_back(std::move(call));
+    results.push_back(std::move(result));
+  }
+  out.push_back(std::move(asked));
+  for (auto& r : results)
+    out.push_back(std::move(r));
+  return out;
+}
+
+/// A committed message kept for prompts, with its size in tokens counted once (and the
+/// tool calls of an answer that made some).
 struct recent_message {
   chat_message message;
   int64_t tokens = 0;
+  std::vector<llm_turn> tool_turns;
 
   explicit recent_message(chat_message m)
-      : message(std::move(m)), tokens(local_model::count_tokens(message.content)) {}
+      : message(std::move(m)), tokens(local_model::count_tokens(message.content)),
+        tool_turns(tool_turns_of(message.metadata)) {
+    for (auto& t : tool_turns) {
+      tokens += local_model::count_tokens(t.content);
+      for (auto& c : t.tool_calls)
+        tokens += local_model::count_tokens(c.arguments) + 8;
+    }
+  }
 };
 
 struct conversation_state {
@@ -107,6 +168,9 @@ struct conversation_state {
   // cycle would keep the actor's context alive.
   std::function<void()> pump;
   std::function<void()> settle;
+  // Asks the provider one round of the front message's answer; runs the tools it calls
+  // and asks again, until it answers.
+  std::function<void(std::shared_ptr<answer_round>)> round;
 };
 
 struct conversation_context {
@@ -114,6 +178,7 @@ struct conversation_context {
   chat_store_actors store;
   bot_manager_actor bots;
   knowledge_manager_actor knowledge;
+  plugin_registry_actor plugins;
   manager_impl_actor manager;
   std::shared_ptr<const llm_providers> providers;
   chat_settings settings;
@@ -194,7 +259,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
   // The prompt for `question`: the system prompt, then as much of the history before it
   // as the bot's token budget allows, then the question.
   auto build_prompt = [self](const bot& b, const chat_message& question,
-                             std::vector<retrieved_chunk>& passages) {
+                             std::vector<retrieved_chunk>& passages, bool with_tools) {
     llm_request req;
     req.config = b.llm;
     req.bot_name = b.name;
@@ -247,10 +312,17 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       first = prev;
     }
     req.turns.reserve(req.turns.size() + static_cast<size_t>(recent.end() - first) + 1);
-    for (auto i = first; i != recent.end(); ++i)
-      if (i->message.seq < question.seq)
-        req.turns.push_back(
-            {i->message.sender_type == "bot" ? "assistant" : "user", i->message.content});
+    for (auto i = first; i != recent.end(); ++i) {
+      if (i->message.seq >= question.seq)
+        continue;
+      // Earlier tool calls are replayed only to a model that is given tools: some APIs
+      // refuse tool turns without tool definitions.
+      if (with_tools)
+        for (auto& t : i->tool_turns)
+          req.turns.push_back(t);
+      req.turns.push_back(
+          {i->message.sender_type == "bot" ? "assistant" : "user", i->message.content});
+    }
     req.turns.push_back({"user", question.content});
     return req;
   };
@@ -309,12 +381,29 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       return;
     }
     auto reply = next_message("bot", st.record.bot.value);
-    reply.content = std::move(job.result.content);
+    reply.content = job.earlier_text + job.result.content;
     reply.message_type = "text";
-    if (!job.sources.empty()) {
-      // The knowledge the answer was given, for the client to show its sources.
+    if (!job.sources.empty() || !job.tools.empty()) {
+      // The knowledge the answer was given, for the client to show its sources, and the
+      // tools it called (replayed in later prompts).
       json_writer w;
-      w.begin_object().key("sources").begin_array();
+      w.begin_object();
+      if (!job.tools.empty()) {
+        w.key("tool_calls").begin_array();
+        for (auto& [call, outcome] : job.tools) {
+          w.begin_object().member("id", call.id).member("name", call.name);
+          if (auto args = parse_json(call.arguments); args && args->is_object())
+            w.member("arguments", *args);
+          else
+            w.member("arguments", call.arguments);
+          w.member("result", outcome.content)
+              .member("ok", outcome.ok)
+              .member("duration_ms", outcome.duration_ms)
+              .end_object();
+        }
+        w.end_array().member("tool_rounds", job.tool_rounds);
+      }
+      w.key("sources").begin_array();
       for (size_t i = 0; i < job.sources.size(); ++i) {
         auto& p = job.sources[i];
         w.begin_object()
@@ -368,48 +457,185 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
         [fail](caf::error& err) { fail(err); });
   };
 
+  // The provider finished the front message's answer (`res`) or failed (`err`).
+  auto settled = [self, settle](llm_result* res, caf::error* err) {
+    if (self->state.queue.empty()) // the conversation was deleted meanwhile
+      return;
+    auto& job = self->state.queue.front();
+    job.settled = true;
+    if (res)
+      job.result = std::move(*res);
+    if (err)
+      job.failure = std::move(*err);
+    settle();
+  };
+
+  self->state.round = [self, ctx, settled, broadcast](std::shared_ptr<answer_round> r) {
+    auto& st = self->state;
+    if (st.queue.empty()) // the conversation was deleted meanwhile
+      return;
+    r->req.tag = ++st.answer_tag;
+    // Chunks only interest WebSocket clients; a client that subscribes in the middle of
+    // an unstreamed answer gets its stream_complete.
+    r->req.stream = !st.subscribers.empty();
+    auto req = r->req; // the next round extends it
+    self->request(r->provider, hot_path, generate_atom::value, std::move(req))
+        .then(
+            [self, ctx, r, settled, broadcast](llm_result& res) {
+              auto& st = self->state;
+              if (st.queue.empty())
+                return;
+              auto& job = st.queue.front();
+              if (res.tool_calls.empty() || r->req.tools.empty()) {
+                settled(&res, nullptr);
+                return;
+              }
+              if (r->req.tools_forbidden) { // told to answer, it asked for tools again
+                if (!res.content.empty())
+                  res.content += "\n\n";
+                res.content += "(The model kept asking for tools after " +
+                               std::to_string(job.tool_rounds) +
+                               " rounds and was stopped before it answered.)";
+                res.tool_calls.clear();
+                settled(&res, nullptr);
+                return;
+              }
+              ++job.tool_rounds;
+              job.earlier_text += res.content;
+              auto calls = std::move(res.tool_calls);
+              for (size_t i = 0; i < calls.size(); ++i)
+                if (calls[i].id.empty()) // Ollama does not name its calls
+                  calls[i].id =
+                      "call_" + std::to_string(job.tool_rounds) + "_" + std::to_string(i + 1);
+              llm_turn asked{"assistant", std::move(res.content)};
+              asked.tool_calls = calls;
+              r->req.turns.push_back(std::move(asked));
+              struct gathering {
+                std::vector<tool_call> calls;
+                std::vector<tool_outcome> outcomes;
+                size_t left = 0;
+              };
+              auto g = std::make_shared<gathering>();
+              g->calls = std::move(calls);
+              g->outcomes.resize(g->calls.size());
+              g->left = g->calls.size();
+              // One call's outcome; the next round starts when all are in.
+              auto done = [self, ctx, r, g, broadcast](size_t i, tool_outcome o) {
+                auto& st = self->state;
+                if (st.queue.empty())
+                  return;
+                if (!st.subscribers.empty()) {
+                  stream_event ev;
+                  ev.kind = stream_event::tool_result;
+                  ev.conversation = st.record.id;
+                  ev.tool = g->calls[i].name;
+                  ev.call_id = g->calls[i].id;
+                  ev.content = o.content;
+                  ev.is_final = o.ok;
+                  ev.created_at_ms = now_ms();
+                  broadcast(ev);
+                }
+                g->outcomes[i] = std::move(o);
+                if (--g->left > 0)
+                  return;
+                auto& job = st.queue.front();
+                for (size_t k = 0; k < g->calls.size(); ++k) {
+                  llm_turn result{"tool", g->outcomes[k].content};
+                  result.tool_call_id = g->calls[k].id;
+                  result.tool_name = g->calls[k].name;
+                  r->req.turns.push_back(std::move(result));
+                  job.tools.emplace_back(g->calls[k], std::move(g->outcomes[k]));
+                }
+                if (job.tool_rounds >= ctx->settings.tool_rounds)
+                  r->req.tools_forbidden = true;
+                st.round(r);
+              };
+              for (size_t i = 0; i < g->calls.size(); ++i) {
+                auto& call = g->calls[i];
+                if (!st.subscribers.empty()) {
+                  stream_event ev;
+                  ev.kind = stream_event::tool_call;
+                  ev.conversation = st.record.id;
+                  ev.tool = call.name;
+                  ev.call_id = call.id;
+                  ev.content = call.arguments;
+                  ev.created_at_ms = now_ms();
+                  broadcast(ev);
+                }
+                auto in = std::find_if(r->installs.begin(), r->installs.end(), [&](auto& p) {
+                  return p.enabled && p.plugin_id == call.name;
+                });
+                if (in == r->installs.end()) {
+                  std::string names;
+                  for (auto& t : r->req.tools)
+                    names += (names.empty() ? "" : ", ") + t.name;
+                  tool_outcome o;
+                  o.content = "there is no tool named '" + call.name + "'; the tools are: " + names;
+                  done(i, std::move(o));
+                  continue;
+                }
+                self->request(ctx->plugins, ctx->settings.plugins.timeout + std::chrono::seconds(2),
+                              invoke_atom::value, st.record.owner, *in, call)
+                    .then([done, i](tool_outcome& o) { done(i, std::move(o)); },
+                          [done, i](caf::error& err) {
+                            tool_outcome o;
+                            o.content = "the tool failed: " + describe(err).message;
+                            done(i, std::move(o));
+                          });
+              }
+            },
+            [settled](caf::error& err) { settled(nullptr, &err); });
+  };
+
   // The provider is asked while the user message is being stored: the answer waits for
   // that write (see `settle`), so nothing is acknowledged or stored out of order, and the
   // time of a WAL sync is not added to every answer.
-  self->state.pump = [self, ctx, build_prompt, settle] {
+  self->state.pump = [self, ctx, build_prompt, settled] {
     auto& st = self->state;
     if (st.answering || st.queue.empty())
       return;
     st.answering = true;
     st.chunk_id = 0;
-    auto settled = [self, settle](llm_result* res, caf::error* err) {
+    // Asks the provider, with what the knowledge bases gave for the question and the
+    // bot's tools.
+    auto ask = [self, ctx, build_prompt](const bot& b, std::vector<retrieved_chunk> passages,
+                                         std::vector<tool_spec> tools) {
       if (self->state.queue.empty()) // the conversation was deleted meanwhile
         return;
       auto& job = self->state.queue.front();
-      job.settled = true;
-      if (res)
-        job.result = std::move(*res);
-      if (err)
-        job.failure = std::move(*err);
-      settle();
-    };
-    // Asks the provider, with what the knowledge bases gave for the question.
-    auto ask = [self, ctx, build_prompt, settled](const bot& b,
-                                                  std::vector<retrieved_chunk> passages) {
-      if (self->state.queue.empty()) // the conversation was deleted meanwhile
-        return;
-      auto& job = self->state.queue.front();
-      auto provider = ctx->providers->select(b.llm);
-      auto req = build_prompt(b, job.user_message, passages);
+      auto r = std::make_shared<answer_round>();
+      r->provider = ctx->providers->select(b.llm);
+      r->req = build_prompt(b, job.user_message, passages, !tools.empty());
+      r->req.tools = std::move(tools);
+      r->installs = b.plugins;
       job.sources = std::move(passages);
-      req.tag = ++self->state.answer_tag;
-      // Chunks only interest WebSocket clients; a client that subscribes in the middle of
-      // an unstreamed answer gets its stream_complete.
-      req.stream = !self->state.subscribers.empty();
-      self->request(provider, hot_path, generate_atom::value, std::move(req))
-          .then([settled](llm_result& res) { settled(&res, nullptr); },
-                [settled](caf::error& err) { settled(nullptr, &err); });
+      self->state.round(std::move(r));
+    };
+    // A bot's tools, when it has enabled plugins; without them when the registry fails.
+    auto with_tools = [self, ctx, ask](const bot& b, std::vector<retrieved_chunk> passages) {
+      bool any = ctx->settings.tool_rounds > 0 &&
+                 std::any_of(b.plugins.begin(), b.plugins.end(), [](auto& p) { return p.enabled; });
+      if (!any) {
+        ask(b, std::move(passages), {});
+        return;
+      }
+      self->request(ctx->plugins, retrieve_timeout, tools_atom::value, self->state.record.owner,
+                    b.plugins)
+          .then(
+              [ask, b, passages](std::vector<tool_spec>& tools) mutable {
+                ask(b, std::move(passages), std::move(tools));
+              },
+              [ask, b, passages, ctx](caf::error& err) mutable {
+                spdlog::warn("conversation {}: the bot's tools are unavailable: {}", ctx->id.value,
+                             describe(err).message);
+                ask(b, std::move(passages), {});
+              });
     };
     self->request(ctx->bots, hot_path, config_atom::value, st.record.bot)
         .then(
-            [self, ctx, ask](bot& b) {
+            [self, ctx, with_tools](bot& b) {
               if (b.knowledge_base_ids.empty() || self->state.queue.empty()) {
-                ask(b, {});
+                with_tools(b, {});
                 return;
               }
               // A failed retrieval leaves the model without knowledge, not the user without
@@ -418,12 +644,15 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
               self->request(ctx->knowledge, retrieve_timeout, retrieve_atom::value,
                             self->state.record.owner, b.knowledge_base_ids, std::move(question),
                             passages_per_question, passage_min_score)
-                  .then([ask, b](std::vector<retrieved_chunk>& found) { ask(b, std::move(found)); },
-                        [ask, b, ctx](caf::error& err) {
-                          spdlog::warn("conversation {}: knowledge retrieval failed: {}",
-                                       ctx->id.value, describe(err).message);
-                          ask(b, {});
-                        });
+                  .then(
+                      [with_tools, b](std::vector<retrieved_chunk>& found) {
+                        with_tools(b, std::move(found));
+                      },
+                      [with_tools, b, ctx](caf::error& err) {
+                        spdlog::warn("conversation {}: knowledge retrieval failed: {}",
+                                     ctx->id.value, describe(err).message);
+                        with_tools(b, {});
+                      });
             },
             [settled](caf::error& err) { settled(nullptr, &err); });
   };
@@ -650,7 +879,8 @@ struct manager_state {
 manager_impl_actor::behavior_type
 manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_store_actors store,
              bot_manager_actor bots, knowledge_manager_actor knowledge,
-             std::shared_ptr<const llm_providers> providers, chat_settings settings) {
+             plugin_registry_actor plugins, std::shared_ptr<const llm_providers> providers,
+             chat_settings settings) {
   auto sweep_every = std::max<std::chrono::milliseconds>(
       std::chrono::milliseconds{250},
       std::chrono::duration_cast<std::chrono::milliseconds>(settings.conversation_idle) / 2);
@@ -672,13 +902,13 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
   });
   // The live actor of conversation `id`, spawned (and loading) on first use; counts the
   // request about to be forwarded to it.
-  auto route = [self, store, bots, knowledge, providers, settings,
+  auto route = [self, store, bots, knowledge, plugins, providers, settings,
                 sweep_every](const conversation_id& id) -> conversation_actor& {
     auto& st = self->state;
     auto i = st.live.find(id.value);
     if (i == st.live.end()) {
       auto ctx = std::make_shared<conversation_context>(
-          conversation_context{id, store, bots, knowledge,
+          conversation_context{id, store, bots, knowledge, plugins,
                                caf::actor_cast<manager_impl_actor>(self), providers, settings});
       auto actor = self->spawn(conversation_impl, ctx);
       self->monitor(actor);
@@ -806,10 +1036,10 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
 
 conversation_manager_actor
 spawn_conversation_manager(caf::actor_system& sys, chat_store_actors store, bot_manager_actor bots,
-                           knowledge_manager_actor knowledge,
+                           knowledge_manager_actor knowledge, plugin_registry_actor plugins,
                            std::shared_ptr<const llm_providers> providers, chat_settings settings) {
   return sys.spawn(manager_impl, std::move(store), std::move(bots), std::move(knowledge),
-                   std::move(providers), settings);
+                   std::move(plugins), std::move(providers), settings);
 }
 
 } // namespace chatagent::actors

@@ -4,6 +4,7 @@
 #include "actors/chat_store_actor.hpp"
 #include "protocol/chat_api.hpp"
 #include "protocol/knowledge.hpp"
+#include "protocol/plugin_api.hpp"
 
 #include <memory>
 
@@ -14,11 +15,11 @@ namespace chatagent::actors {
 class llm_providers;
 
 /// Spawns the conversations service (see `protocol::conversation_manager_actor`). Bots
-/// with `knowledge_base_ids` answer from what `knowledge` retrieves for each question.
-protocol::conversation_manager_actor
-spawn_conversation_manager(caf::actor_system& sys, chat_store_actors store,
-                           protocol::bot_manager_actor bots,
-                           protocol::knowledge_manager_actor knowledge,
-                           std::shared_ptr<const llm_providers> providers, chat_settings settings);
+/// with `knowledge_base_ids` answer from what `knowledge` retrieves for each question; the
+/// enabled plugins of a bot are tools its model may call (run by `plugins`).
+protocol::conversation_manager_actor spawn_conversation_manager(
+    caf::actor_system& sys, chat_store_actors store, protocol::bot_manager_actor bots,
+    protocol::knowledge_manager_actor knowledge, protocol::plugin_registry_actor plugins,
+    std::shared_ptr<const llm_providers> providers, chat_settings settings);
 
 } // namespace chatagent::actors

@@ -1,9 +1,14 @@
 #include "actors/http_engine.hpp"
 
+#include <algorithm>
+#include <arpa/inet.h>
 #include <atomic>
+#include <cstring>
 #include <deque>
 #include <mutex>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -20,6 +25,7 @@ struct transfer {
   curl_slist* headers = nullptr;
   bool status_seen = false;
   bool aborted = false;
+  std::string refused; // the non-public address a `public_addresses_only` call met
 
   ~transfer() {
     if (headers != nullptr)
@@ -49,6 +55,60 @@ size_t on_header_line(char* data, size_t size, size_t n, void* user) {
     t->call.on_header(line.substr(0, colon), value);
   }
   return size * n;
+}
+
+bool public_v4(const unsigned char* a) {
+  auto in = [&](unsigned net0, unsigned net1, int bits) {
+    uint32_t addr = (uint32_t{a[0]} << 24) | (uint32_t{a[1]} << 16) | (uint32_t{a[2]} << 8) | a[3];
+    uint32_t net = (net0 << 24) | (net1 << 16);
+    uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
+    return (addr & mask) == (net & mask);
+  };
+  return !(in(0, 0, 8) || in(10, 0, 8) || in(100, 64, 10) || in(127, 0, 8) || in(169, 254, 16) ||
+           in(172, 16, 12) || in(192, 168, 16) || (a[0] == 192 && a[1] == 0 && a[2] == 0) ||
+           in(198, 18, 15) || in(224, 0, 4) || in(240, 0, 4));
+}
+
+bool public_v6(const unsigned char* a) {
+  static constexpr unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  static constexpr unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  if (std::memcmp(a, mapped, 12) == 0 || std::memcmp(a, nat64, 12) == 0)
+    return public_v4(a + 12);
+  bool zero_prefix = std::all_of(a, a + 15, [](unsigned char c) { return c == 0; });
+  if (zero_prefix) // :: and ::1
+    return false;
+  if ((a[0] & 0xfe) == 0xfc) // unique local fc00::/7
+    return false;
+  if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) // link-local fe80::/10
+    return false;
+  if (a[0] == 0xff) // multicast
+    return false;
+  return true;
+}
+
+bool public_address(const sockaddr* sa) {
+  if (sa->sa_family == AF_INET)
+    return public_v4(reinterpret_cast<const unsigned char*>(
+        &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr));
+  if (sa->sa_family == AF_INET6)
+    return public_v6(reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr.s6_addr);
+  return false;
+}
+
+curl_socket_t open_public_socket(void* user, curlsocktype, curl_sockaddr* address) {
+  auto* t = static_cast<transfer*>(user);
+  if (!public_address(&address->addr)) {
+    char text[INET6_ADDRSTRLEN] = "?";
+    if (address->family == AF_INET)
+      ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&address->addr)->sin_addr, text,
+                  sizeof(text));
+    else if (address->family == AF_INET6)
+      ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&address->addr)->sin6_addr, text,
+                  sizeof(text));
+    t->refused = text;
+    return CURL_SOCKET_BAD;
+  }
+  return ::socket(address->family, address->socktype, address->protocol);
 }
 
 size_t on_body(char* data, size_t size, size_t n, void* user) {
@@ -140,6 +200,13 @@ struct http_engine::impl {
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); // whatever libcurl can decode
+    if (c.public_addresses_only) {
+      curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_public_socket);
+      curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t.get());
+      // A kept-alive connection may lead anywhere (another caller's): a new one is checked.
+      curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+      curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    }
     curl_multi_add_handle(multi, e);
     running.emplace(e, std::move(t));
   }
@@ -162,6 +229,12 @@ struct http_engine::impl {
       return;
     if (code == CURLE_OK)
       t->call.on_done(status, {}, false);
+    else if (!t->refused.empty())
+      t->call.on_done(0,
+                      "refused to connect to " + t->refused +
+                          ": not a public address (private and loopback addresses are not "
+                          "allowed here)",
+                      false);
     else if (t->aborted)
       t->call.on_done(status, "aborted", false);
     else
@@ -198,6 +271,16 @@ struct http_engine::impl {
     }
   }
 };
+
+bool is_public_ip(std::string_view ip) {
+  std::string text{ip};
+  unsigned char buf[16];
+  if (::inet_pton(AF_INET, text.c_str(), buf) == 1)
+    return public_v4(buf);
+  if (::inet_pton(AF_INET6, text.c_str(), buf) == 1)
+    return public_v6(buf);
+  return false;
+}
 
 http_engine::http_engine() : impl_(std::make_unique<impl>()) {}
 

@@ -21,6 +21,10 @@ struct http_call {
   std::string body;
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds timeout{120000}; // the whole exchange
+  /// Refuse to connect to loopback, private, link-local and other non-public addresses
+  /// (checked on the address actually connected to, so DNS cannot sneak one in), and open
+  /// a connection of its own. For calls whose URL a user or a model chose.
+  bool public_addresses_only = false;
   /// The status line arrived (before any body byte).
   std::function<void(long status)> on_status;
   /// A response header, `name` as sent, `value` without surrounding blanks.
@@ -31,6 +35,10 @@ struct http_call {
   /// timeout from other failures).
   std::function<void(long status, const std::string& error, bool timed_out)> on_done;
 };
+
+/// Whether `ip` (IPv4 or IPv6 text) is a public unicast address: not loopback, private,
+/// link-local, carrier-grade NAT, multicast, reserved or unspecified.
+bool is_public_ip(std::string_view ip);
 
 /// Runs every outgoing HTTP request of the process on one thread with libcurl's multi
 /// interface: no thread per request, connections reused per host.

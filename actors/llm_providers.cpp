@@ -35,6 +35,7 @@ struct attempt_outcome {
   bool finished = false;
   int64_t chunks = 0;
   int64_t retry_after_s = -1; // the provider's Retry-After (seconds), -1: none
+  std::vector<protocol::tool_call> tool_calls;
 };
 
 } // namespace
@@ -213,6 +214,7 @@ remote_provider_impl(remote_provider_actor::stateful_pointer<remote_state> self,
           o.stream_error = std::move(err);
       }
       o.finished = ctx->parser.finished();
+      o.tool_calls = ctx->parser.tool_calls();
       o.finish_reason = ctx->parser.finish_reason();
       caf::anon_send(me, done_atom::value, id, std::move(o));
     };
@@ -257,6 +259,7 @@ remote_provider_impl(remote_provider_actor::stateful_pointer<remote_state> self,
           llm_result res;
           res.content = std::move(o.content);
           res.finish_reason = o.finish_reason.empty() ? "stop" : o.finish_reason;
+          res.tool_calls = std::move(o.tool_calls);
           for (auto& t : p.req.turns)
             res.prompt_tokens += local_model::count_tokens(t.content);
           res.completion_tokens = local_model::count_tokens(res.content);

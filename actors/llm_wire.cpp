@@ -53,6 +53,60 @@ std::string join_url(std::string base, std::string_view path) {
   return base + std::string{path};
 }
 
+/// The model's arguments as a JSON object (Anthropic and Ollama want one): `{}` when
+/// they are not.
+void write_arguments_object(json_writer& w, const std::string& arguments) {
+  if (auto v = parse_json(arguments); v && v->is_object())
+    w.value(*v);
+  else
+    w.begin_object().end_object();
+}
+
+/// OpenAI's and Ollama's tool list.
+void write_function_tools(json_writer& w, const std::vector<tool_spec>& tools) {
+  w.key("tools").begin_array();
+  for (auto& t : tools) {
+    w.begin_object().member("type", "function").key("function").begin_object();
+    w.member("name", t.name).member("description", t.description);
+    w.key("parameters").raw(t.parameters);
+    w.end_object().end_object();
+  }
+  w.end_array();
+}
+
+/// A turn in OpenAI's (`ollama` false) or Ollama's message format.
+void write_chat_turn(json_writer& w, const llm_turn& t, bool ollama) {
+  w.begin_object().member("role", t.role);
+  if (t.role == "assistant" && !t.tool_calls.empty()) {
+    if (t.content.empty() && !ollama)
+      w.key("content").null();
+    else
+      w.member("content", t.content);
+    w.key("tool_calls").begin_array();
+    for (auto& c : t.tool_calls) {
+      w.begin_object();
+      if (!ollama)
+        w.member("id", c.id).member("type", "function");
+      w.key("function").begin_object().member("name", c.name).key("arguments");
+      if (ollama)
+        write_arguments_object(w, c.arguments);
+      else
+        w.value(c.arguments);
+      w.end_object().end_object();
+    }
+    w.end_array();
+  } else {
+    w.member("content", t.content);
+  }
+  if (t.role == "tool") {
+    if (ollama)
+      w.member("tool_name", t.tool_name);
+    else
+      w.member("tool_call_id", t.tool_call_id);
+  }
+  w.end_object();
+}
+
 } // namespace
 
 caf::expected<wire_request> build_request(const llm_request& req) {
@@ -81,9 +135,14 @@ caf::expected<wire_request> build_request(const llm_request& req) {
                                 : "Authorization: Bearer " + cfg.api_key);
     w.key("messages").begin_array();
     for (auto& t : req.turns)
-      w.begin_object().member("role", t.role).member("content", t.content).end_object();
+      write_chat_turn(w, t, false);
     w.end_array();
     w.member("temperature", cfg.temperature).member("max_tokens", cfg.max_tokens);
+    if (!req.tools.empty()) {
+      write_function_tools(w, req.tools);
+      if (req.tools_forbidden)
+        w.member("tool_choice", "none");
+    }
     w.member("stream", true);
     break;
   }
@@ -100,11 +159,55 @@ caf::expected<wire_request> build_request(const llm_request& req) {
         system += (system.empty() ? "" : "\n\n") + t.content;
     if (!system.empty())
       w.member("system", system);
+    // Tool calls are content blocks of the assistant's turn; their results are blocks of
+    // one user turn that follows it.
     w.key("messages").begin_array();
-    for (auto& t : req.turns)
-      if (t.role != "system")
-        w.begin_object().member("role", t.role).member("content", t.content).end_object();
+    for (size_t i = 0; i < req.turns.size(); ++i) {
+      auto& t = req.turns[i];
+      if (t.role == "system")
+        continue;
+      if (t.role == "tool") {
+        w.begin_object().member("role", "user").key("content").begin_array();
+        for (; i < req.turns.size() && req.turns[i].role == "tool"; ++i)
+          w.begin_object()
+              .member("type", "tool_result")
+              .member("tool_use_id", req.turns[i].tool_call_id)
+              .member("content", req.turns[i].content)
+              .end_object();
+        --i;
+        w.end_array().end_object();
+        continue;
+      }
+      if (t.role == "assistant" && !t.tool_calls.empty()) {
+        w.begin_object().member("role", "assistant").key("content").begin_array();
+        if (!t.content.empty())
+          w.begin_object().member("type", "text").member("text", t.content).end_object();
+        for (auto& c : t.tool_calls) {
+          w.begin_object()
+              .member("type", "tool_use")
+              .member("id", c.id)
+              .member("name", c.name)
+              .key("input");
+          write_arguments_object(w, c.arguments);
+          w.end_object();
+        }
+        w.end_array().end_object();
+        continue;
+      }
+      w.begin_object().member("role", t.role).member("content", t.content).end_object();
+    }
     w.end_array();
+    if (!req.tools.empty()) {
+      w.key("tools").begin_array();
+      for (auto& t : req.tools) {
+        w.begin_object().member("name", t.name).member("description", t.description);
+        w.key("input_schema").raw(t.parameters);
+        w.end_object();
+      }
+      w.end_array();
+      if (req.tools_forbidden)
+        w.key("tool_choice").begin_object().member("type", "none").end_object();
+    }
     w.member("temperature", std::min(cfg.temperature, 1.0)).member("max_tokens", cfg.max_tokens);
     w.member("stream", true);
     break;
@@ -115,8 +218,10 @@ caf::expected<wire_request> build_request(const llm_request& req) {
       out.headers.push_back("Authorization: Bearer " + cfg.api_key);
     w.key("messages").begin_array();
     for (auto& t : req.turns)
-      w.begin_object().member("role", t.role).member("content", t.content).end_object();
+      write_chat_turn(w, t, true);
     w.end_array();
+    if (!req.tools.empty() && !req.tools_forbidden)
+      write_function_tools(w, req.tools);
     w.member("stream", true);
     w.key("options")
         .begin_object()
@@ -207,9 +312,31 @@ caf::error stream_parser::on_json(std::string_view text,
     if (choices == nullptr || !choices->is_array() || choices->as_array().empty())
       return caf::none; // e.g. a usage-only event
     auto& choice = choices->as_array().front();
-    if (auto delta = choice.find("delta"))
+    if (auto delta = choice.find("delta")) {
       if (auto s = str(delta->find("content")); s && !s->empty())
         on_text(*s);
+      // Tool calls come in pieces: the first names the call, the next ones add to its
+      // arguments; `index` says which call a piece belongs to.
+      if (auto calls = delta->find("tool_calls"); calls && calls->is_array())
+        for (auto& c : calls->as_array()) {
+          size_t index = tool_calls_.size();
+          if (auto i = c.find("index"); i && i->is_integer() && i->as_int() >= 0)
+            index = static_cast<size_t>(i->as_int());
+          if (index > 127)
+            return api_error(errc::bad_gateway, "the provider asked for too many tool calls");
+          if (tool_calls_.size() <= index)
+            tool_calls_.resize(index + 1, tool_call{{}, {}, {}});
+          auto& call = tool_calls_[index];
+          if (auto id = str(c.find("id")))
+            call.id = *id;
+          if (auto fn = c.find("function")) {
+            if (auto name = str(fn->find("name")))
+              call.name += *name;
+            if (auto args = str(fn->find("arguments")))
+              call.arguments += *args;
+          }
+        }
+    }
     if (auto s = str(choice.find("finish_reason")))
       finish_reason_ = *s;
     return caf::none;
@@ -218,23 +345,69 @@ caf::error stream_parser::on_json(std::string_view text,
     auto type = str(doc->find("type"));
     if (type == nullptr)
       return caf::none;
-    if (*type == "content_block_delta") {
-      if (auto delta = doc->find("delta"))
+    if (*type == "content_block_start") {
+      if (auto block = doc->find("content_block")) {
+        auto kind = str(block->find("type"));
+        if (kind && *kind == "tool_use") {
+          tool_call call;
+          call.arguments.clear();
+          if (auto id = str(block->find("id")))
+            call.id = *id;
+          if (auto name = str(block->find("name")))
+            call.name = *name;
+          tool_calls_.push_back(std::move(call));
+          in_tool_block_ = true;
+        } else {
+          in_tool_block_ = false;
+        }
+      }
+    } else if (*type == "content_block_delta") {
+      if (auto delta = doc->find("delta")) {
         if (auto s = str(delta->find("text")); s && !s->empty())
           on_text(*s);
+        if (auto j = str(delta->find("partial_json")); j && in_tool_block_ && !tool_calls_.empty())
+          tool_calls_.back().arguments += *j;
+      }
+    } else if (*type == "content_block_stop") {
+      if (in_tool_block_ && !tool_calls_.empty() && tool_calls_.back().arguments.empty())
+        tool_calls_.back().arguments = "{}";
+      in_tool_block_ = false;
     } else if (*type == "message_delta") {
       if (auto delta = doc->find("delta"))
         if (auto s = str(delta->find("stop_reason")))
-          finish_reason_ = *s == "end_turn" ? "stop" : *s == "max_tokens" ? "length" : *s;
+          finish_reason_ = *s == "end_turn"     ? "stop"
+                           : *s == "max_tokens" ? "length"
+                           : *s == "tool_use"   ? "tool_calls"
+                                                : *s;
     } else if (*type == "message_stop") {
       finished_ = true;
     }
     return caf::none;
   }
   case wire_format::ollama: {
-    if (auto msg = doc->find("message"))
+    if (auto msg = doc->find("message")) {
       if (auto s = str(msg->find("content")); s && !s->empty())
         on_text(*s);
+      if (auto calls = msg->find("tool_calls"); calls && calls->is_array())
+        for (auto& c : calls->as_array()) {
+          auto fn = c.find("function");
+          if (fn == nullptr)
+            continue;
+          tool_call call;
+          if (auto id = str(c.find("id")))
+            call.id = *id;
+          if (auto name = str(fn->find("name")))
+            call.name = *name;
+          if (auto args = fn->find("arguments"); args && args->is_string()) {
+            call.arguments = args->as_string();
+          } else if (args) {
+            json_writer w;
+            w.value(*args);
+            call.arguments = w.take();
+          }
+          tool_calls_.push_back(std::move(call));
+        }
+    }
     if (auto done = doc->find("done"); done && done->is_bool() && done->as_bool()) {
       finished_ = true;
       auto reason = str(doc->find("done_reason"));

@@ -51,6 +51,10 @@ class stream_parser {
   /// Why the model stopped (stop, length, ...), when the stream said.
   const std::string& finish_reason() const noexcept { return finish_reason_; }
 
+  /// The tool calls the model asked for so far, in order (their arguments as sent: meant
+  /// to be JSON objects).
+  const std::vector<protocol::tool_call>& tool_calls() const noexcept { return tool_calls_; }
+
  private:
   caf::error on_line(std::string_view line, const std::function<void(std::string)>& on_text);
   caf::error on_event(const std::function<void(std::string)>& on_text);
@@ -61,6 +65,8 @@ class stream_parser {
   std::string data_; // the data lines of the current event
   bool finished_ = false;
   std::string finish_reason_;
+  std::vector<protocol::tool_call> tool_calls_;
+  bool in_tool_block_ = false; // Anthropic: the current content block is a tool_use
 };
 
 /// The provider's own message in an error body (`{"error":{"message":...}}`,

@@ -107,6 +107,9 @@ int serve(const config::command_line& cli) {
   actors::chat_settings chat_cfg;
   chat_cfg.conversation_idle = std::chrono::seconds(cfg.conversation_idle_seconds);
   chat_cfg.llm_timeout = std::chrono::seconds(cfg.llm_timeout_seconds);
+  chat_cfg.plugins.timeout = std::chrono::milliseconds(cfg.plugin_timeout_ms);
+  chat_cfg.plugins.allow_private_network = cfg.plugins_allow_private_network != 0;
+  chat_cfg.tool_rounds = cfg.tool_rounds;
   chat_cfg.knowledge_index.approximate_from = static_cast<size_t>(cfg.knowledge_clusters_from);
   chat_cfg.knowledge_index.probes = static_cast<size_t>(cfg.knowledge_cluster_probes);
   auto chat =
@@ -141,8 +144,10 @@ int serve(const config::command_line& cli) {
   api_cfg.actor_timeout = std::chrono::seconds(cfg.request_timeout_seconds);
   // A sent message waits for the whole answer of the language model.
   api_cfg.llm_timeout = std::chrono::seconds(cfg.llm_timeout_seconds + cfg.request_timeout_seconds);
-  http::api api{sys, http::services{accounts, chat->bots, chat->conversations, chat->knowledge},
-                http::token_service{secret, cfg.jwt_ttl_seconds}, api_cfg};
+  http::api api{
+      sys,
+      http::services{accounts, chat->bots, chat->conversations, chat->knowledge, chat->plugins},
+      http::token_service{secret, cfg.jwt_ttl_seconds}, api_cfg};
 
   http::server_settings net_cfg;
   net_cfg.host = cfg.host;

@@ -5,6 +5,7 @@
 #include "protocol/chat_api.hpp"
 #include "protocol/error.hpp"
 #include "protocol/knowledge.hpp"
+#include "protocol/plugin_api.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -90,6 +91,7 @@ struct services {
   protocol::bot_manager_actor bots;
   protocol::conversation_manager_actor conversations;
   protocol::knowledge_manager_actor knowledge;
+  protocol::plugin_registry_actor plugins;
 };
 
 /// The REST API: authenticates and rate-limits each request, routes it, turns it into

@@ -345,6 +345,7 @@ struct api::impl {
   bot_manager_actor bots;
   conversation_manager_actor conversations;
   knowledge_manager_actor knowledge;
+  plugin_registry_actor plugins;
   token_service tokens;
   api_settings settings;
   rate_limiter limiter;
@@ -359,7 +360,7 @@ struct api::impl {
   impl(caf::actor_system& s, services svc, token_service t, api_settings cfg)
       : sys(s), accounts(std::move(svc.accounts)), bots(std::move(svc.bots)),
         conversations(std::move(svc.conversations)), knowledge(std::move(svc.knowledge)),
-        tokens(std::move(t)), settings(std::move(cfg)) {
+        plugins(std::move(svc.plugins)), tokens(std::move(t)), settings(std::move(cfg)) {
     auto n = std::max<size_t>(sys.scheduler().num_workers(), 1);
     // (CAF 0.17.6 dereferences a null argument tuple when a function-based actor is spawned
     // without arguments, which UBSan reports: these have arguments.)
@@ -383,6 +384,12 @@ struct api::impl {
         {"POST", {"api", "v1", "bots", "{}", "start"}, true, &impl::start_bot},
         {"POST", {"api", "v1", "bots", "{}", "stop"}, true, &impl::stop_bot},
         {"GET", {"api", "v1", "bots", "{}", "status"}, true, &impl::get_bot_status},
+        {"GET", {"api", "v1", "bots", "{}", "plugins"}, true, &impl::list_bot_plugins},
+        {"POST", {"api", "v1", "bots", "{}", "plugins", "{}"}, true, &impl::install_plugin},
+        {"GET", {"api", "v1", "bots", "{}", "plugins", "{}"}, true, &impl::get_bot_plugin},
+        {"PUT", {"api", "v1", "bots", "{}", "plugins", "{}"}, true, &impl::update_bot_plugin},
+        {"DELETE", {"api", "v1", "bots", "{}", "plugins", "{}"}, true, &impl::uninstall_plugin},
+        {"GET", {"api", "v1", "plugins", "available"}, true, &impl::list_available_plugins},
         {"POST", {"api", "v1", "conversations"}, true, &impl::create_conversation},
         {"GET", {"api", "v1", "conversations"}, true, &impl::list_conversations},
         {"GET", {"api", "v1", "conversations", "{}"}, true, &impl::get_conversation},
@@ -764,6 +771,12 @@ struct api::impl {
   void start_bot(const call_ptr& c);
   void stop_bot(const call_ptr& c);
   void get_bot_status(const call_ptr& c);
+  void list_bot_plugins(const call_ptr& c);
+  void install_plugin(const call_ptr& c);
+  void get_bot_plugin(const call_ptr& c);
+  void update_bot_plugin(const call_ptr& c);
+  void uninstall_plugin(const call_ptr& c);
+  void list_available_plugins(const call_ptr& c);
   void create_conversation(const call_ptr& c);
   void list_conversations(const call_ptr& c);
   void get_conversation(const call_ptr& c);

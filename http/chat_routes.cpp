@@ -2,6 +2,7 @@
 
 #include "http/api_impl.hpp"
 #include "protocol/chat_json.hpp"
+#include "protocol/plugin_json.hpp"
 #include "protocol/validation.hpp"
 
 namespace chatagent::http {
@@ -105,6 +106,81 @@ void api::impl::stop_bot(const call_ptr& c) {
 void api::impl::get_bot_status(const call_ptr& c) {
   ask<protocol::bot_status>(c, bots, 200, write_bot_status, status_atom::value, c->auth->subject,
                             bot_id{c->params[0]});
+}
+
+// -- plugins ------------------------------------------------------------------------
+
+void api::impl::list_available_plugins(const call_ptr& c) {
+  ask<std::vector<plugin_info>>(
+      c, plugins, 200,
+      [](json_writer& w, const std::vector<plugin_info>& all) {
+        w.begin_object().key("plugins").begin_array();
+        for (auto& p : all)
+          write_plugin_info(w, p);
+        w.end_array().end_object();
+      },
+      list_atom::value, c->auth->subject);
+}
+
+void api::impl::list_bot_plugins(const call_ptr& c) {
+  bot_id bot{c->params[0]};
+  ask<std::vector<installed_plugin>>(
+      c, bots, 200,
+      [bot](json_writer& w, const std::vector<installed_plugin>& all) {
+        w.begin_object().key("plugins").begin_array();
+        for (auto& p : all)
+          write_installed_plugin(w, bot, p);
+        w.end_array().member("total", static_cast<int64_t>(all.size())).end_object();
+      },
+      plugins_atom::value, c->auth->subject, bot);
+}
+
+void api::impl::get_bot_plugin(const call_ptr& c) {
+  bot_id bot{c->params[0]};
+  auto id = c->params[1];
+  in_actor(c, [this, c, bot, id](caf::event_based_actor* self) {
+    self->request(bots, caf::infinite, plugins_atom::value, c->auth->subject, bot)
+        .then(
+            [this, c, bot, id](std::vector<installed_plugin>& all) {
+              for (auto& p : all)
+                if (p.install.plugin_id == id) {
+                  json_writer w;
+                  write_installed_plugin(w, bot, p);
+                  finish(c, 200, w.take());
+                  return;
+                }
+              fail(c,
+                   error_info{errc::not_found, "the plugin " + id + " is not installed on this bot",
+                              "plugin_id", "not installed"});
+            },
+            [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
+void api::impl::install_plugin(const call_ptr& c) {
+  // The body may be empty: the plugin's defaults, enabled.
+  if (!c->req.body.empty() && !json_body(c))
+    return;
+  bot_id bot{c->params[0]};
+  ask<installed_plugin>(
+      c, bots, 201,
+      [bot](json_writer& w, const installed_plugin& p) { write_installed_plugin(w, bot, p); },
+      install_atom::value, c->auth->subject, bot, c->params[1], c->req.body, true);
+}
+
+void api::impl::update_bot_plugin(const call_ptr& c) {
+  if (!json_body(c))
+    return;
+  bot_id bot{c->params[0]};
+  ask<installed_plugin>(
+      c, bots, 200,
+      [bot](json_writer& w, const installed_plugin& p) { write_installed_plugin(w, bot, p); },
+      install_atom::value, c->auth->subject, bot, c->params[1], c->req.body, false);
+}
+
+void api::impl::uninstall_plugin(const call_ptr& c) {
+  ask<bool>(c, bots, 200, render_success("插件已卸载", "plugin_id", c->params[1]),
+            uninstall_atom::value, c->auth->subject, bot_id{c->params[0]}, c->params[1]);
 }
 
 // -- conversations ------------------------------------------------------------------

@@ -96,6 +96,34 @@ std::vector<std::string> render_event(const stream_event& ev) {
     out.push_back(r.take());
     break;
   }
+  case stream_event::tool_call: {
+    // The model asked for a tool; `arguments` as the model wrote them (an object when
+    // they are JSON, else its text).
+    w.begin_object()
+        .member("type", "tool_call")
+        .member("conversation_id", ev.conversation.value)
+        .member("call_id", ev.call_id)
+        .member("tool", ev.tool);
+    if (auto args = parse_json(ev.content); args && args->is_object())
+      w.member("arguments", *args);
+    else
+      w.member("arguments", ev.content);
+    w.member("timestamp", format_time(ev.created_at_ms)).end_object();
+    out.push_back(w.take());
+    break;
+  }
+  case stream_event::tool_result:
+    w.begin_object()
+        .member("type", "tool_result")
+        .member("conversation_id", ev.conversation.value)
+        .member("call_id", ev.call_id)
+        .member("tool", ev.tool)
+        .member("success", ev.is_final)
+        .member("result", ev.content)
+        .member("timestamp", format_time(ev.created_at_ms))
+        .end_object();
+    out.push_back(w.take());
+    break;
   case stream_event::failed: {
     error_info info;
     info.message = ev.content;

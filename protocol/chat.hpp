@@ -3,6 +3,7 @@
 // Bots, conversations and messages: the records the chat API works on.
 
 #include "protocol/ids.hpp"
+#include "protocol/plugin.hpp"
 
 #include <cstdint>
 #include <string>
@@ -42,8 +43,8 @@ struct bot {
   std::string platform_config = "{}";
   llm_config llm;
   std::vector<std::string> knowledge_base_ids;
-  std::vector<std::string> plugins;
-  bool is_active = false; // started: comes back running after a restart
+  std::vector<plugin_install> plugins; // the API shows their ids
+  bool is_active = false;              // started: comes back running after a restart
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
 };
@@ -194,12 +195,15 @@ typename Inspector::result_type inspect(Inspector& f, exchange& x) {
 
 /// What a conversation tells its live subscribers (WebSocket clients) while it answers.
 struct stream_event {
-  enum kind_t : uint8_t { chunk, complete, failed };
+  enum kind_t : uint8_t { chunk, complete, failed, tool_call, tool_result };
   uint8_t kind = chunk;
   conversation_id conversation;
   int64_t chunk_id = 0;        // chunk: counts from 1 within one answer
-  std::string content;         // chunk: the piece; complete: the whole answer; failed: why
-  bool is_final = false;       // chunk: the last one of the answer
+  std::string content;         // chunk: the piece; complete: the whole answer; failed: why;
+                               // tool_call: the arguments; tool_result: the result
+  bool is_final = false;       // chunk: the last one of the answer; tool_result: it succeeded
+  std::string tool;            // tool_call, tool_result: the tool's name
+  std::string call_id;         // tool_call, tool_result: the call's id
   message_id message;          // complete: the stored answer
   std::string error_code;      // failed: the spec's error code
   std::string metadata = "{}"; // complete: the stored answer's metadata (its sources, ...)
@@ -209,7 +213,7 @@ struct stream_event {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stream_event& x) {
   return f(caf::meta::type_name("stream_event"), x.kind, x.conversation, x.chunk_id, x.content,
-           x.is_final, x.message, x.error_code, x.metadata, x.created_at_ms);
+           x.is_final, x.tool, x.call_id, x.message, x.error_code, x.metadata, x.created_at_ms);
 }
 
 /// One page of a conversation's messages, oldest first.

@@ -6,6 +6,7 @@
 #include "protocol/llm.hpp"
 
 #include <string>
+#include <vector>
 
 #include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
@@ -47,17 +48,28 @@ using stream_subscriber_actor = caf::typed_actor<caf::reacts_to<stream_event>>;
 /// - `config_atom, bot_id` → the bot with its secrets, for the conversations that talk
 ///   through it (no owner check: internal).
 /// - `activity_atom, bot_id, messages, errors` → counts a conversation's work.
-using bot_manager_actor =
-    caf::typed_actor<caf::replies_to<create_atom, user_id, bot>::with<bot>,
-                     caf::replies_to<list_atom, user_id, bot_query>::with<bot_page>,
-                     caf::replies_to<find_atom, user_id, bot_id>::with<bot>,
-                     caf::replies_to<update_atom, user_id, bot_id, std::string>::with<bot>,
-                     caf::replies_to<delete_atom, user_id, bot_id>::with<bool>,
-                     caf::replies_to<start_atom, user_id, bot_id>::with<bot_status>,
-                     caf::replies_to<stop_atom, user_id, bot_id>::with<bot_status>,
-                     caf::replies_to<status_atom, user_id, bot_id>::with<bot_status>,
-                     caf::replies_to<config_atom, bot_id>::with<bot>,
-                     caf::reacts_to<activity_atom, bot_id, int64_t, int64_t>>;
+/// - `install_atom, user_id, bot_id, plugin_id, body, creating` → the installation;
+///   `body` is the JSON object of `POST` (`creating`) or `PUT /bots/{id}/plugins/{plugin}`
+///   (`config`, merged into the stored one, and `enabled`). NOT_FOUND for an unknown plugin
+///   (or, updating, one the bot does not have), DUPLICATE_RESOURCE when `creating` finds it
+///   installed, VALIDATION_ERROR naming the bad `config.<setting>`.
+/// - `uninstall_atom, user_id, bot_id, plugin_id` → true.
+/// - `plugins_atom, user_id, bot_id` → the bot's installed plugins.
+using bot_manager_actor = caf::typed_actor<
+    caf::replies_to<create_atom, user_id, bot>::with<bot>,
+    caf::replies_to<list_atom, user_id, bot_query>::with<bot_page>,
+    caf::replies_to<find_atom, user_id, bot_id>::with<bot>,
+    caf::replies_to<update_atom, user_id, bot_id, std::string>::with<bot>,
+    caf::replies_to<delete_atom, user_id, bot_id>::with<bool>,
+    caf::replies_to<start_atom, user_id, bot_id>::with<bot_status>,
+    caf::replies_to<stop_atom, user_id, bot_id>::with<bot_status>,
+    caf::replies_to<status_atom, user_id, bot_id>::with<bot_status>,
+    caf::replies_to<config_atom, bot_id>::with<bot>,
+    caf::replies_to<install_atom, user_id, bot_id, std::string, std::string,
+                    bool>::with<installed_plugin>,
+    caf::replies_to<uninstall_atom, user_id, bot_id, std::string>::with<bool>,
+    caf::replies_to<plugins_atom, user_id, bot_id>::with<std::vector<installed_plugin>>,
+    caf::reacts_to<activity_atom, bot_id, int64_t, int64_t>>;
 
 /// The conversations service: routes each request to the conversation's actor, spawning
 /// it from storage on demand and passivating it when idle.

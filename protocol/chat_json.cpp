@@ -2,9 +2,11 @@
 
 #include "protocol/error.hpp"
 #include "protocol/json_fields.hpp"
+#include "protocol/plugin_json.hpp"
 #include "protocol/time.hpp"
 #include "protocol/validation.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -127,10 +129,31 @@ caf::error apply_bot_json(bot& b, const json_value& body, bool creating) {
                         next.platform_config),
            read_id_list(body, "knowledge_base_ids", chat_limits::id_list_max,
                         next.knowledge_base_ids),
-           read_id_list(body, "plugins", chat_limits::id_list_max, next.plugins),
        })
     if (err)
       return err;
+  // Plugins named here keep their installation; new ones are installed with their defaults
+  // by the bots service, which knows the registry.
+  if (auto v = body.find("plugins"); v != nullptr && !v->is_null()) {
+    std::vector<std::string> ids;
+    if (auto err = read_id_list(body, "plugins", chat_limits::id_list_max, ids))
+      return err;
+    std::vector<plugin_install> installs;
+    for (auto& id : ids) {
+      if (auto err = check_plugin_id(id))
+        return bad("plugins", "names '" + id + "', which is not a plugin id");
+      auto old = std::find_if(b.plugins.begin(), b.plugins.end(),
+                              [&](const plugin_install& p) { return p.plugin_id == id; });
+      if (old != b.plugins.end()) {
+        installs.push_back(*old);
+      } else {
+        plugin_install fresh;
+        fresh.plugin_id = id;
+        installs.push_back(std::move(fresh));
+      }
+    }
+    next.plugins = std::move(installs);
+  }
   if (creating && next.name.empty())
     return bad("name", "is required");
   if (!next.avatar_url.empty() && next.avatar_url != b.avatar_url)
@@ -234,7 +257,7 @@ void write_bot(json_writer& w, const bot& b, bool summary) {
     w.value(id);
   w.end_array().key("plugins").begin_array();
   for (auto& p : b.plugins)
-    w.value(p);
+    w.value(p.plugin_id);
   w.end_array();
   w.member("created_at", format_time(b.created_at_ms))
       .member("updated_at", format_time(b.updated_at_ms))

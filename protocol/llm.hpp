@@ -15,15 +15,24 @@
 
 namespace chatagent::protocol {
 
-/// One turn of the prompt: `role` is system, user or assistant.
+/// One turn of the prompt: `role` is system, user, assistant or tool. An assistant turn
+/// may carry the tool calls the model asked for; a tool turn is the result of one
+/// (`tool_call_id`, `tool_name`).
 struct llm_turn {
   std::string role;
   std::string content;
+  std::vector<tool_call> tool_calls;
+  std::string tool_call_id;
+  std::string tool_name;
+
+  llm_turn() = default;
+  llm_turn(std::string r, std::string c) : role(std::move(r)), content(std::move(c)) {}
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, llm_turn& x) {
-  return f(caf::meta::type_name("llm_turn"), x.role, x.content);
+  return f(caf::meta::type_name("llm_turn"), x.role, x.content, x.tool_calls, x.tool_call_id,
+           x.tool_name);
 }
 
 /// A completion request: the bot's model settings and the prompt, oldest turn first.
@@ -33,11 +42,14 @@ struct llm_request {
   std::vector<llm_turn> turns;
   int64_t tag = 0;    // copied into every chunk, so a late chunk of an abandoned call is known
   bool stream = true; // false: no `llm_chunk`s, only the final reply (nobody watches)
+  std::vector<tool_spec> tools; // the tools the model may call
+  bool tools_forbidden = false; // the model must answer now, without calling any
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, llm_request& x) {
-  return f(caf::meta::type_name("llm_request"), x.config, x.bot_name, x.turns, x.tag, x.stream);
+  return f(caf::meta::type_name("llm_request"), x.config, x.bot_name, x.turns, x.tag, x.stream,
+           x.tools, x.tools_forbidden);
 }
 
 /// A piece of a streamed completion, sent to the requester before the final reply.
@@ -59,12 +71,13 @@ struct llm_result {
   std::string finish_reason; // stop, length, ...
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  std::vector<tool_call> tool_calls; // the model asks for these before it answers
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, llm_result& x) {
   return f(caf::meta::type_name("llm_result"), x.content, x.finish_reason, x.prompt_tokens,
-           x.completion_tokens);
+           x.completion_tokens, x.tool_calls);
 }
 
 using generate_atom = caf::atom_constant<caf::atom("generate")>;

@@ -50,7 +50,16 @@ std::string encode(const bot& b) {
       .member("context_tokens", b.llm.context_tokens)
       .end_object();
   write_strings(w, "knowledge_base_ids", b.knowledge_base_ids);
-  write_strings(w, "plugins", b.plugins);
+  w.key("plugins").begin_array();
+  for (auto& p : b.plugins) {
+    w.begin_object().member("id", p.plugin_id);
+    w.key("config").raw(p.config);
+    w.member("enabled", p.enabled)
+        .member("installed_at_ms", p.installed_at_ms)
+        .member("updated_at_ms", p.updated_at_ms)
+        .end_object();
+  }
+  w.end_array();
   w.member("is_active", b.is_active)
       .member("created_at_ms", b.created_at_ms)
       .member("updated_at_ms", b.updated_at_ms)
@@ -83,7 +92,23 @@ caf::expected<bot> decode_bot(std::string_view bytes) {
     b.llm.context_tokens = l.num("context_tokens", 4000);
   }
   b.knowledge_base_ids = r.strings("knowledge_base_ids");
-  b.plugins = r.strings("plugins");
+  if (auto list = doc->find("plugins"); list && list->is_array())
+    for (auto& p : list->as_array()) {
+      plugin_install in;
+      if (p.is_string()) { // before plugins had configurations: to be configured
+        in.plugin_id = p.as_string();
+        in.enabled = false;
+      } else if (p.is_object()) {
+        reader pr{p};
+        in.plugin_id = pr.str("id");
+        in.config = pr.object("config");
+        in.enabled = pr.flag("enabled");
+        in.installed_at_ms = pr.num("installed_at_ms");
+        in.updated_at_ms = pr.num("updated_at_ms");
+      }
+      if (!in.plugin_id.empty())
+        b.plugins.push_back(std::move(in));
+    }
   b.is_active = r.flag("is_active");
   b.created_at_ms = r.num("created_at_ms");
   b.updated_at_ms = r.num("updated_at_ms");

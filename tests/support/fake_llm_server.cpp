@@ -107,6 +107,175 @@ std::string error_body(flavor f, const std::string& message) {
   return "{\"error\":{\"message\":" + json_quote(message) + ",\"type\":\"fake_error\"}}";
 }
 
+/// A call the fake model makes: `call <tool> <arguments>` in the user's message.
+struct fake_call {
+  std::string name;
+  std::string arguments;
+};
+
+/// `call calculator {"expression":"2+3"} ; call datetime {...}` → the calls.
+std::vector<fake_call> directives(const std::string& text) {
+  std::vector<fake_call> out;
+  size_t pos = 0;
+  while ((pos = text.find("call ", pos)) != std::string::npos) {
+    auto end = text.find(" ; ", pos);
+    auto part = text.substr(pos + 5, end == std::string::npos ? std::string::npos : end - pos - 5);
+    auto sp = part.find(' ');
+    fake_call c;
+    c.name = part.substr(0, sp);
+    c.arguments = sp == std::string::npos ? "{}" : part.substr(sp + 1);
+    out.push_back(std::move(c));
+    if (end == std::string::npos)
+      break;
+    pos = end + 3;
+  }
+  return out;
+}
+
+/// The events that ask for `calls`, streamed as each provider does, arguments in pieces.
+std::string tool_call_events(flavor f, const std::vector<fake_call>& calls) {
+  std::string out;
+  auto halves = [](const std::string& s) {
+    auto mid = s.size() / 2;
+    while (mid > 0 && (static_cast<unsigned char>(s[mid]) & 0xC0) == 0x80)
+      --mid;
+    return std::pair{s.substr(0, mid), s.substr(mid)};
+  };
+  switch (f) {
+  case flavor::openai: {
+    for (size_t i = 0; i < calls.size(); ++i) {
+      auto [a, b] = halves(calls[i].arguments);
+      auto idx = std::to_string(i);
+      out += chunk("data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":"
+                   "null,\"tool_calls\":[{\"index\":" +
+                   idx + ",\"id\":\"call_" + idx +
+                   "\",\"type\":\"function\",\"function\":{\"name\":" + json_quote(calls[i].name) +
+                   ",\"arguments\":" + json_quote(a) + "}}]},\"finish_reason\":null}]}\n\n");
+      out += chunk("data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":" + idx +
+                   ",\"function\":{\"arguments\":" + json_quote(b) +
+                   "}}]},\"finish_reason\":null}]}\n\n");
+    }
+    out += chunk("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}"
+                 "\n\ndata: [DONE]\n\n");
+    break;
+  }
+  case flavor::anthropic: {
+    out += chunk("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":"
+                 "\"m1\",\"role\":\"assistant\",\"content\":[]}}\n\n");
+    for (size_t i = 0; i < calls.size(); ++i) {
+      auto [a, b] = halves(calls[i].arguments);
+      auto idx = std::to_string(i);
+      out += chunk(
+          "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":" + idx +
+          ",\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_" + idx +
+          "\",\"name\":" + json_quote(calls[i].name) + ",\"input\":{}}}\n\n");
+      for (auto& piece : {a, b})
+        out += chunk("event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+                     "\"index\":" +
+                     idx +
+                     ",\"delta\":{\"type\":\"input_json_delta\","
+                     "\"partial_json\":" +
+                     json_quote(piece) + "}}\n\n");
+      out += chunk("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":" +
+                   idx + "}\n\n");
+    }
+    out += chunk("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{"
+                 "\"stop_reason\":\"tool_use\"}}\n\nevent: message_stop\ndata: {\"type\":"
+                 "\"message_stop\"}\n\n");
+    break;
+  }
+  case flavor::ollama: {
+    std::string list;
+    for (auto& c : calls)
+      list += (list.empty() ? "" : ",") + std::string{"{\"function\":{\"name\":"} +
+              json_quote(c.name) + ",\"arguments\":" + c.arguments + "}}";
+    out += chunk("{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"\","
+                 "\"tool_calls\":[" +
+                 list + "]},\"done\":false}\n");
+    out += chunk(closing(f));
+    break;
+  }
+  }
+  return out + "0\r\n\r\n";
+}
+
+/// The tool results at the end of a request's messages (OpenAI and Ollama: `tool` turns;
+/// Anthropic: `tool_result` blocks of the last user turn).
+std::vector<std::string> trailing_tool_results(const protocol::json_value& doc) {
+  std::vector<std::string> out;
+  auto msgs = doc.find("messages");
+  if (msgs == nullptr || !msgs->is_array() || msgs->as_array().empty())
+    return out;
+  auto& list = msgs->as_array();
+  auto& last = list.back();
+  if (auto content = last.find("content"); content && content->is_array()) {
+    for (auto& block : content->as_array())
+      if (auto t = block.find("type"); t && t->is_string() && t->as_string() == "tool_result")
+        if (auto c = block.find("content"); c && c->is_string())
+          out.push_back(c->as_string());
+    return out;
+  }
+  for (auto i = list.rbegin(); i != list.rend(); ++i) {
+    auto r = i->find("role");
+    if (r == nullptr || !r->is_string() || r->as_string() != "tool")
+      break;
+    auto c = i->find("content");
+    out.insert(out.begin(), c && c->is_string() ? c->as_string() : std::string{});
+  }
+  return out;
+}
+
+/// An OpenWeatherMap-style `GET .../weather?q=<place>&appid=<key>&units=...`:
+/// key `good-key` only; `Atlantis` is unknown (404); `Slowtown` answers after 3 s.
+std::string weather_answer(const std::string& target) {
+  auto param = [&](const std::string& name) {
+    auto q = target.find('?');
+    if (q == std::string::npos)
+      return std::string{};
+    auto rest = target.substr(q + 1);
+    size_t pos = 0;
+    while (pos <= rest.size()) {
+      auto amp = rest.find('&', pos);
+      auto pair = rest.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+      if (pair.rfind(name + "=", 0) == 0) {
+        std::string v;
+        auto raw = pair.substr(name.size() + 1);
+        for (size_t i = 0; i < raw.size(); ++i) {
+          if (raw[i] == '%' && i + 2 < raw.size()) {
+            v.push_back(static_cast<char>(std::stoi(raw.substr(i + 1, 2), nullptr, 16)));
+            i += 2;
+          } else {
+            v.push_back(raw[i] == '+' ? ' ' : raw[i]);
+          }
+        }
+        return v;
+      }
+      if (amp == std::string::npos)
+        break;
+      pos = amp + 1;
+    }
+    return std::string{};
+  };
+  auto reply = [](const std::string& status, const std::string& body) {
+    return "HTTP/1.1 " + status +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+  };
+  if (param("appid") != "good-key")
+    return reply(
+        "401 Unauthorized",
+        R"({"cod":401,"message":"Invalid API key. Please see https://openweathermap.org/faq#error401 for more info."})");
+  auto place = param("q");
+  if (place == "Atlantis")
+    return reply("404 Not Found", R"({"cod":"404","message":"city not found"})");
+  if (place == "Slowtown")
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+  return reply(
+      "200 OK",
+      R"({"coord":{"lon":116.4,"lat":39.9},"weather":[{"id":800,"main":"Clear","description":"晴","icon":"01d"}],"main":{"temp":21.5,"feels_like":20.9,"temp_min":19,"temp_max":23,"pressure":1015,"humidity":40},"wind":{"speed":3.2,"deg":180},"sys":{"country":"CN"},"name":)" +
+          json_quote(place) + R"(,"cod":200})");
+}
+
 } // namespace
 
 fake_llm_server::fake_llm_server(bool record_requests) : record_(record_requests) {
@@ -313,6 +482,11 @@ void fake_llm_server::serve(int fd) {
         requests_.push_back(req);
       }
 
+      if (req.path.find("/weather?") != std::string::npos) {
+        if (!send_all(fd, weather_answer(req.path)))
+          goto done;
+        continue;
+      }
       if (req.path.ends_with("/embeddings") || req.path.ends_with("/api/embed")) {
         if (!answer_embeddings(fd, req))
           goto done;
@@ -332,6 +506,27 @@ void fake_llm_server::serve(int fd) {
             if (auto r = m.find("role"); r && r->is_string() && r->as_string() == "user")
               if (auto c = m.find("content"); c && c->is_string())
                 last_user = c->as_string();
+      }
+      // Tool calling: `tools` asks for the calls that the user's message names (`call
+      // <tool> <arguments> ; call ...`), then answers with the results it gets back;
+      // `tools-loop` asks for them again whatever it gets.
+      if ((model == "tools" || model == "tools-loop") && doc) {
+        auto results = trailing_tool_results(*doc);
+        auto calls = directives(last_user);
+        if (!calls.empty() && (results.empty() || model == "tools-loop")) {
+          if (!send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: " +
+                                std::string{f == flavor::ollama ? "application/x-ndjson"
+                                                                : "text/event-stream"} +
+                                "\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                tool_call_events(f, calls)))
+            goto done;
+          continue;
+        }
+        if (!results.empty()) {
+          last_user = "Results:";
+          for (auto& r : results)
+            last_user += " [" + r + "]";
+        }
       }
       if (model == "hang") {
         while (read_more()) {

@@ -194,11 +194,19 @@ bool raw_connection::read_until_closed(std::string& out, int timeout_seconds) {
 
 const protocol::json_value* json_at(const protocol::json_value& v, const std::string& path) {
   const protocol::json_value* cur = &v;
+  if (path.empty())
+    return cur;
   size_t start = 0;
   while (cur != nullptr && start <= path.size()) {
     auto dot = path.find('.', start);
     auto key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    cur = cur->find(key);
+    if (cur->is_array() && !key.empty() &&
+        key.find_first_not_of("0123456789") == std::string::npos) {
+      auto i = std::stoul(key);
+      cur = i < cur->as_array().size() ? &cur->as_array()[i] : nullptr;
+    } else {
+      cur = cur->find(key);
+    }
     if (dot == std::string::npos)
       break;
     start = dot + 1;

@@ -54,7 +54,8 @@ class raw_connection {
   std::string pending_;
 };
 
-/// The value at `path` (members separated by '.') in a JSON object, or nullptr.
+/// The value at `path` (members separated by ., numbers index arrays: `plugins.0.id`) in a
+/// JSON value, or nullptr; the empty path is `v` itself.
 const protocol::json_value* json_at(const protocol::json_value& v, const std::string& path);
 
 /// The string at `path`, or "" when absent or not a string.

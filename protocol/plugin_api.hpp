@@ -1,0 +1,33 @@
+#pragma once
+
+// The typed interface of the plugin registry.
+
+#include "protocol/chat_api.hpp"
+#include "protocol/plugin.hpp"
+
+#include <string>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+namespace chatagent::protocol {
+
+/// The plugin registry: the plugins users can install, and the runner of their tools.
+///
+/// - `list_atom, user_id` → every plugin the user can install.
+/// - `resolve_atom, user_id, ids` → their descriptions, in order; NOT_FOUND names the
+///   first unknown id.
+/// - `tools_atom, user_id, installs` → the tools of the enabled installs whose plugins
+///   exist.
+/// - `invoke_atom, user_id, install, call` → the outcome. Each call runs in an actor of its
+///   own with a timeout; a failure (bad arguments, the plugin's service down, too slow) is
+///   an outcome with `ok` false, meant for the model, never an error of the request.
+using plugin_registry_actor = caf::typed_actor<
+    caf::replies_to<list_atom, user_id>::with<std::vector<plugin_info>>,
+    caf::replies_to<resolve_atom, user_id,
+                    std::vector<std::string>>::with<std::vector<plugin_info>>,
+    caf::replies_to<tools_atom, user_id, std::vector<plugin_install>>::with<std::vector<tool_spec>>,
+    caf::replies_to<invoke_atom, user_id, plugin_install, tool_call>::with<tool_outcome>>;
+
+} // namespace chatagent::protocol
