@@ -25,6 +25,9 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   auto activity = store->load_bot_activity();
   if (!activity)
     return std::move(activity.error());
+  auto declared = store->load_plugins();
+  if (!declared)
+    return std::move(declared.error());
   // Counters of deleted bots (an answer stored while its bot was being deleted) go.
   storage::write_batch orphans;
   for (auto& [id, c] : *activity)
@@ -37,7 +40,8 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   spdlog::info("loaded {} bots, {} of them running", bots->size(), running);
   auto store_actors = spawn_chat_store_actors(sys, store, settings.store_readers);
   auto providers = std::make_shared<const llm_providers>(sys, settings.llm_timeout);
-  auto plugins = spawn_plugin_registry(sys, providers->engine(), settings.plugins);
+  auto plugins = spawn_plugin_registry(sys, providers->engine(), settings.plugins,
+                                       store_actors.writer, std::move(*declared));
   auto bot_manager =
       spawn_bot_manager(sys, store_actors.writer, plugins, std::move(*bots), std::move(*activity));
   auto knowledge = spawn_knowledge_service(

@@ -390,6 +390,10 @@ struct api::impl {
         {"PUT", {"api", "v1", "bots", "{}", "plugins", "{}"}, true, &impl::update_bot_plugin},
         {"DELETE", {"api", "v1", "bots", "{}", "plugins", "{}"}, true, &impl::uninstall_plugin},
         {"GET", {"api", "v1", "plugins", "available"}, true, &impl::list_available_plugins},
+        {"POST", {"api", "v1", "plugins"}, true, &impl::create_plugin},
+        {"GET", {"api", "v1", "plugins", "{}"}, true, &impl::get_plugin},
+        {"PUT", {"api", "v1", "plugins", "{}"}, true, &impl::update_plugin},
+        {"DELETE", {"api", "v1", "plugins", "{}"}, true, &impl::delete_plugin},
         {"POST", {"api", "v1", "conversations"}, true, &impl::create_conversation},
         {"GET", {"api", "v1", "conversations"}, true, &impl::list_conversations},
         {"GET", {"api", "v1", "conversations", "{}"}, true, &impl::get_conversation},
@@ -777,6 +781,10 @@ struct api::impl {
   void update_bot_plugin(const call_ptr& c);
   void uninstall_plugin(const call_ptr& c);
   void list_available_plugins(const call_ptr& c);
+  void create_plugin(const call_ptr& c);
+  void get_plugin(const call_ptr& c);
+  void update_plugin(const call_ptr& c);
+  void delete_plugin(const call_ptr& c);
   void create_conversation(const call_ptr& c);
   void list_conversations(const call_ptr& c);
   void get_conversation(const call_ptr& c);

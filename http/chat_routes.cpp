@@ -122,6 +122,30 @@ void api::impl::list_available_plugins(const call_ptr& c) {
       list_atom::value, c->auth->subject);
 }
 
+void api::impl::create_plugin(const call_ptr& c) {
+  if (!json_body(c))
+    return;
+  ask<plugin_info>(c, plugins, 201, write_plugin_info, create_atom::value, c->auth->subject,
+                   c->req.body);
+}
+
+void api::impl::get_plugin(const call_ptr& c) {
+  ask<plugin_info>(c, plugins, 200, write_plugin_info, find_atom::value, c->auth->subject,
+                   c->params[0]);
+}
+
+void api::impl::update_plugin(const call_ptr& c) {
+  if (!json_body(c))
+    return;
+  ask<plugin_info>(c, plugins, 200, write_plugin_info, update_atom::value, c->auth->subject,
+                   c->params[0], c->req.body);
+}
+
+void api::impl::delete_plugin(const call_ptr& c) {
+  ask<bool>(c, plugins, 200, render_success("插件已删除", "plugin_id", c->params[0]),
+            delete_atom::value, c->auth->subject, c->params[0]);
+}
+
 void api::impl::list_bot_plugins(const call_ptr& c) {
   bot_id bot{c->params[0]};
   ask<std::vector<installed_plugin>>(

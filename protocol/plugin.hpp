@@ -44,12 +44,21 @@ struct plugin_info {
   std::vector<plugin_field> config_schema;
   std::string tool_description; // what the model is told the tool does
   std::string parameters = "{\"type\":\"object\",\"properties\":{}}";
+  // A plugin a user declared (`POST /plugins`): an HTTP endpoint called with the
+  // arguments. Empty `owner`: built in.
+  user_id owner;
+  std::string endpoint_url;
+  std::string endpoint_method = "POST";
+  std::string endpoint_headers = "{}"; // JSON object of strings; `{{config.x}}` is replaced
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, plugin_info& x) {
   return f(caf::meta::type_name("plugin_info"), x.id, x.name, x.description, x.version, x.author,
-           x.category, x.config_schema, x.tool_description, x.parameters);
+           x.category, x.config_schema, x.tool_description, x.parameters, x.owner, x.endpoint_url,
+           x.endpoint_method, x.endpoint_headers, x.created_at_ms, x.updated_at_ms);
 }
 
 /// A plugin installed on a bot. `config` is a JSON object's text, secrets included,

@@ -30,12 +30,20 @@ std::vector<std::string> missing_settings(const plugin_info& p, std::string_view
 /// VALIDATION_ERROR unless `id` can name a plugin (and a tool): 1–64 of [a-z0-9_-].
 caf::error check_plugin_id(std::string_view id);
 
+/// Applies a `POST /plugins` (`creating`) or `PUT /plugins/{id}` body declaring an HTTP
+/// plugin: `id` (creating only), `name`, `description`, `version`, `category`, `endpoint`
+/// (`url`, `method`, `headers`), `parameters` (a JSON Schema object) and `config_schema`
+/// (setting name → `type`, `required`, `secret`, `description`, `default`, `enum`).
+/// Members not sent keep their values. VALIDATION_ERROR names the first bad field.
+caf::error apply_custom_plugin_json(plugin_info& p, const json_value& body, bool creating);
+
 /// A plugin of `GET /plugins/available`: `config_schema` maps each setting's name to its
 /// `type`, `required`, `description` (plus `default`, `secret`, `enum` when set).
 void write_plugin_info(json_writer& w, const plugin_info& p);
 
 /// A bot's installed plugin: its configuration without secrets (`secrets_set` names the
-/// secret settings that have a value), what is still missing to enable it.
+/// secret settings that have a value), what is still missing to enable it, and whether
+/// its plugin still exists (`available`).
 void write_installed_plugin(json_writer& w, const bot_id& bot, const installed_plugin& p);
 
 } // namespace chatagent::protocol

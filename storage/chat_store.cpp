@@ -67,6 +67,78 @@ std::string encode(const bot& b) {
   return w.take();
 }
 
+std::string encode(const plugin_info& p) {
+  json_writer w;
+  w.begin_object()
+      .member("v", 1)
+      .member("id", p.id)
+      .member("owner", p.owner.value)
+      .member("name", p.name)
+      .member("description", p.description)
+      .member("version", p.version)
+      .member("author", p.author)
+      .member("category", p.category)
+      .member("tool_description", p.tool_description);
+  w.key("parameters").raw(p.parameters);
+  w.member("endpoint_url", p.endpoint_url).member("endpoint_method", p.endpoint_method);
+  w.key("endpoint_headers").raw(p.endpoint_headers);
+  w.key("config_schema").begin_array();
+  for (auto& f : p.config_schema) {
+    w.begin_object()
+        .member("name", f.name)
+        .member("type", f.type)
+        .member("required", f.required)
+        .member("secret", f.secret)
+        .member("description", f.description)
+        .member("default", f.default_value);
+    write_strings(w, "enum", f.choices);
+    w.end_object();
+  }
+  w.end_array()
+      .member("created_at_ms", p.created_at_ms)
+      .member("updated_at_ms", p.updated_at_ms)
+      .end_object();
+  return w.take();
+}
+
+caf::expected<plugin_info> decode_plugin(std::string_view bytes) {
+  auto doc = parse_json(bytes);
+  if (!doc || !doc->is_object())
+    return corrupt("plugin");
+  reader r{*doc};
+  plugin_info p;
+  p.id = r.str("id");
+  p.owner = user_id{r.str("owner")};
+  p.name = r.str("name");
+  p.description = r.str("description");
+  p.version = r.str("version", "1.0.0");
+  p.author = r.str("author");
+  p.category = r.str("category", "custom");
+  p.tool_description = r.str("tool_description");
+  p.parameters = r.object("parameters");
+  p.endpoint_url = r.str("endpoint_url");
+  p.endpoint_method = r.str("endpoint_method", "POST");
+  p.endpoint_headers = r.object("endpoint_headers");
+  if (auto list = doc->find("config_schema"); list && list->is_array())
+    for (auto& x : list->as_array()) {
+      reader f{x};
+      plugin_field field;
+      field.name = f.str("name");
+      field.type = f.str("type", "string");
+      field.required = f.flag("required");
+      field.secret = f.flag("secret");
+      field.description = f.str("description");
+      field.default_value = f.str("default");
+      field.choices = f.strings("enum");
+      p.config_schema.push_back(std::move(field));
+    }
+  p.created_at_ms = r.num("created_at_ms");
+  p.updated_at_ms = r.num("updated_at_ms");
+  if (p.id.empty() || p.owner.empty())
+    return corrupt("plugin");
+  return p;
+}
+
 caf::expected<bot> decode_bot(std::string_view bytes) {
   auto doc = parse_json(bytes);
   if (!doc || !doc->is_object())
@@ -220,6 +292,19 @@ void chat_store::put_bot(write_batch& batch, const bot& b) {
 void chat_store::erase_bot(write_batch& batch, const bot_id& id) {
   batch.erase(family::bots, id.value);
   batch.erase(family::bot_activity, id.value);
+}
+
+caf::expected<std::vector<plugin_info>> chat_store::load_plugins() const {
+  return load_all<plugin_info>(*db_, family::plugins,
+                               [](std::string_view v) { return decode_plugin(v); });
+}
+
+void chat_store::put_plugin(write_batch& batch, const plugin_info& p) {
+  batch.put(family::plugins, p.owner.value + "/" + p.id, encode(p));
+}
+
+void chat_store::erase_plugin(write_batch& batch, const user_id& owner, const std::string& id) {
+  batch.erase(family::plugins, owner.value + "/" + id);
 }
 
 caf::expected<std::unordered_map<std::string, counters>> chat_store::load_bot_activity() const {

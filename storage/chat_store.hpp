@@ -18,11 +18,13 @@ namespace chatagent::storage {
 std::string encode(const protocol::bot& b);
 std::string encode(const protocol::conversation& c);
 std::string encode(const protocol::chat_message& m);
+std::string encode(const protocol::plugin_info& p);
 
 /// Decode stored records; INTERNAL_ERROR when the bytes are not one.
 caf::expected<protocol::bot> decode_bot(std::string_view bytes);
 caf::expected<protocol::conversation> decode_conversation(std::string_view bytes);
 caf::expected<protocol::chat_message> decode_message(std::string_view bytes);
+caf::expected<protocol::plugin_info> decode_plugin(std::string_view bytes);
 
 /// The key of message `seq` of a conversation: ordered by `seq` within the conversation.
 std::string message_key(const protocol::conversation_id& c, int64_t seq);
@@ -45,6 +47,13 @@ class chat_store {
   static void put_bot(write_batch& batch, const protocol::bot& b);
   /// Erases the bot's record and counters.
   static void erase_bot(write_batch& batch, const protocol::bot_id& id);
+
+  /// Every plugin users declared, by owner then id.
+  caf::expected<std::vector<protocol::plugin_info>> load_plugins() const;
+
+  static void put_plugin(write_batch& batch, const protocol::plugin_info& p);
+  static void erase_plugin(write_batch& batch, const protocol::user_id& owner,
+                           const std::string& id);
 
   /// Every bot's counters (messages, errors, last activity), by bot id.
   caf::expected<std::unordered_map<std::string, counters>> load_bot_activity() const;

@@ -19,7 +19,7 @@ using protocol::errc;
 namespace {
 
 // Index = static_cast<size_t>(family); "default" must exist in every RocksDB database.
-constexpr std::array<const char*, 13> family_names{"default",
+constexpr std::array<const char*, 14> family_names{"default",
                                                    "users",
                                                    "user_names",
                                                    "user_emails",
@@ -31,7 +31,8 @@ constexpr std::array<const char*, 13> family_names{"default",
                                                    "knowledge_bases",
                                                    "knowledge_documents",
                                                    "knowledge_chunks",
-                                                   "knowledge_vectors"};
+                                                   "knowledge_vectors",
+                                                   "plugins"};
 
 constexpr std::string_view schema_version = "1";
 

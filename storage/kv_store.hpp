@@ -27,6 +27,7 @@ enum class family : uint8_t {
   knowledge_documents, // <base id>/<document id> -> document record (JSON)
   knowledge_chunks,    // <base id>/<chunk id, 16 hex digits> -> chunk record (JSON)
   knowledge_vectors,   // <base id>/<chunk id, 16 hex digits> -> float32 little-endian
+  plugins,             // <owner user id>/<plugin id> -> a user's plugin (JSON)
 };
 
 /// The value of a `family::bot_activity` record or merge operand.

@@ -104,6 +104,7 @@ TEST_F(plugins_test, install_validate_update_and_uninstall_without_showing_secre
   auto doc = res.json();
   EXPECT_EQ(json_string(doc, "plugin_id"), "weather");
   EXPECT_EQ(json_string(doc, "bot_id"), bot);
+  EXPECT_TRUE(json_at(doc, "available")->as_bool());
   EXPECT_TRUE(json_at(doc, "enabled")->as_bool());
   EXPECT_EQ(json_string(doc, "config.default_location"), "北京");
   EXPECT_EQ(json_string(doc, "config.units"), "metric"); // a default filled in
@@ -453,4 +454,150 @@ TEST_F(guarded_plugins_test, plugins_may_not_call_loopback_by_default) {
   EXPECT_NE(result.find("not a public address"), std::string::npos) << result;
   for (auto& r : fake.requests())
     EXPECT_EQ(r.path.find("/weather?"), std::string::npos) << r.path;
+}
+
+namespace {
+
+/// An order-status plugin declared over the API, calling the fake's `/hook/echo`.
+std::string order_plugin(const fake_llm_server& fake, const std::string& method = "POST",
+                         const std::string& path = "/hook/echo") {
+  return R"({"id":"order_status","name":"订单查询","description":"Looks up an order by its number.",
+    "endpoint":{"url":")" +
+         fake.url(path) + R"(","method":")" + method +
+         R"(","headers":{"X-Api-Key":"{{config.api_key}}"}},
+    "parameters":{"type":"object","properties":{"order_id":{"type":"string"}},"required":["order_id"]},
+    "config_schema":{"api_key":{"type":"string","required":true,"secret":true,"description":"the shop's key"},
+                     "region":{"type":"string","enum":["cn","eu"],"default":"cn"}}})";
+}
+
+} // namespace
+
+TEST_F(plugins_test, users_declare_http_plugins_that_models_call) {
+  auto token = register_user("alice");
+  auto res = post("/api/v1/plugins", order_plugin(fake), token);
+  ASSERT_EQ(res.status, 201) << res.body;
+  auto doc = res.json();
+  EXPECT_EQ(json_string(doc, "id"), "order_status");
+  EXPECT_EQ(json_string(doc, "category"), "custom");
+  EXPECT_FALSE(json_at(doc, "builtin")->as_bool());
+  EXPECT_EQ(json_string(doc, "endpoint.method"), "POST");
+  EXPECT_TRUE(json_at(doc, "config_schema.api_key.secret")->as_bool());
+  EXPECT_EQ(json_string(doc, "config_schema.region.default"), "cn");
+
+  // Listed for its owner only.
+  auto listed = [&](const std::string& who) {
+    auto all = get("/api/v1/plugins/available", who).json();
+    for (auto& p : json_at(all, "plugins")->as_array())
+      if (json_string(p, "id") == "order_status")
+        return true;
+    return false;
+  };
+  auto bob = register_user("bob");
+  EXPECT_TRUE(listed(token));
+  EXPECT_FALSE(listed(bob));
+  expect_error(get("/api/v1/plugins/order_status", bob), 404, "NOT_FOUND");
+  EXPECT_EQ(get("/api/v1/plugins/order_status", token).status, 200);
+
+  // Installed like any plugin; the model calls it; the secret goes in the header.
+  auto bot = tool_bot(token, "tools", "[]");
+  auto install = post("/api/v1/bots/" + bot + "/plugins/order_status",
+                      R"({"config":{"api_key":"shop-secret"}})", token);
+  ASSERT_EQ(install.status, 201) << install.body;
+  EXPECT_EQ(install.body.find("shop-secret"), std::string::npos);
+  auto conv = create_conversation(token, bot);
+  res = send(token, conv, R"(call order_status {"order_id":"A-1001"})");
+  ASSERT_EQ(res.status, 201) << res.body;
+  auto content = json_string(res.json(), "bot_response.content");
+  EXPECT_NE(content.find(R"(\"order_id\":\"A-1001\")"), std::string::npos) << content;
+  const fake_llm_server::request* hook = nullptr;
+  auto reqs = fake.requests();
+  for (auto& r : reqs)
+    if (r.path == "/hook/echo")
+      hook = &r;
+  ASSERT_NE(hook, nullptr);
+  EXPECT_EQ(hook->method, "POST");
+  EXPECT_EQ(hook->headers.at("x-api-key"), "shop-secret");
+  EXPECT_EQ(json_string(body_of(*hook), "order_id"), "A-1001");
+  auto first = body_of(completions()[0]);
+  EXPECT_EQ(json_string(first, "tools.0.function.name"), "order_status");
+  EXPECT_EQ(json_string(first, "tools.0.function.description"), "Looks up an order by its number.");
+
+  // GET sends the arguments in the query; a failing endpoint is the model's to explain.
+  res =
+      put("/api/v1/plugins/order_status",
+          R"({"endpoint":{"url":")" + fake.url("/hook/echo-get") + R"(","method":"get"}})", token);
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(json_string(res.json(), "endpoint.method"), "GET");
+  res = send(token, conv, R"(call order_status {"order_id":"B 2"})");
+  ASSERT_EQ(res.status, 201) << res.body;
+  EXPECT_NE(json_string(res.json(), "bot_response.content").find("/hook/echo-get?order_id=B%202"),
+            std::string::npos)
+      << res.body;
+  ASSERT_EQ(put("/api/v1/plugins/order_status",
+                R"({"endpoint":{"url":")" + fake.url("/hook/fail") + R"("}})", token)
+                .status,
+            200);
+  res = send(token, conv, R"(call order_status {"order_id":"C"})");
+  ASSERT_EQ(res.status, 201) << res.body;
+  EXPECT_NE(json_string(res.json(), "bot_response.content").find("HTTP 500"), std::string::npos)
+      << res.body;
+
+  // Declarations survive a restart; deleting one takes the tool away from the bots.
+  auto dir = server->data_dir();
+  ASSERT_EQ(server->stop(), 0);
+  server_process again({{"CHATAGENT_PLUGINS_ALLOW_PRIVATE_NETWORK", "1"}}, dir);
+  ASSERT_TRUE(again.start()) << again.log();
+  auto at = [&](const std::string& path) { return again.base_url() + path; };
+  res = http_request("GET", at("/api/v1/plugins/order_status"), {}, auth(token));
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(json_string(res.json(), "endpoint.url"), fake.url("/hook/fail"));
+  res = http_request("DELETE", at("/api/v1/plugins/order_status"), {}, auth(token));
+  ASSERT_EQ(res.status, 200) << res.body;
+  res = http_request("POST", at("/api/v1/conversations/" + conv + "/messages"),
+                     R"({"content":)" + quoted(R"(call order_status {"order_id":"D"})") + "}",
+                     auth(token));
+  ASSERT_EQ(res.status, 201) << res.body;
+  EXPECT_EQ(json_string(res.json(), "bot_response.content"),
+            R"(Echo: call order_status {"order_id":"D"})");
+  EXPECT_EQ(json_at(body_of(completions().back()), "tools"), nullptr);
+  res = http_request("GET", at("/api/v1/bots/" + bot + "/plugins/order_status"), {}, auth(token));
+  EXPECT_EQ(res.status, 200) << res.body; // the installation stays, inert
+  EXPECT_FALSE(json_at(res.json(), "available")->as_bool()) << res.body;
+}
+
+TEST_F(plugins_test, declared_plugins_are_validated) {
+  auto token = register_user("alice");
+  auto check = [&](const std::string& body, long status, const std::string& code,
+                   const std::string& field) {
+    auto res = post("/api/v1/plugins", body, token);
+    expect_error(res, status, code);
+    if (!field.empty()) {
+      EXPECT_EQ(json_string(res.json(), "error.details.field"), field) << res.body;
+    }
+  };
+  auto with = [&](const std::string& members) {
+    return R"({"id":"p1","endpoint":{"url":"https://example.com/x"})" + members + "}";
+  };
+  check(R"({"endpoint":{"url":"https://example.com"}})", 400, "VALIDATION_ERROR", "id");
+  check(R"({"id":"Bad Id","endpoint":{"url":"https://example.com"}})", 400, "VALIDATION_ERROR",
+        "id");
+  check(R"({"id":"p1"})", 400, "VALIDATION_ERROR", "endpoint.url");
+  check(R"({"id":"p1","endpoint":{"url":"ftp://example.com"}})", 400, "VALIDATION_ERROR",
+        "endpoint.url");
+  check(R"({"id":"p1","endpoint":{"url":"https://example.com","method":"TRACE"}})", 400,
+        "VALIDATION_ERROR", "endpoint.method");
+  check(with(R"(,"parameters":{"type":"string"})"), 400, "VALIDATION_ERROR", "parameters");
+  check(with(R"(,"config_schema":{"k":{"type":"date"}})"), 400, "VALIDATION_ERROR",
+        "config_schema.k.type");
+  check(with(R"(,"config_schema":{"k":{"type":"integer","default":"x"}})"), 400, "VALIDATION_ERROR",
+        "config_schema.k.default");
+  check(with(R"(,"endpoint":{"url":"https://example.com","headers":{"X-A":1}})"), 400,
+        "VALIDATION_ERROR", "endpoint.headers.X-A");
+  check(R"({"id":"weather","endpoint":{"url":"https://example.com"}})", 409, "DUPLICATE_RESOURCE",
+        "id");
+  ASSERT_EQ(post("/api/v1/plugins", with(""), token).status, 201);
+  check(with(""), 409, "DUPLICATE_RESOURCE", "id");
+  expect_error(put("/api/v1/plugins/weather", "{}", token), 403, "FORBIDDEN");
+  expect_error(del("/api/v1/plugins/calculator", token), 403, "FORBIDDEN");
+  expect_error(del("/api/v1/plugins/nothing", token), 404, "NOT_FOUND");
 }

@@ -450,6 +450,7 @@ void fake_llm_server::serve(int fd) {
       auto sp1 = request_line.find(' ');
       auto sp2 = request_line.find(' ', sp1 + 1);
       req.path = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
+      req.method = request_line.substr(0, sp1);
       req.at = std::chrono::steady_clock::now();
       size_t pos = line_end + 2;
       while (pos < head.size()) {
@@ -482,6 +483,29 @@ void fake_llm_server::serve(int fd) {
         requests_.push_back(req);
       }
 
+      if (req.path.rfind("/hook/", 0) == 0) {
+        // A user's HTTP plugin: `/hook/echo...` tells what it got, `/hook/fail` answers
+        // 500, `/hook/slow` answers after 3 s.
+        auto reply = [&](const std::string& status, const std::string& body) {
+          return send_all(fd, "HTTP/1.1 " + status +
+                                  "\r\nContent-Type: application/json\r\nContent-Length: " +
+                                  std::to_string(body.size()) + "\r\n\r\n" + body);
+        };
+        bool sent;
+        if (req.path.rfind("/hook/fail", 0) == 0) {
+          sent = reply("500 Internal Server Error", R"({"error":"the order service is down"})");
+        } else {
+          if (req.path.rfind("/hook/slow", 0) == 0)
+            std::this_thread::sleep_for(std::chrono::seconds(3));
+          auto key = req.headers.count("x-api-key") ? req.headers["x-api-key"] : "";
+          sent = reply("200 OK", "{\"method\":" + json_quote(req.method) + ",\"path\":" +
+                                     json_quote(req.path) + ",\"body\":" + json_quote(req.body) +
+                                     ",\"x_api_key\":" + json_quote(key) + "}");
+        }
+        if (!sent)
+          goto done;
+        continue;
+      }
       if (req.path.find("/weather?") != std::string::npos) {
         if (!send_all(fd, weather_answer(req.path)))
           goto done;
@@ -513,7 +537,8 @@ void fake_llm_server::serve(int fd) {
       if ((model == "tools" || model == "tools-loop") && doc) {
         auto results = trailing_tool_results(*doc);
         auto calls = directives(last_user);
-        if (!calls.empty() && (results.empty() || model == "tools-loop")) {
+        bool offered = doc->find("tools") != nullptr; // a model calls only tools it has
+        if (offered && !calls.empty() && (results.empty() || model == "tools-loop")) {
           if (!send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: " +
                                 std::string{f == flavor::ollama ? "application/x-ndjson"
                                                                 : "text/event-stream"} +

@@ -30,17 +30,21 @@ namespace chatagent::test {
 /// Embeddings too: OpenAI's `POST /v1/embeddings` and Ollama's `POST /api/embed`, 32
 /// dimensions from the input's words (`fail-<status>` and `flaky` as above; `slow` takes
 /// 300 ms per request).
-/// - `tools`: asks for the tool calls the last user message names (`call calculator
+/// - `tools`: when the request offers tools, asks for the tool calls the last user message names
+/// (`call calculator
 ///   {"expression":"2+3"} ; call datetime {...}`), in the flavor's wire format with the
 ///   arguments split over two events; once the request carries their results, streams
 ///   "Echo: Results: [<result>] [<result>]"; `tools-loop` asks for the calls every time.
 /// Weather: `GET .../weather?q=<place>&appid=<key>` answers as OpenWeatherMap's current
 /// weather does (key `good-key` only, `Atlantis` 404, `Slowtown` after 3 s).
+/// HTTP plugins: `/hook/echo...` answers `{"method", "path", "body", "x_api_key"}` of the
+/// request, `/hook/fail` a 500, `/hook/slow` after 3 s.
 /// - `stamp`: 16 chunks at once, each the CLOCK_MONOTONIC time (ns) it was sent, and a
 ///   space: load runs measure what the server adds to a chunk's way to the client.
 class fake_llm_server {
  public:
   struct request {
+    std::string method;
     std::string path;
     std::map<std::string, std::string> headers; // lower-cased names
     std::string body;

@@ -3,6 +3,7 @@
 #include "actors/llm_wire.hpp"
 #include "protocol/error.hpp"
 #include "protocol/plugin_json.hpp"
+#include "storage/chat_store.hpp"
 #include "support/http_client.hpp"
 
 #include <gtest/gtest.h>
@@ -361,4 +362,61 @@ TEST(tool_wire, ollama_requests_and_calls) {
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].name, "calculator");
   EXPECT_EQ(calls[0].arguments, R"({"expression":"1+1"})");
+}
+
+// -- plugins users declare ------------------------------------------------------------
+
+TEST(declared_plugins, a_declaration_is_read_and_merged) {
+  plugin_info p;
+  auto body = parse(R"({"id":"lookup","name":"Lookup","description":"Finds things.",
+      "endpoint":{"url":"https://api.example.com/find/{{config.region}}","method":"get",
+                  "headers":{"Authorization":"Bearer {{config.token}}"}},
+      "parameters":{"type":"object","properties":{"q":{"type":"string"}}},
+      "config_schema":{"token":{"type":"string","required":true,"secret":true},
+                       "region":{"type":"string","enum":["cn","eu"],"default":"eu"},
+                       "limit":{"type":"integer","default":5}}})");
+  ASSERT_FALSE(apply_custom_plugin_json(p, body, true));
+  EXPECT_EQ(p.id, "lookup");
+  EXPECT_EQ(p.endpoint_method, "GET");
+  EXPECT_EQ(p.tool_description, "Finds things.");
+  ASSERT_EQ(p.config_schema.size(), 3u);
+  EXPECT_TRUE(p.config_schema[0].secret);
+  EXPECT_EQ(p.config_schema[1].choices, (std::vector<std::string>{"cn", "eu"}));
+  EXPECT_EQ(p.config_schema[2].default_value, "5");
+  // Its settings validate like a built-in plugin's.
+  auto patch = parse(R"({"token":"t","limit":"many"})");
+  auto cfg = configure_plugin(p, &patch, "", true);
+  ASSERT_FALSE(cfg);
+  EXPECT_EQ(describe(cfg.error()).field, "config.limit");
+  // An update keeps what it does not name; the id cannot change.
+  auto update = parse(R"({"id":"other","description":"Finds more."})");
+  ASSERT_FALSE(apply_custom_plugin_json(p, update, false));
+  EXPECT_EQ(p.id, "lookup");
+  EXPECT_EQ(p.description, "Finds more.");
+  EXPECT_EQ(p.endpoint_method, "GET");
+  EXPECT_EQ(p.config_schema.size(), 3u);
+}
+
+TEST(declared_plugins, a_declaration_round_trips_through_storage) {
+  plugin_info p;
+  ASSERT_FALSE(apply_custom_plugin_json(
+      p,
+      parse(
+          R"({"id":"hook","endpoint":{"url":"https://h.example.com","headers":{"X-K":"{{config.k}}"}},
+                 "config_schema":{"k":{"type":"string","secret":true,"required":true,"description":"key"}}})"),
+      true));
+  p.owner = user_id{"usr_1"};
+  p.created_at_ms = 1;
+  p.updated_at_ms = 2;
+  auto back = storage::decode_plugin(storage::encode(p));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->id, "hook");
+  EXPECT_EQ(back->owner.value, "usr_1");
+  EXPECT_EQ(back->endpoint_url, "https://h.example.com");
+  EXPECT_EQ(json_string(parse(back->endpoint_headers), "X-K"), "{{config.k}}");
+  ASSERT_EQ(back->config_schema.size(), 1u);
+  EXPECT_TRUE(back->config_schema[0].secret);
+  EXPECT_TRUE(back->config_schema[0].required);
+  EXPECT_EQ(back->updated_at_ms, 2);
+  EXPECT_FALSE(storage::decode_plugin("{}"));
 }
