@@ -53,9 +53,7 @@ namespace {
 llm_actor::behavior_type local_provider_impl(llm_actor::pointer self, int) {
   return {
       [self](generate_atom, const llm_request& req) {
-        llm_result res;
-        res.content = local_model::answer(req, now_ms());
-        res.finish_reason = "stop";
+        auto res = local_model::respond(req, now_ms());
         for (auto& t : req.turns)
           res.prompt_tokens += local_model::count_tokens(t.content);
         res.completion_tokens = local_model::count_tokens(res.content);

@@ -1,8 +1,10 @@
 #include "actors/local_model.hpp"
 
+#include "protocol/json.hpp"
 #include "protocol/time.hpp"
 #include "protocol/validation.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -242,6 +244,110 @@ std::string local_model::answer(const protocol::llm_request& req, int64_t now_ms
                   " is using the built-in offline model, which cannot answer open questions "
                   "like this one. " +
                   how_to_configure;
+}
+
+namespace {
+
+bool offers(const protocol::llm_request& req, std::string_view tool) {
+  return std::any_of(req.tools.begin(), req.tools.end(),
+                     [&](const protocol::tool_spec& t) { return t.name == tool; });
+}
+
+/// What a tool's result says, in a sentence.
+std::string describe_result(const protocol::llm_turn& t, bool zh) {
+  auto doc = protocol::parse_json(t.content);
+  auto str = [&](const char* k) {
+    auto v = doc && doc->is_object() ? doc->find(k) : nullptr;
+    if (v == nullptr)
+      return std::string{};
+    if (v->is_string())
+      return v->as_string();
+    protocol::json_writer w;
+    w.value(*v);
+    return w.take();
+  };
+  if (!doc || !doc->is_object())
+    return (zh ? "插件 " + t.tool_name + " 未能完成："
+               : "The " + t.tool_name + " plugin failed: ") +
+           t.content;
+  if (t.tool_name == "calculator")
+    return (zh ? "计算结果是 " : "The result is ") + str("result") + (zh ? "。" : ".");
+  if (t.tool_name == "datetime" && !str("datetime").empty())
+    return (zh ? "现在是 " : "It is ") + str("datetime") + " (" + str("weekday") + ", " +
+           str("timezone") + ")" + (zh ? "。" : ".");
+  if (t.tool_name == "weather")
+    return zh ? str("location") + "：" + str("conditions") + "，" + str("temperature") +
+                    "°，体感 " + str("feels_like") + "°，湿度 " + str("humidity_percent") + "%。"
+              : str("location") + ": " + str("conditions") + ", " + str("temperature") +
+                    "°, feels like " + str("feels_like") + "°, humidity " +
+                    str("humidity_percent") + "%.";
+  return (zh ? "插件 " + t.tool_name + " 返回：" : "The " + t.tool_name + " plugin returned: ") +
+         t.content;
+}
+
+} // namespace
+
+protocol::llm_result local_model::respond(const protocol::llm_request& req, int64_t now_ms) {
+  protocol::llm_result res;
+  res.finish_reason = "stop";
+  // The question, and the tool results that came after it.
+  size_t last_user = req.turns.size();
+  for (size_t i = req.turns.size(); i-- > 0;)
+    if (req.turns[i].role == "user") {
+      last_user = i;
+      break;
+    }
+  if (last_user == req.turns.size()) {
+    res.content = answer(req, now_ms);
+    return res;
+  }
+  auto& question = req.turns[last_user].content;
+  auto zh = has_cjk(question);
+  std::vector<const protocol::llm_turn*> results;
+  for (size_t i = last_user + 1; i < req.turns.size(); ++i)
+    if (req.turns[i].role == "tool")
+      results.push_back(&req.turns[i]);
+  if (!results.empty()) {
+    for (auto* r : results) {
+      if (!res.content.empty())
+        res.content += ' ';
+      res.content += describe_result(*r, zh);
+    }
+    return res;
+  }
+  if (!req.tools_forbidden) {
+    auto lower = protocol::to_lower_ascii(question);
+    auto call = [&](std::string name, std::string arguments) {
+      res.tool_calls.push_back({"call_local_1", std::move(name), std::move(arguments)});
+      res.finish_reason = "tool_calls";
+      return res;
+    };
+    if (offers(req, "calculator") && arithmetic(question)) {
+      // The expression as the user wrote it, without the question around it.
+      auto expr = question;
+      for (std::string_view w : {"what is", "What is", "what's", "calculate", "Calculate",
+                                 "compute", "计算", "等于多少", "等于几", "是多少", "多少"})
+        if (auto p = expr.find(w); p != std::string::npos)
+          expr.erase(p, w.size());
+      while (!expr.empty() && (expr.back() == '?' || expr.back() == '=' || expr.back() == ' '))
+        expr.pop_back();
+      while (!expr.empty() && expr.front() == ' ')
+        expr.erase(0, 1);
+      if (expr.ends_with("？"))
+        expr.erase(expr.size() - 3);
+      protocol::json_writer w;
+      w.begin_object().member("expression", expr).end_object();
+      return call("calculator", w.take());
+    }
+    if (offers(req, "weather") && contains_any(lower, {"weather", "天气", "气温"}))
+      return call("weather", "{}");
+    if (offers(req, "datetime") &&
+        contains_any(lower, {"what time", "what day", "date today", "today's date", "几点", "日期",
+                             "今天几号", "现在时间", "星期几"}))
+      return call("datetime", R"({"operation":"now"})");
+  }
+  res.content = answer(req, now_ms);
+  return res;
 }
 
 std::vector<std::string> local_model::pieces(const std::string& text) {

@@ -16,6 +16,11 @@ class local_model {
   /// The answer to the last user turn of `req`.
   static std::string answer(const protocol::llm_request& req, int64_t now_ms);
 
+  /// What the model does with `req`: when the bot offers the `calculator`, `datetime` or
+  /// `weather` tool and the question is for it, it calls the tool; with the tools' results
+  /// it answers from them; otherwise `answer`.
+  static protocol::llm_result respond(const protocol::llm_request& req, int64_t now_ms);
+
   /// Splits `text` into streaming pieces: words with their trailing space, and single
   /// characters of CJK text.
   static std::vector<std::string> pieces(const std::string& text);

@@ -601,3 +601,31 @@ TEST_F(plugins_test, declared_plugins_are_validated) {
   expect_error(del("/api/v1/plugins/calculator", token), 403, "FORBIDDEN");
   expect_error(del("/api/v1/plugins/nothing", token), 404, "NOT_FOUND");
 }
+
+TEST_F(plugins_test, the_offline_local_model_uses_the_bots_plugins) {
+  auto token = register_user("alice");
+  auto bot = create_bot(token, R"({"name":"Offline","plugins":["calculator","datetime"]})");
+  ASSERT_EQ(put("/api/v1/bots/" + bot + "/plugins/datetime",
+                R"({"config":{"default_timezone":"Asia/Shanghai"}})", token)
+                .status,
+            200);
+  auto conv = create_conversation(token, bot);
+  auto res = send(token, conv, "what is 1/3 + 1/6?");
+  ASSERT_EQ(res.status, 201) << res.body;
+  auto doc = res.json();
+  EXPECT_EQ(json_string(doc, "bot_response.content"), "The result is 0.5.");
+  EXPECT_EQ(json_string(doc, "bot_response.metadata.tool_calls.0.name"), "calculator");
+  EXPECT_EQ(json_string(doc, "bot_response.metadata.tool_calls.0.arguments.expression"),
+            "1/3 + 1/6");
+  res = send(token, conv, "现在几点？");
+  ASSERT_EQ(res.status, 201) << res.body;
+  doc = res.json();
+  EXPECT_NE(json_string(doc, "bot_response.content").find("+08:00"), std::string::npos) << res.body;
+  EXPECT_EQ(json_string(doc, "bot_response.metadata.tool_calls.0.name"), "datetime");
+  // Without the plugin it answers by itself.
+  ASSERT_EQ(del("/api/v1/bots/" + bot + "/plugins/calculator", token).status, 200);
+  res = send(token, conv, "what is 2+2?");
+  ASSERT_EQ(res.status, 201) << res.body;
+  EXPECT_EQ(json_string(res.json(), "bot_response.content"), "The result is 4.");
+  EXPECT_EQ(json_at(res.json(), "bot_response.metadata.tool_calls"), nullptr);
+}
