@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -37,44 +38,96 @@ constexpr auto store_timeout = std::chrono::seconds(30);
 using bot_actor = caf::typed_actor<
     caf::replies_to<start_atom>::with<bot_status>, caf::replies_to<stop_atom>::with<bot_status>,
     caf::replies_to<status_atom>::with<bot_status>, caf::reacts_to<config_atom, bot>,
-    caf::reacts_to<activity_atom, int64_t, int64_t>>;
+    caf::reacts_to<activity_atom, int64_t, int64_t>,
+    caf::replies_to<inbound_atom, platform_event>::with<platform_ack>>;
+
+/// How bots reach their platforms; `services.conversations` is set once the
+/// conversations service exists (adapters start then).
+struct platform_wiring {
+  adapter_factory factory;
+  platform_services services;
+};
 
 struct bot_state {
   bot_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
   bot config;
   bot_status status;
+  adapter_actor adapter; // while running on a platform other than web
 };
 
 bot_actor::behavior_type bot_impl(bot_actor::stateful_pointer<bot_state> self, bot config,
-                                  storage::counters counted) {
+                                  storage::counters counted,
+                                  std::shared_ptr<const platform_wiring> wiring) {
   auto& st = self->state;
   st.status.id = config.id;
   st.status.message_count = counted.messages;
   st.status.error_count = counted.errors;
   st.status.last_activity_ms = counted.last_at_ms;
   st.config = std::move(config);
-  auto start = [self] {
+  auto disconnect = [self] {
     auto& st = self->state;
+    if (st.adapter) {
+      self->send_exit(st.adapter, caf::exit_reason::user_shutdown);
+      st.adapter = adapter_actor{};
+    }
+    st.status.is_online = false;
+  };
+  // Runs the bot and connects its adapter; an adapter that cannot start (a bad
+  // platform_config) fails the start.
+  auto start = [self, wiring]() -> caf::result<bot_status> {
+    auto& st = self->state;
+    if (st.config.platform_type != "web" && !st.adapter && wiring->factory &&
+        wiring->services.conversations) {
+      auto a = wiring->factory(self->system(), st.config, wiring->services);
+      if (!a) {
+        st.status.is_online = false;
+        return std::move(a.error());
+      }
+      st.adapter = std::move(*a);
+      if (st.adapter)
+        self->attach_functor(
+            [a = st.adapter] { caf::anon_send_exit(a, caf::exit_reason::user_shutdown); });
+    }
     if (!st.status.is_running) {
       st.status.is_running = true;
       st.status.start_time_ms = now_ms();
     }
-    st.status.is_online = st.config.platform_type == "web";
+    st.status.is_online = st.config.platform_type == "web" || static_cast<bool>(st.adapter);
     return st.status;
   };
   if (st.config.is_active)
     start();
   return {
       [start](start_atom) { return start(); },
-      [self](stop_atom) {
+      [self, disconnect](stop_atom) {
         auto& st = self->state;
+        disconnect();
         st.status.is_running = false;
-        st.status.is_online = false;
         st.status.start_time_ms = 0;
         return st.status;
       },
       [self](status_atom) { return self->state.status; },
-      [self](config_atom, bot& b) { self->state.config = std::move(b); },
+      [self, disconnect, start](config_atom, bot& b) {
+        auto& st = self->state;
+        bool reconnect = st.status.is_running && (b.platform_type != st.config.platform_type ||
+                                                  b.platform_config != st.config.platform_config);
+        st.config = std::move(b);
+        if (reconnect) { // the platform changed: a new adapter for it
+          disconnect();
+          if (auto res = start(); res.flag == caf::rt_error)
+            spdlog::warn("bot {}: cannot connect to its platform: {}", st.config.id.value,
+                         describe(res.err).message);
+        }
+      },
+      [self](inbound_atom, const platform_event& ev) -> caf::result<platform_ack> {
+        auto& st = self->state;
+        if (!st.status.is_running || !st.adapter)
+          return api_error(errc::service_unavailable,
+                           st.status.is_running
+                               ? "the bot is not connected to its platform"
+                               : "the bot is not running (POST /api/v1/bots/{id}/start)");
+        return self->delegate(st.adapter, inbound_atom::value, ev);
+      },
       [self](activity_atom, int64_t messages, int64_t errors) {
         auto& s = self->state.status;
         s.message_count += messages;
@@ -93,6 +146,7 @@ struct entry {
 
 struct manager_state {
   manager_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
+  std::shared_ptr<platform_wiring> wiring;
   std::unordered_map<std::string, entry> bots;
   std::map<std::string, std::vector<std::string>> by_owner; // ids in creation order
   store_writer_actor writer;
@@ -121,17 +175,21 @@ caf::error no_such_bot() {
 bot_manager_impl_actor::behavior_type
 manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
              store_writer_actor writer, plugin_registry_actor plugins, std::vector<bot> bots,
-             std::unordered_map<std::string, storage::counters> activity) {
+             std::unordered_map<std::string, storage::counters> activity, adapter_factory adapters,
+             http_client_actor http) {
   auto& st = self->state;
   st.writer = std::move(writer);
   st.plugins = std::move(plugins);
+  st.wiring = std::make_shared<platform_wiring>();
+  st.wiring->factory = std::move(adapters);
+  st.wiring->services.http = std::move(http);
   for (auto& b : bots) {
     auto id = b.id.value;
     st.by_owner[b.owner.value].push_back(id);
     storage::counters counted;
     if (auto i = activity.find(id); i != activity.end())
       counted = i->second;
-    auto actor = self->spawn<caf::linked>(bot_impl, b, counted);
+    auto actor = self->spawn<caf::linked>(bot_impl, b, counted, st.wiring);
     st.bots.emplace(id, entry{std::move(b), std::move(actor)});
   }
   // The bot's entry, when it exists and belongs to `owner`.
@@ -205,7 +263,7 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
     next.updated_at_ms = now_ms();
     persist(
         next,
-        [self, next, active, rp]() mutable {
+        [self, persist, next, active, rp]() mutable {
           auto i = self->state.bots.find(next.id.value);
           if (i == self->state.bots.end()) {
             rp.deliver(no_such_bot());
@@ -215,8 +273,21 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
           auto& actor = i->second.actor;
           auto on_status = [rp](bot_status& s) mutable { rp.deliver(std::move(s)); };
           auto on_error = [rp](caf::error& err) mutable { rp.deliver(std::move(err)); };
+          // A bot that cannot connect to its platform is not left marked running.
+          auto on_start_error = [self, persist, next, rp](caf::error& err) mutable {
+            auto back = next;
+            back.is_active = false;
+            persist(
+                back,
+                [self, back, err, rp]() mutable {
+                  if (auto i = self->state.bots.find(back.id.value); i != self->state.bots.end())
+                    i->second.record = back;
+                  rp.deliver(std::move(err));
+                },
+                rp);
+          };
           if (active)
-            self->request(actor, store_timeout, start_atom::value).then(on_status, on_error);
+            self->request(actor, store_timeout, start_atom::value).then(on_status, on_start_error);
           else
             self->request(actor, store_timeout, stop_atom::value).then(on_status, on_error);
         },
@@ -224,7 +295,25 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
   };
   return {
       [self](connect_atom, conversation_manager_actor& conversations) {
-        self->state.conversations = std::move(conversations);
+        auto& st = self->state;
+        st.conversations = conversations;
+        st.wiring->services.conversations = std::move(conversations);
+        // Bots that came back running connect to their platforms now.
+        for (auto& [id, e] : st.bots)
+          if (e.record.is_active && e.record.platform_type != "web")
+            self->request(e.actor, store_timeout, start_atom::value)
+                .then([](bot_status&) {},
+                      [id = id](caf::error& err) {
+                        spdlog::warn("bot {}: cannot connect to its platform: {}", id,
+                                     describe(err).message);
+                      });
+      },
+      [self](inbound_atom, const bot_id& id,
+             const platform_event& ev) -> caf::result<platform_ack> {
+        auto i = self->state.bots.find(id.value);
+        if (i == self->state.bots.end())
+          return no_such_bot();
+        return self->delegate(i->second.actor, inbound_atom::value, ev);
       },
       [self, persist, with_plugins](create_atom, const user_id& owner, bot& b) -> caf::result<bot> {
         auto rp = self->make_response_promise<bot>();
@@ -240,7 +329,8 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
                   [self, b, rp]() mutable {
                     auto& st = self->state;
                     st.by_owner[b.owner.value].push_back(b.id.value);
-                    auto actor = self->spawn<caf::linked>(bot_impl, b, storage::counters{});
+                    auto actor = self->spawn<caf::linked>(bot_impl, b, storage::counters{},
+                                                          self->state.wiring);
                     st.bots.emplace(b.id.value, entry{b, std::move(actor)});
                     rp.deliver(std::move(b));
                   },
@@ -508,9 +598,10 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
 bot_manager_impl_actor
 spawn_bot_manager(caf::actor_system& sys, store_writer_actor writer, plugin_registry_actor plugins,
                   std::vector<bot> bots,
-                  std::unordered_map<std::string, storage::counters> activity) {
+                  std::unordered_map<std::string, storage::counters> activity,
+                  adapter_factory adapters, http_client_actor http) {
   return sys.spawn(manager_impl, std::move(writer), std::move(plugins), std::move(bots),
-                   std::move(activity));
+                   std::move(activity), std::move(adapters), std::move(http));
 }
 
 } // namespace chatagent::actors

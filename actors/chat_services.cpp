@@ -3,6 +3,7 @@
 #include "actors/bot_manager.hpp"
 #include "actors/chat_store_actor.hpp"
 #include "actors/conversation_manager.hpp"
+#include "actors/http_client_actor.hpp"
 #include "actors/knowledge_manager.hpp"
 #include "actors/llm_providers.hpp"
 #include "actors/remote_embedder.hpp"
@@ -17,7 +18,8 @@ namespace chatagent::actors {
 
 caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
                                                  std::shared_ptr<storage::chat_store> store,
-                                                 chat_settings settings) {
+                                                 chat_settings settings,
+                                                 protocol::adapter_factory adapters) {
   // Loading every bot happens once, at start, before anything is served.
   auto bots = store->load_bots();
   if (!bots)
@@ -42,8 +44,9 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   auto providers = std::make_shared<const llm_providers>(sys, settings.llm_timeout);
   auto plugins = spawn_plugin_registry(sys, providers->engine(), settings.plugins,
                                        store_actors.writer, std::move(*declared));
-  auto bot_manager =
-      spawn_bot_manager(sys, store_actors.writer, plugins, std::move(*bots), std::move(*activity));
+  auto http = spawn_http_client(sys, providers->engine());
+  auto bot_manager = spawn_bot_manager(sys, store_actors.writer, plugins, std::move(*bots),
+                                       std::move(*activity), std::move(adapters), http);
   auto knowledge = spawn_knowledge_service(
       sys, std::make_shared<storage::knowledge_store>(store->shared_db()), store_actors.writer,
       std::make_shared<const remote_embedder>(providers->engine(), settings.embedding_timeout),
@@ -51,6 +54,7 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   if (!knowledge) {
     caf::anon_send_exit(bot_manager, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(plugins, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(http, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(store_actors.writer, caf::exit_reason::user_shutdown);
     for (auto& r : store_actors.readers)
       caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
@@ -64,6 +68,7 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   chat_services out{bot_manager, conversations, knowledge->manager, plugins, {}};
   for (auto& w : knowledge->workers)
     out.internals.push_back(w);
+  out.internals.push_back(caf::actor_cast<caf::actor>(http));
   out.internals.push_back(caf::actor_cast<caf::actor>(store_actors.writer));
   for (auto& r : store_actors.readers)
     out.internals.push_back(caf::actor_cast<caf::actor>(r));

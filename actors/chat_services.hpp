@@ -3,6 +3,7 @@
 #include "actors/plugin_registry.hpp"
 #include "protocol/chat_api.hpp"
 #include "protocol/knowledge.hpp"
+#include "protocol/platform.hpp"
 #include "storage/knowledge_index.hpp"
 
 #include <chrono>
@@ -45,10 +46,11 @@ struct chat_services {
 };
 
 /// Spawns the chat services over `store`: the store actors, the LLM providers, the bots
-/// service (which loads every bot and restarts those that were running) and the
-/// conversations service. Blocks while it loads the bots.
+/// service (which loads every bot and restarts those that were running, on their platforms
+/// through `adapters`) and the conversations service. Blocks while it loads the bots.
 caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
                                                  std::shared_ptr<storage::chat_store> store,
-                                                 chat_settings settings);
+                                                 chat_settings settings,
+                                                 protocol::adapter_factory adapters = {});
 
 } // namespace chatagent::actors

@@ -91,6 +91,9 @@ store_reader_actor::behavior_type reader_impl(store_reader_actor::pointer,
       [store](history_atom, const conversation_id& id, int64_t offset, int64_t limit) {
         return to_result(store->messages(id, offset, limit));
       },
+      [store](open_atom, const bot_id& bot, const std::string& platform, const std::string& chat) {
+        return to_result(store->find_platform_chat(bot, platform, chat));
+      },
       [store](purge_atom, const bot_id& bot)
           -> caf::result<storage::write_batch, std::vector<conversation_id>> {
         auto ids = store->conversations_of_bot(bot);

@@ -48,6 +48,8 @@ using store_writer_actor =
 /// - `history_atom, conversation_id, offset, limit` → messages, oldest first.
 /// - `purge_atom, bot_id` → a batch erasing the bot's conversations and their messages,
 ///   and the ids of those conversations.
+/// - `open_atom, bot_id, platform, chat` → the conversation of that platform chat
+///   (NOT_FOUND when it has none).
 using store_reader_actor = caf::typed_actor<
     caf::replies_to<load_atom, protocol::conversation_id, int64_t>::with<conversation_snapshot>,
     caf::replies_to<protocol::list_atom, protocol::user_id,
@@ -55,7 +57,9 @@ using store_reader_actor = caf::typed_actor<
     caf::replies_to<protocol::history_atom, protocol::conversation_id, int64_t,
                     int64_t>::with<std::vector<protocol::chat_message>>,
     caf::replies_to<protocol::purge_atom, protocol::bot_id>::with<
-        storage::write_batch, std::vector<protocol::conversation_id>>>;
+        storage::write_batch, std::vector<protocol::conversation_id>>,
+    caf::replies_to<protocol::open_atom, protocol::bot_id, std::string,
+                    std::string>::with<protocol::conversation_id>>;
 
 /// The store actors, spawned together.
 struct chat_store_actors {

@@ -874,6 +874,8 @@ struct manager_state {
   std::unordered_map<std::string, live_entry> live;
   std::unordered_map<caf::actor_addr, std::string> by_address;
   bool sweeping = false;
+  // Platform chats being opened (`bot/platform/chat`) and who waits for them.
+  std::unordered_map<std::string, std::vector<caf::typed_response_promise<conversation>>> opening;
 };
 
 manager_impl_actor::behavior_type
@@ -924,28 +926,73 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
     ++i->second.forwarded;
     return i->second.actor;
   };
+  // Creates conversation `c` of `owner` (whose bot it must be), then `done(result)`.
+  auto create = [self, store, bots](const user_id& owner, conversation c, auto done) {
+    self->request(bots, store_timeout, find_atom::value, owner, c.bot)
+        .then(
+            [self, store, owner, c, done](bot& b) mutable {
+              c.id = new_id<conversation_id_tag>();
+              c.owner = owner;
+              if (c.title.empty())
+                c.title = "Conversation with " + b.name;
+              c.message_count = 0;
+              c.last_message_at_ms = 0;
+              c.created_at_ms = c.updated_at_ms = now_ms();
+              storage::write_batch batch;
+              storage::chat_store::put_conversation(batch, c, true);
+              self->request(store.writer, store_timeout, commit_atom::value, std::move(batch))
+                  .then([c, done](bool) mutable { done(std::move(c)); },
+                        [done](caf::error& err) mutable { done(std::move(err)); });
+            },
+            [done](caf::error& err) mutable { done(std::move(err)); });
+  };
   return {
-      [self, store, bots](create_atom, const user_id& owner,
-                          conversation& c) -> caf::result<conversation> {
+      [self, create](create_atom, const user_id& owner,
+                     conversation& c) -> caf::result<conversation> {
         auto rp = self->make_response_promise<conversation>();
-        // The bot must exist and be the user's.
-        self->request(bots, store_timeout, find_atom::value, owner, c.bot)
+        create(owner, std::move(c), [rp](caf::expected<conversation> made) mutable {
+          if (made)
+            rp.deliver(std::move(*made));
+          else
+            rp.deliver(std::move(made.error()));
+        });
+        return rp;
+      },
+      [self, store, route, create](open_atom, const user_id& owner,
+                                   conversation& draft) -> caf::result<conversation> {
+        auto rp = self->make_response_promise<conversation>();
+        auto key = draft.bot.value + "/" + draft.platform + "/" + draft.platform_chat_id;
+        auto& waiting = self->state.opening[key];
+        waiting.push_back(rp);
+        if (waiting.size() > 1) // this chat is being opened: its result answers this too
+          return rp;
+        auto done = [self, key](caf::expected<conversation> c) {
+          auto i = self->state.opening.find(key);
+          if (i == self->state.opening.end())
+            return;
+          auto waiting = std::move(i->second);
+          self->state.opening.erase(i);
+          for (auto& p : waiting)
+            if (c)
+              p.deliver(*c);
+            else
+              p.deliver(c.error());
+        };
+        self->request(store.reader(), store_timeout, open_atom::value, draft.bot, draft.platform,
+                      draft.platform_chat_id)
             .then(
-                [self, store, owner, c, rp](bot& b) mutable {
-                  c.id = new_id<conversation_id_tag>();
-                  c.owner = owner;
-                  if (c.title.empty())
-                    c.title = "Conversation with " + b.name;
-                  c.message_count = 0;
-                  c.last_message_at_ms = 0;
-                  c.created_at_ms = c.updated_at_ms = now_ms();
-                  storage::write_batch batch;
-                  storage::chat_store::put_conversation(batch, c, true);
-                  self->request(store.writer, store_timeout, commit_atom::value, std::move(batch))
-                      .then([c, rp](bool) mutable { rp.deliver(std::move(c)); },
-                            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+                [self, route, owner, done](conversation_id& id) {
+                  self->request(route(id), store_timeout, find_atom::value, owner)
+                      .then([done](conversation& c) { done(std::move(c)); },
+                            [done](caf::error& err) { done(std::move(err)); });
                 },
-                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+                [owner, draft, create, done](caf::error& err) mutable {
+                  if (err != errc::not_found) {
+                    done(std::move(err));
+                    return;
+                  }
+                  create(owner, std::move(draft), done);
+                });
         return rp;
       },
       [self, store](list_atom, const user_id& owner, const conversation_query& q) {

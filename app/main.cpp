@@ -3,6 +3,7 @@
 
 #include "actors/account_actor.hpp"
 #include "actors/chat_services.hpp"
+#include "adapters/adapters.hpp"
 #include "config/config.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
@@ -112,8 +113,8 @@ int serve(const config::command_line& cli) {
   chat_cfg.tool_rounds = cfg.tool_rounds;
   chat_cfg.knowledge_index.approximate_from = static_cast<size_t>(cfg.knowledge_clusters_from);
   chat_cfg.knowledge_index.probes = static_cast<size_t>(cfg.knowledge_cluster_probes);
-  auto chat =
-      actors::spawn_chat_services(sys, std::make_shared<storage::chat_store>(*db), chat_cfg);
+  auto chat = actors::spawn_chat_services(sys, std::make_shared<storage::chat_store>(*db), chat_cfg,
+                                          adapters::make_adapter_factory());
   if (!chat) {
     caf::anon_send_exit(accounts, caf::exit_reason::user_shutdown);
     return die("cannot load the bots: " + protocol::describe(chat.error()).message);

@@ -29,6 +29,7 @@ struct api_request {
   std::string content_type;
   std::string request_id; // the client's X-Request-Id, if any
   std::string client_address;
+  std::vector<std::pair<std::string, std::string>> headers; // all of them, platform callbacks only
 };
 
 /// A response as the API produces it; the transport adds framing headers.

@@ -391,6 +391,7 @@ struct api::impl {
         {"DELETE", {"api", "v1", "bots", "{}", "plugins", "{}"}, true, &impl::uninstall_plugin},
         {"GET", {"api", "v1", "plugins", "available"}, true, &impl::list_available_plugins},
         {"POST", {"api", "v1", "plugins"}, true, &impl::create_plugin},
+        {"POST", {"api", "v1", "webhooks", "{}"}, false, &impl::platform_callback},
         {"GET", {"api", "v1", "plugins", "{}"}, true, &impl::get_plugin},
         {"PUT", {"api", "v1", "plugins", "{}"}, true, &impl::update_plugin},
         {"DELETE", {"api", "v1", "plugins", "{}"}, true, &impl::delete_plugin},
@@ -782,6 +783,7 @@ struct api::impl {
   void uninstall_plugin(const call_ptr& c);
   void list_available_plugins(const call_ptr& c);
   void create_plugin(const call_ptr& c);
+  void platform_callback(const call_ptr& c);
   void get_plugin(const call_ptr& c);
   void update_plugin(const call_ptr& c);
   void delete_plugin(const call_ptr& c);

@@ -207,6 +207,21 @@ void api::impl::uninstall_plugin(const call_ptr& c) {
             uninstall_atom::value, c->auth->subject, bot_id{c->params[0]}, c->params[1]);
 }
 
+// -- platform callbacks -------------------------------------------------------------
+
+void api::impl::platform_callback(const call_ptr& c) {
+  // Authenticated by the platform's signature, which the bot's adapter checks.
+  platform_event ev;
+  ev.body = c->req.body;
+  ev.headers = c->req.headers;
+  in_actor(c, [this, c, ev = std::move(ev)](caf::event_based_actor* self) mutable {
+    self->request(bots, caf::infinite, inbound_atom::value, bot_id{c->params[0]}, std::move(ev))
+        .then([this,
+               c](platform_ack& ack) { finish(c, static_cast<unsigned>(ack.status), ack.body); },
+              [this, c](caf::error& err) { fail(c, err); });
+  });
+}
+
 // -- conversations ------------------------------------------------------------------
 
 void api::impl::create_conversation(const call_ptr& c) {

@@ -443,6 +443,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
     r.content_type = std::string{req[bhttp::field::content_type]};
     r.request_id = std::string{req["X-Request-Id"]};
     r.client_address = client_address_;
+    // Platform callbacks are authenticated by their own headers (signatures): only they
+    // get them all, other requests are not slowed by copies.
+    if (r.target.starts_with("/api/v1/webhooks/"))
+      for (auto& f : req)
+        r.headers.emplace_back(std::string{f.name_string()}, std::string{f.value()});
     return r;
   }
 

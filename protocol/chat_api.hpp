@@ -4,6 +4,7 @@
 
 #include "protocol/chat.hpp"
 #include "protocol/llm.hpp"
+#include "protocol/platform_event.hpp"
 
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@ using history_atom = caf::atom_constant<caf::atom("history")>;
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using unsubscribe_atom = caf::atom_constant<caf::atom("unsubscrib")>;
+using open_atom = caf::atom_constant<caf::atom("open")>;
 
 /// A live listener to a conversation (a WebSocket connection): receives every piece of
 /// every answer as it is produced.
@@ -55,6 +57,8 @@ using stream_subscriber_actor = caf::typed_actor<caf::reacts_to<stream_event>>;
 ///   installed, VALIDATION_ERROR naming the bad `config.<setting>`.
 /// - `uninstall_atom, user_id, bot_id, plugin_id` → true.
 /// - `plugins_atom, user_id, bot_id` → the bot's installed plugins.
+/// - `inbound_atom, bot_id, platform_event` → the answer for the platform: the running
+///   bot's adapter authenticates and handles the event (no user: platforms call this).
 using bot_manager_actor = caf::typed_actor<
     caf::replies_to<create_atom, user_id, bot>::with<bot>,
     caf::replies_to<list_atom, user_id, bot_query>::with<bot_page>,
@@ -69,6 +73,7 @@ using bot_manager_actor = caf::typed_actor<
                     bool>::with<installed_plugin>,
     caf::replies_to<uninstall_atom, user_id, bot_id, std::string>::with<bool>,
     caf::replies_to<plugins_atom, user_id, bot_id>::with<std::vector<installed_plugin>>,
+    caf::replies_to<inbound_atom, bot_id, platform_event>::with<platform_ack>,
     caf::reacts_to<activity_atom, bot_id, int64_t, int64_t>>;
 
 /// The conversations service: routes each request to the conversation's actor, spawning
@@ -94,6 +99,10 @@ using bot_manager_actor = caf::typed_actor<
 ///   subscribers stays in memory. Subscribing again changes nothing (one subscriber, one
 ///   copy of each event).
 /// - `unsubscribe_atom, conversation_id, subscriber`: the subscriber receives nothing more.
+/// - `open_atom, user_id, conversation` → the conversation of the bot's platform chat
+///   that the draft names (`bot`, `platform`, `platform_chat_id`): the stored one, or a new
+///   one with the draft's title. The bot must be the user's. Opens of one chat are
+///   serialized, so a chat never gets two conversations.
 using conversation_manager_actor = caf::typed_actor<
     caf::replies_to<create_atom, user_id, conversation>::with<conversation>,
     caf::replies_to<list_atom, user_id, conversation_query>::with<conversation_page>,
@@ -104,6 +113,7 @@ using conversation_manager_actor = caf::typed_actor<
     caf::replies_to<history_atom, user_id, conversation_id, int64_t, int64_t>::with<message_page>,
     caf::replies_to<purge_atom, bot_id>::with<bool>,
     caf::replies_to<subscribe_atom, user_id, conversation_id, stream_subscriber_actor>::with<bool>,
-    caf::reacts_to<unsubscribe_atom, conversation_id, stream_subscriber_actor>>;
+    caf::reacts_to<unsubscribe_atom, conversation_id, stream_subscriber_actor>,
+    caf::replies_to<open_atom, user_id, conversation>::with<conversation>>;
 
 } // namespace chatagent::protocol

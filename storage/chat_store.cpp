@@ -396,11 +396,32 @@ chat_store::conversations_of_bot(const bot_id& bot) const {
   return out;
 }
 
+namespace {
+
+/// `p/<bot id>/<platform>/<platform chat id>`: the conversation of a platform chat.
+std::string chat_key(const bot_id& bot, std::string_view platform, std::string_view chat) {
+  return index_key('p', bot.value, std::string{platform} + "/" + std::string{chat});
+}
+
+} // namespace
+
+caf::expected<conversation_id> chat_store::find_platform_chat(const bot_id& bot,
+                                                              std::string_view platform,
+                                                              std::string_view chat) const {
+  auto id = db_->get(family::conversation_index, chat_key(bot, platform, chat));
+  if (!id)
+    return std::move(id.error());
+  return conversation_id{std::move(*id)};
+}
+
 void chat_store::put_conversation(write_batch& batch, const conversation& c, bool is_new) {
   batch.put(family::conversations, c.id.value, encode(c));
   if (is_new) {
     batch.put(family::conversation_index, index_key('u', c.owner.value, c.id.value), c.bot.value);
     batch.put(family::conversation_index, index_key('b', c.bot.value, c.id.value), "");
+    if (!c.platform_chat_id.empty())
+      batch.put(family::conversation_index, chat_key(c.bot, c.platform, c.platform_chat_id),
+                c.id.value);
   }
 }
 
@@ -408,6 +429,8 @@ void chat_store::erase_conversation(write_batch& batch, const conversation& c) {
   batch.erase(family::conversations, c.id.value);
   batch.erase(family::conversation_index, index_key('u', c.owner.value, c.id.value));
   batch.erase(family::conversation_index, index_key('b', c.bot.value, c.id.value));
+  if (!c.platform_chat_id.empty())
+    batch.erase(family::conversation_index, chat_key(c.bot, c.platform, c.platform_chat_id));
   batch.erase_prefix(family::messages, c.id.value + "/");
 }
 

@@ -75,6 +75,12 @@ class chat_store {
   caf::expected<std::vector<protocol::conversation_id>>
   conversations_of_bot(const protocol::bot_id& bot) const;
 
+  /// The conversation of chat `chat` of the bot on `platform` (one per platform chat);
+  /// NOT_FOUND when it has none yet.
+  caf::expected<protocol::conversation_id> find_platform_chat(const protocol::bot_id& bot,
+                                                              std::string_view platform,
+                                                              std::string_view chat) const;
+
   /// Writes the record; `is_new` adds its index entries too.
   static void put_conversation(write_batch& batch, const protocol::conversation& c, bool is_new);
 

@@ -1,0 +1,18 @@
+#pragma once
+
+#include "protocol/platform.hpp"
+
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+namespace chatagent::actors {
+
+class http_engine;
+
+/// Spawns an actor that makes `fetch` requests on `engine` (for code that may only know
+/// actor interfaces, such as platform adapters). Responses are cut at 1 MiB.
+protocol::http_client_actor spawn_http_client(caf::actor_system& sys,
+                                              std::shared_ptr<http_engine> engine);
+
+} // namespace chatagent::actors

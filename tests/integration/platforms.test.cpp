@@ -1,0 +1,168 @@
+#include "adapters/webhook/webhook_adapter.hpp"
+#include "integration/fixture.hpp"
+#include "protocol/json.hpp"
+#include "support/fake_llm_server.hpp"
+
+#include <chrono>
+#include <thread>
+
+using namespace chatagent::test;
+using chatagent::adapters::webhook_signature;
+
+namespace {
+
+constexpr const char* secret = "a-shared-secret-of-some-length";
+
+class webhook_platform_test : public server_test {
+ protected:
+  /// A started webhook bot on the fake provider whose answers go to the fake's `/hook/...`.
+  std::string webhook_bot(const std::string& token, const std::string& extra = "") {
+    auto bot = create_bot(token, R"({"name":"Hooked","platform_type":"webhook",
+        "platform_config":{"webhook_url":")" +
+                                     fake.url("/hook/receive") + R"(","secret":")" + secret + "\"" +
+                                     extra + R"(},
+        "llm_config":{"provider":"openai_compatible","base_url":")" +
+                                     fake.url("/v1") + R"(","model":"m"}})");
+    auto res = post("/api/v1/bots/" + bot + "/start", "", token);
+    EXPECT_EQ(res.status, 200) << res.body;
+    return bot;
+  }
+
+  /// POSTs `event` to the bot's callback, signed with `key` at `ts` (now by default).
+  http_result deliver(const std::string& bot, const std::string& event,
+                      const std::string& key = secret, int64_t ts = 0) {
+    if (ts == 0)
+      ts = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+    auto stamp = std::to_string(ts);
+    return http_request("POST", url("/api/v1/webhooks/" + bot), event,
+                        {"Content-Type: application/json", "X-ChatAgent-Timestamp: " + stamp,
+                         "X-ChatAgent-Signature: " + webhook_signature(key, stamp, event)});
+  }
+
+  /// The answers the fake platform received so far.
+  std::vector<fake_llm_server::request> received() {
+    std::vector<fake_llm_server::request> out;
+    for (auto& r : fake.requests())
+      if (r.path == "/hook/receive")
+        out.push_back(r);
+    return out;
+  }
+
+  /// Waits until the fake platform has `n` answers.
+  std::vector<fake_llm_server::request> wait_for(size_t n) {
+    for (int i = 0; i < 200 && received().size() < n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    return received();
+  }
+
+  fake_llm_server fake;
+};
+
+chatagent::protocol::json_value body_of(const fake_llm_server::request& r) {
+  auto doc = chatagent::protocol::parse_json(r.body);
+  return doc ? std::move(*doc) : chatagent::protocol::json_value{};
+}
+
+} // namespace
+
+TEST_F(webhook_platform_test, signed_events_are_answered_on_the_platform) {
+  auto token = register_user("alice");
+  auto bot = webhook_bot(token);
+  auto status = get("/api/v1/bots/" + bot + "/status", token).json();
+  EXPECT_TRUE(json_at(status, "is_online")->as_bool());
+
+  auto res = deliver(bot, R"({"event_id":"e1","chat_id":"c42","user_id":"u7","user_name":"Li",
+                              "text":"hello there"})");
+  ASSERT_EQ(res.status, 202) << res.body;
+  EXPECT_TRUE(json_at(res.json(), "accepted")->as_bool());
+  auto got = wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  auto answer = body_of(got[0]);
+  EXPECT_EQ(json_string(answer, "type"), "reply");
+  EXPECT_EQ(json_string(answer, "text"), "Echo: hello there");
+  EXPECT_EQ(json_string(answer, "chat_id"), "c42");
+  EXPECT_EQ(json_string(answer, "in_reply_to"), "e1");
+  // Signed the same way.
+  auto& h = got[0].headers;
+  EXPECT_EQ(h.at("x-chatagent-signature"),
+            webhook_signature(secret, h.at("x-chatagent-timestamp"), got[0].body));
+
+  // One conversation per platform chat, in the user's list.
+  ASSERT_EQ(deliver(bot, R"({"event_id":"e2","chat_id":"c42","text":"again"})").status, 202);
+  wait_for(2);
+  ASSERT_EQ(deliver(bot, R"({"event_id":"e3","chat_id":"c43","text":"other chat"})").status, 202);
+  wait_for(3);
+  auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
+  ASSERT_EQ(json_int(list, "total"), 2) << json_int(list, "total");
+  auto conv = json_string(answer, "conversation_id");
+  auto history = get("/api/v1/conversations/" + conv + "/messages", token).json();
+  EXPECT_EQ(json_int(history, "total"), 4);
+  EXPECT_EQ(json_string(history, "messages.0.metadata.platform_user_name"), "Li");
+  auto c = get("/api/v1/conversations/" + conv, token).json();
+  EXPECT_EQ(json_string(c, "platform"), "webhook");
+  EXPECT_EQ(json_string(c, "platform_chat_id"), "c42");
+
+  // A redelivered event is handled once.
+  res = deliver(bot, R"({"event_id":"e1","chat_id":"c42","text":"hello there"})");
+  EXPECT_EQ(res.status, 200) << res.body;
+  EXPECT_FALSE(json_at(res.json(), "accepted")->as_bool());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(received().size(), 3u);
+  status = get("/api/v1/bots/" + bot + "/status", token).json();
+  EXPECT_EQ(json_int(status, "message_count"), 6);
+}
+
+TEST_F(webhook_platform_test, bad_signatures_stale_events_and_stopped_bots_are_refused) {
+  auto token = register_user("alice");
+  auto bot = webhook_bot(token);
+  auto event = std::string{R"({"event_id":"x1","chat_id":"c","text":"hi"})"};
+  expect_error(deliver(bot, event, "the-wrong-secret-entirely"), 401, "UNAUTHORIZED");
+  expect_error(deliver(bot, event, secret, 1000000000), 401, "UNAUTHORIZED");
+  expect_error(http_request("POST", url("/api/v1/webhooks/" + bot), event, {}), 401,
+               "UNAUTHORIZED");
+  expect_error(deliver(bot, R"({"event_id":"x2","text":"hi"})"), 400, "VALIDATION_ERROR");
+  expect_error(deliver("bot_missing", event), 404, "NOT_FOUND");
+  // Groups: only when mentioned or addressed by the prefix.
+  auto res = deliver(bot, R"({"event_id":"g1","chat_id":"g","chat_type":"group","text":"chat"})");
+  EXPECT_EQ(res.status, 200) << res.body;
+  EXPECT_FALSE(json_at(res.json(), "accepted")->as_bool());
+  res = deliver(bot, R"({"event_id":"g2","chat_id":"g","chat_type":"group","text":"@bot hi",
+                         "mentioned":true})");
+  EXPECT_EQ(res.status, 202) << res.body;
+  EXPECT_EQ(json_string(body_of(wait_for(1).at(0)), "text"), "Echo: @bot hi");
+  ASSERT_EQ(post("/api/v1/bots/" + bot + "/stop", "", token).status, 200);
+  expect_error(deliver(bot, event), 503, "SERVICE_UNAVAILABLE");
+  // A web bot has no platform callback; a webhook bot without a valid config cannot start.
+  auto web = create_bot(token);
+  ASSERT_EQ(post("/api/v1/bots/" + web + "/start", "", token).status, 200);
+  expect_error(deliver(web, event), 503, "SERVICE_UNAVAILABLE");
+  auto bad = create_bot(token, R"({"name":"b","platform_type":"webhook",
+                                   "platform_config":{"webhook_url":"not a url","secret":"x"}})");
+  auto start = post("/api/v1/bots/" + bad + "/start", "", token);
+  expect_error(start, 400, "VALIDATION_ERROR");
+  EXPECT_EQ(json_string(start.json(), "error.details.field"), "platform_config.webhook_url");
+  EXPECT_FALSE(json_at(get("/api/v1/bots/" + bad, token).json(), "is_active")->as_bool());
+}
+
+TEST_F(webhook_platform_test, a_running_bot_reconnects_after_a_restart) {
+  auto token = register_user("alice");
+  auto bot = webhook_bot(token);
+  auto dir = server->data_dir();
+  ASSERT_EQ(server->stop(), 0);
+  server_process again({}, dir);
+  ASSERT_TRUE(again.start()) << again.log();
+  auto status =
+      http_request("GET", again.base_url() + "/api/v1/bots/" + bot + "/status", {}, auth(token));
+  EXPECT_TRUE(json_at(status.json(), "is_online")->as_bool()) << status.body;
+  auto stamp = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+  std::string event = R"({"event_id":"r1","chat_id":"c","text":"back again"})";
+  auto res = http_request("POST", again.base_url() + "/api/v1/webhooks/" + bot, event,
+                          {"X-ChatAgent-Timestamp: " + stamp,
+                           "X-ChatAgent-Signature: " + webhook_signature(secret, stamp, event)});
+  EXPECT_EQ(res.status, 202) << res.body;
+  EXPECT_EQ(json_string(body_of(wait_for(1).at(0)), "text"), "Echo: back again");
+}
