@@ -531,6 +531,13 @@ struct api::impl {
 
   void limit(call& c) {
     auto now = now_ms() / 1000;
+    // Platforms call from a few addresses for many users: their callbacks are limited per
+    // bot, at the highest rate, not per address.
+    if (std::string_view t = c.req.target; t.starts_with("/api/v1/webhooks/")) {
+      c.rate = limiter.check("w:" + std::string{t.substr(0, t.find('?'))},
+                             settings.limits.enterprise, now);
+      return;
+    }
     if (c.auth) {
       c.rate = limiter.check("u:" + c.auth->subject.value, limit_for(c.auth->role), now);
     } else {
