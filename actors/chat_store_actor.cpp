@@ -109,6 +109,7 @@ store_reader_actor::behavior_type reader_impl(store_reader_actor::pointer,
           }
           storage::chat_store::erase_conversation(batch, *rec);
         }
+        storage::chat_store::erase_platform_chats(batch, bot);
         return {std::move(batch), std::move(*ids)};
       },
   };

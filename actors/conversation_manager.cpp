@@ -981,10 +981,23 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
         self->request(store.reader(), store_timeout, open_atom::value, draft.bot, draft.platform,
                       draft.platform_chat_id)
             .then(
-                [self, route, owner, done](conversation_id& id) {
+                [self, route, owner, draft, create, done](conversation_id& id) mutable {
+                  // A deleted or archived conversation ends the chat's context: the chat's
+                  // next message starts a new one.
                   self->request(route(id), store_timeout, find_atom::value, owner)
-                      .then([done](conversation& c) { done(std::move(c)); },
-                            [done](caf::error& err) { done(std::move(err)); });
+                      .then(
+                          [owner, draft, create, done](conversation& c) mutable {
+                            if (c.status == "archived")
+                              create(owner, std::move(draft), done);
+                            else
+                              done(std::move(c));
+                          },
+                          [owner, draft, create, done](caf::error& err) mutable {
+                            if (err == errc::not_found)
+                              create(owner, std::move(draft), done);
+                            else
+                              done(std::move(err));
+                          });
                 },
                 [owner, draft, create, done](caf::error& err) mutable {
                   if (err != errc::not_found) {

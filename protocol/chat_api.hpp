@@ -101,7 +101,7 @@ using bot_manager_actor = caf::typed_actor<
 /// - `unsubscribe_atom, conversation_id, subscriber`: the subscriber receives nothing more.
 /// - `open_atom, user_id, conversation` → the conversation of the bot's platform chat
 ///   that the draft names (`bot`, `platform`, `platform_chat_id`): the stored one, or a new
-///   one with the draft's title. The bot must be the user's. Opens of one chat are
+///   one with the draft's title when it has none (or its last one was archived or deleted). The bot must be the user's. Opens of one chat are
 ///   serialized, so a chat never gets two conversations.
 using conversation_manager_actor = caf::typed_actor<
     caf::replies_to<create_atom, user_id, conversation>::with<conversation>,

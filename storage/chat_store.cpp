@@ -414,6 +414,10 @@ caf::expected<conversation_id> chat_store::find_platform_chat(const bot_id& bot,
   return conversation_id{std::move(*id)};
 }
 
+void chat_store::erase_platform_chats(write_batch& batch, const bot_id& bot) {
+  batch.erase_prefix(family::conversation_index, index_key('p', bot.value, ""));
+}
+
 void chat_store::put_conversation(write_batch& batch, const conversation& c, bool is_new) {
   batch.put(family::conversations, c.id.value, encode(c));
   if (is_new) {
@@ -429,8 +433,8 @@ void chat_store::erase_conversation(write_batch& batch, const conversation& c) {
   batch.erase(family::conversations, c.id.value);
   batch.erase(family::conversation_index, index_key('u', c.owner.value, c.id.value));
   batch.erase(family::conversation_index, index_key('b', c.bot.value, c.id.value));
-  if (!c.platform_chat_id.empty())
-    batch.erase(family::conversation_index, chat_key(c.bot, c.platform, c.platform_chat_id));
+  // The platform chat's entry stays: it may name a newer conversation of the chat already,
+  // and one naming a deleted conversation is replaced at the chat's next message.
   batch.erase_prefix(family::messages, c.id.value + "/");
 }
 

@@ -76,10 +76,14 @@ class chat_store {
   conversations_of_bot(const protocol::bot_id& bot) const;
 
   /// The conversation of chat `chat` of the bot on `platform` (one per platform chat);
-  /// NOT_FOUND when it has none yet.
+  /// NOT_FOUND when it has none yet. It may name a deleted conversation (see
+  /// `erase_conversation`): the caller starts a new one then.
   caf::expected<protocol::conversation_id> find_platform_chat(const protocol::bot_id& bot,
                                                               std::string_view platform,
                                                               std::string_view chat) const;
+
+  /// Erases the platform chat entries of `bot` (when the bot is deleted).
+  static void erase_platform_chats(write_batch& batch, const protocol::bot_id& bot);
 
   /// Writes the record; `is_new` adds its index entries too.
   static void put_conversation(write_batch& batch, const protocol::conversation& c, bool is_new);

@@ -169,23 +169,60 @@ webhook_actor::behavior_type adapter_impl(webhook_actor::stateful_pointer<adapte
         msg.metadata = meta.take();
         auto owner = b.owner;
         auto bot_id = b.id;
-        auto answer = [deliver, bot_id, chat_id, event_id](const conversation_id& conv,
-                                                           const chat_message* m,
-                                                           const caf::error* err) {
+        // Posts a reply (`m`, or `text` of a command) or the failure `err` to the platform.
+        auto answer = [deliver, bot_id, chat_id,
+                       event_id](const conversation_id& conv, const chat_message* m,
+                                 const caf::error* err, std::string text = {}) {
           json_writer w;
           w.begin_object()
-              .member("type", m ? "reply" : "error")
+              .member("type", err ? "error" : "reply")
               .member("bot_id", bot_id.value)
               .member("chat_id", chat_id)
               .member("conversation_id", conv.value)
               .member("in_reply_to", event_id);
           if (m)
             w.member("message_id", m->id.value).member("text", m->content);
-          else
+          else if (err)
             w.member("error", describe(*err).message);
+          else
+            w.member("text", text);
           w.member("timestamp", format_time(now_ms())).end_object();
           deliver(w.take());
         };
+        auto accepted = platform_ack{202, "{\"accepted\":true,\"event_id\":" + [&] {
+                                       std::string q;
+                                       append_json_string(q, event_id);
+                                       return q;
+                                     }() + "}"};
+        // Commands: /help, and /reset (the chat's next message starts a new conversation).
+        if (text == "/help" || text.starts_with("/help ")) {
+          answer(conversation_id{}, nullptr, nullptr,
+                 "Send a message and " + b.name +
+                     " answers. Commands: /reset starts a new conversation (the bot forgets "
+                     "this chat's context), /help shows this." +
+                     (cfg.prefix.empty()
+                          ? std::string{}
+                          : " In groups, mention the bot or start with " + cfg.prefix + "."));
+          return accepted;
+        }
+        if (text == "/reset" || text.starts_with("/reset ")) {
+          self->request(services.conversations, std::chrono::seconds(30), open_atom::value, owner,
+                        draft)
+              .then(
+                  [self, services, owner, answer](conversation& conv) {
+                    self->request(services.conversations, std::chrono::seconds(30),
+                                  update_atom::value, owner, conv.id,
+                                  std::string{R"({"status":"archived"})"})
+                        .then(
+                            [answer](conversation& c) {
+                              answer(c.id, nullptr, nullptr,
+                                     "Done: the next message starts a new conversation.");
+                            },
+                            [answer, id = conv.id](caf::error& err) { answer(id, nullptr, &err); });
+                  },
+                  [answer](caf::error& err) { answer(conversation_id{}, nullptr, &err); });
+          return accepted;
+        }
         self->request(services.conversations, std::chrono::seconds(30), open_atom::value, owner,
                       draft)
             .then(
@@ -197,11 +234,7 @@ webhook_actor::behavior_type adapter_impl(webhook_actor::stateful_pointer<adapte
                             [answer, id = conv.id](caf::error& err) { answer(id, nullptr, &err); });
                 },
                 [answer](caf::error& err) { answer(conversation_id{}, nullptr, &err); });
-        return platform_ack{202, "{\"accepted\":true,\"event_id\":" + [&] {
-                              std::string q;
-                              append_json_string(q, event_id);
-                              return q;
-                            }() + "}"};
+        return accepted;
       },
       [self, services](retry_atom, int64_t id) {
         auto i = self->state.deliveries.find(id);

@@ -10,6 +10,8 @@
 // Outbound: the answer is POSTed to `platform_config.webhook_url`, signed the same way:
 //   {"type": "reply", "bot_id", "chat_id", "conversation_id", "message_id", "in_reply_to",
 //    "text", "timestamp"} (or "type": "error" with "error" when the answer failed).
+// Commands: `/help`, and `/reset` (archives the chat's conversation: the next message
+// starts a new one).
 
 #include "protocol/platform.hpp"
 

@@ -146,6 +146,32 @@ TEST_F(webhook_platform_test, bad_signatures_stale_events_and_stopped_bots_are_r
   EXPECT_FALSE(json_at(get("/api/v1/bots/" + bad, token).json(), "is_active")->as_bool());
 }
 
+TEST_F(webhook_platform_test, reset_starts_a_new_conversation_and_help_answers_at_once) {
+  auto token = register_user("alice");
+  auto bot = webhook_bot(token);
+  ASSERT_EQ(deliver(bot, R"({"event_id":"h1","chat_id":"c","text":"/help"})").status, 202);
+  auto got = wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_NE(json_string(body_of(got[0]), "text").find("/reset"), std::string::npos);
+  EXPECT_EQ(json_int(get("/api/v1/conversations/", token).json(), "total"), 0);
+
+  ASSERT_EQ(deliver(bot, R"({"event_id":"h2","chat_id":"c","text":"one"})").status, 202);
+  auto first = json_string(body_of(wait_for(2).at(1)), "conversation_id");
+  ASSERT_EQ(deliver(bot, R"({"event_id":"h3","chat_id":"c","text":"/reset"})").status, 202);
+  EXPECT_NE(json_string(body_of(wait_for(3).at(2)), "text").find("new conversation"),
+            std::string::npos);
+  ASSERT_EQ(deliver(bot, R"({"event_id":"h4","chat_id":"c","text":"two"})").status, 202);
+  auto second = json_string(body_of(wait_for(4).at(3)), "conversation_id");
+  EXPECT_NE(first, second);
+  EXPECT_EQ(json_string(get("/api/v1/conversations/" + first, token).json(), "status"), "archived");
+  // A deleted conversation is replaced too.
+  ASSERT_EQ(del("/api/v1/conversations/" + second, token).status, 200);
+  ASSERT_EQ(deliver(bot, R"({"event_id":"h5","chat_id":"c","text":"three"})").status, 202);
+  auto third = json_string(body_of(wait_for(5).at(4)), "conversation_id");
+  EXPECT_NE(third, second);
+  EXPECT_EQ(json_string(body_of(received().at(4)), "text"), "Echo: three");
+}
+
 TEST_F(webhook_platform_test, a_running_bot_reconnects_after_a_restart) {
   auto token = register_user("alice");
   auto bot = webhook_bot(token);
