@@ -1,5 +1,6 @@
 #include "adapters/adapters.hpp"
 
+#include "adapters/telegram/telegram_adapter.hpp"
 #include "adapters/webhook/webhook_adapter.hpp"
 #include "protocol/error.hpp"
 
@@ -16,6 +17,8 @@ adapter_factory make_adapter_factory() {
       return adapter_actor{};
     if (b.platform_type == "webhook")
       return spawn_webhook_adapter(sys, b, services);
+    if (b.platform_type == "telegram")
+      return spawn_telegram_adapter(sys, b, services);
     // Not connected yet: the bot runs (the API can use it) but stays offline.
     spdlog::warn("bot {}: the {} platform has no adapter in this version yet; the bot runs "
                  "offline",

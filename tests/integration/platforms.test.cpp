@@ -192,3 +192,88 @@ TEST_F(webhook_platform_test, a_running_bot_reconnects_after_a_restart) {
   EXPECT_EQ(res.status, 202) << res.body;
   EXPECT_EQ(json_string(body_of(wait_for(1).at(0)), "text"), "Echo: back again");
 }
+
+namespace {
+
+class telegram_platform_test : public webhook_platform_test {
+ protected:
+  std::string telegram_bot(const std::string& token) {
+    auto bot = create_bot(token, R"({"name":"Tele","platform_type":"telegram",
+        "platform_config":{"token":")" +
+                                     std::string{fake_llm_server::telegram_token} +
+                                     R"(","api_base":")" + fake.url("/tg") + R"("},
+        "llm_config":{"provider":"openai_compatible","base_url":")" +
+                                     fake.url("/v1") + R"(","model":"m"}})");
+    auto res = post("/api/v1/bots/" + bot + "/start", "", token);
+    EXPECT_EQ(res.status, 200) << res.body;
+    return bot;
+  }
+
+  /// The sendMessage calls the fake Telegram received, waiting until there are `n`.
+  std::vector<chatagent::protocol::json_value> sent(size_t n) {
+    std::vector<chatagent::protocol::json_value> out;
+    for (int i = 0; i < 200; ++i) {
+      out.clear();
+      for (auto& r : fake.requests())
+        if (r.path.ends_with("/sendMessage"))
+          out.push_back(body_of(r));
+      if (out.size() >= n)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return out;
+  }
+};
+
+} // namespace
+
+TEST_F(telegram_platform_test, private_and_group_messages_are_answered_through_the_bot_api) {
+  auto token = register_user("alice");
+  auto bot = telegram_bot(token);
+  EXPECT_TRUE(
+      json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool());
+  fake.push_telegram_message(R"({"message_id":10,"from":{"id":5,"first_name":"Li",
+      "username":"li"},"chat":{"id":42,"type":"private"},"date":0,"text":"hello bot"})");
+  auto out = sent(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(json_at(out[0], "chat_id")->as_int(), 42);
+  EXPECT_EQ(json_string(out[0], "text"), "Echo: hello bot");
+
+  // In a group: only when mentioned (or replied to); the answer replies to the message.
+  fake.push_telegram_message(R"({"message_id":11,"from":{"id":6,"first_name":"Wang"},
+      "chat":{"id":-100,"type":"supergroup","title":"team"},"date":0,"text":"lunch?"})");
+  fake.push_telegram_message(R"({"message_id":12,"from":{"id":6,"first_name":"Wang"},
+      "chat":{"id":-100,"type":"supergroup","title":"team"},"date":0,
+      "text":"@fake_bot what is up"})");
+  out = sent(2);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(json_at(out[1], "chat_id")->as_int(), -100);
+  EXPECT_EQ(json_string(out[1], "text"), "Echo: what is up");
+  EXPECT_EQ(json_at(out[1], "reply_to_message_id")->as_int(), 12);
+
+  fake.push_telegram_message(R"({"message_id":13,"from":{"id":5},"chat":{"id":42,
+      "type":"private"},"date":0,"text":"/help"})");
+  out = sent(3);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_NE(json_string(out[2], "text").find("/reset"), std::string::npos);
+
+  auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
+  EXPECT_EQ(json_int(list, "total"), 2);
+  bool found = false;
+  for (auto& c : json_at(list, "conversations")->as_array())
+    found = found || (json_string(c, "platform") == "telegram" &&
+                      json_string(c, "platform_chat_id") == "42");
+  EXPECT_TRUE(found);
+  // Stopping disconnects: nothing more is answered.
+  ASSERT_EQ(post("/api/v1/bots/" + bot + "/stop", "", token).status, 200);
+  EXPECT_FALSE(
+      json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool());
+}
+
+TEST_F(telegram_platform_test, a_bot_without_a_token_does_not_start) {
+  auto token = register_user("alice");
+  auto bot = create_bot(token, R"({"name":"t","platform_type":"telegram"})");
+  auto res = post("/api/v1/bots/" + bot + "/start", "", token);
+  expect_error(res, 400, "VALIDATION_ERROR");
+  EXPECT_EQ(json_string(res.json(), "error.details.field"), "platform_config.token");
+}

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -64,10 +65,18 @@ class fake_llm_server {
   /// The requests received so far.
   std::vector<request> requests() const;
 
+  /// Telegram: queues an update carrying `message` (a Bot API Message object as JSON) for
+  /// `getUpdates`; returns its update_id. The fake speaks the Bot API under
+  /// `/tg/bot<token>/` for the token `telegram_token`: getMe, getUpdates (long polls,
+  /// answered early when an update comes), sendMessage.
+  int64_t push_telegram_message(const std::string& message);
+  static constexpr const char* telegram_token = "123456:TEST-token";
+
  private:
   void accept_loop();
   void serve(int fd);
   bool answer_embeddings(int fd, const request& req);
+  bool answer_telegram(int fd, const request& req);
 
   bool record_;
   int listen_fd_ = -1;
@@ -79,6 +88,10 @@ class fake_llm_server {
   std::map<std::string, int> flaky_seen_;
   std::vector<std::thread> connections_;
   std::vector<int> open_fds_;
+  std::condition_variable telegram_cv_;
+  std::vector<std::pair<int64_t, std::string>> telegram_updates_; // id, update JSON
+  int64_t telegram_next_ = 1;
+  int64_t telegram_sent_ = 0;
 };
 
 } // namespace chatagent::test

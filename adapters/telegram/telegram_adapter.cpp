@@ -1,0 +1,307 @@
+#include "adapters/telegram/telegram_adapter.hpp"
+
+#include "protocol/chat_json.hpp"
+#include "protocol/error.hpp"
+#include "protocol/json.hpp"
+#include "protocol/time.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+namespace chatagent::adapters {
+
+using namespace protocol;
+
+namespace {
+
+using poll_atom = caf::atom_constant<caf::atom("poll")>;
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+
+constexpr int64_t long_poll_s = 25;
+constexpr int64_t max_message = 4096; // Telegram's limit for one message's text
+
+struct settings {
+  std::string api; // <api_base>/bot<token>
+  std::string prefix;
+};
+
+struct adapter_state {
+  adapter_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
+  int64_t offset = 0;        // the next update wanted
+  int64_t self_id = 0;       // the bot's Telegram user id (getMe)
+  std::string username;      // the bot's @username, without the @
+  int failures = 0;          // consecutive failed polls
+  bool ready = false;        // getMe succeeded
+};
+
+/// `hello_atom`: asks getMe (again); `poll_atom`: the next long poll.
+using telegram_actor = adapter_actor::extend<caf::reacts_to<hello_atom>, caf::reacts_to<poll_atom>>;
+
+std::string str(const json_value* v) {
+  if (v == nullptr)
+    return {};
+  if (v->is_string())
+    return v->as_string();
+  if (v->is_integer())
+    return std::to_string(v->as_int());
+  return {};
+}
+
+int64_t num(const json_value* v) {
+  return v != nullptr && v->is_integer() ? v->as_int() : 0;
+}
+
+std::chrono::milliseconds backoff(int failures) {
+  return std::chrono::milliseconds(std::min<int64_t>(30000, 500LL << std::min(failures, 6)));
+}
+
+/// The text Telegram gets: at most 4096 characters (cut on a UTF-8 boundary).
+std::string fit(std::string text) {
+  if (text.empty())
+    return "(empty answer)";
+  if (text.size() <= static_cast<size_t>(max_message))
+    return text;
+  size_t n = static_cast<size_t>(max_message) - 3;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80)
+    --n;
+  text.resize(n);
+  return text + "…";
+}
+
+telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adapter_state> self,
+                                           bot b, settings cfg, platform_services services) {
+  auto call = [cfg](std::string method, std::string body, int64_t timeout_ms) {
+    outbound_request r;
+    r.method = "POST";
+    r.url = cfg.api + "/" + method;
+    r.headers = {"Content-Type: application/json"};
+    r.body = std::move(body);
+    r.timeout_ms = timeout_ms;
+    return r;
+  };
+  // Sends `text` to `chat`, replying to message `reply_to` (0: none).
+  auto send_text = [self, services, call](const std::string& chat, int64_t reply_to,
+                                          std::string text) {
+    json_writer w;
+    w.begin_object().key("chat_id");
+    // Chat ids are numbers (private and group chats) or @channel names.
+    if (!chat.empty() && chat.find_first_not_of("-0123456789") == std::string::npos)
+      w.raw(chat);
+    else
+      w.value(chat);
+    w.member("text", fit(std::move(text)));
+    if (reply_to != 0)
+      w.member("reply_to_message_id", reply_to).member("allow_sending_without_reply", true);
+    w.end_object();
+    self->request(services.http, caf::infinite, fetch_atom::value,
+                  call("sendMessage", w.take(), 15000))
+        .then(
+            [chat](outbound_response& res) {
+              if (res.status != 200)
+                spdlog::warn("telegram sendMessage to chat {} failed: {}", chat,
+                             res.status == 0 ? res.error
+                                             : "HTTP " + std::to_string(res.status) + " " +
+                                                   res.body.substr(0, 200));
+            },
+            [](caf::error&) {});
+  };
+  // One message from Telegram.
+  auto on_message = [self, b, cfg, services, send_text](const json_value& msg) {
+    auto text = str(msg.find("text"));
+    auto chat = msg.find("chat");
+    if (text.empty() || chat == nullptr)
+      return; // photos, stickers, joins...: nothing to answer yet
+    auto chat_id = str(chat->find("id"));
+    auto chat_type = str(chat->find("type"));
+    auto message_id = num(msg.find("message_id"));
+    auto from = msg.find("from");
+    auto user_name = from ? str(from->find("username")) : std::string{};
+    if (user_name.empty() && from)
+      user_name = str(from->find("first_name"));
+    bool group = chat_type == "group" || chat_type == "supergroup";
+    auto& st = self->state;
+    auto mention = "@" + st.username;
+    if (group) {
+      bool mentioned = !st.username.empty() && text.find(mention) != std::string::npos;
+      auto reply = msg.find("reply_to_message");
+      bool replied = reply && reply->find("from") &&
+                     num(reply->find("from")->find("id")) == st.self_id && st.self_id != 0;
+      bool prefixed = !cfg.prefix.empty() && text.starts_with(cfg.prefix);
+      if (!mentioned && !replied && !prefixed)
+        return;
+      if (prefixed)
+        text.erase(0, cfg.prefix.size());
+    }
+    // "/help@fake_bot" and "@fake_bot hi" address the bot: the name itself is noise.
+    if (!st.username.empty())
+      for (size_t p; (p = text.find(mention)) != std::string::npos;)
+        text.erase(p, mention.size());
+    while (!text.empty() && text.front() == ' ')
+      text.erase(0, 1);
+    if (text.empty())
+      return;
+    auto reply_to = group ? message_id : 0;
+    conversation draft;
+    draft.bot = b.id;
+    draft.platform = "telegram";
+    draft.platform_chat_id = chat_id;
+    draft.title = group ? "Telegram group " + str(chat->find("title")) : "Telegram: " + user_name;
+    auto owner = b.owner;
+    if (text == "/start" || text == "/help") {
+      send_text(chat_id, reply_to,
+                "Hello! I'm " + b.name + ". Send me a message and I answer." +
+                    (group ? " In this group, mention @" + st.username + " or reply to me." : "") +
+                    " /reset starts a new conversation.");
+      return;
+    }
+    if (text == "/reset") {
+      self->request(services.conversations, std::chrono::seconds(30), open_atom::value, owner,
+                    draft)
+          .then(
+              [self, services, owner, chat_id, reply_to, send_text](conversation& conv) {
+                self->request(services.conversations, std::chrono::seconds(30), update_atom::value,
+                              owner, conv.id, std::string{R"({"status":"archived"})"})
+                    .then(
+                        [chat_id, reply_to, send_text](conversation&) {
+                          send_text(chat_id, reply_to, "Done: let's start over.");
+                        },
+                        [](caf::error&) {});
+              },
+              [](caf::error&) {});
+      return;
+    }
+    json_writer meta;
+    meta.begin_object()
+        .member("platform", "telegram")
+        .member("telegram_message_id", message_id)
+        .member("platform_user_id", from ? str(from->find("id")) : std::string{})
+        .member("platform_user_name", user_name)
+        .end_object();
+    message_draft m;
+    m.content = text;
+    m.metadata = meta.take();
+    self->request(services.conversations, std::chrono::seconds(30), open_atom::value, owner, draft)
+        .then(
+            [self, services, owner, m, chat_id, reply_to, send_text](conversation& conv) {
+              self->request(services.conversations, caf::infinite, send_atom::value, owner, conv.id,
+                            m)
+                  .then([chat_id, reply_to, send_text](
+                            exchange& x) { send_text(chat_id, reply_to, x.bot_response.content); },
+                        [chat_id, reply_to, send_text](caf::error& err) {
+                          send_text(chat_id, reply_to,
+                                    "Sorry, I could not answer: " + describe(err).message);
+                        });
+            },
+            [chat_id](caf::error& err) {
+              spdlog::warn("telegram chat {}: no conversation: {}", chat_id, describe(err).message);
+            });
+  };
+  self->send(self, hello_atom::value);
+  return {
+      [](inbound_atom, const platform_event&) -> caf::result<platform_ack> {
+        return api_error(errc::validation_error,
+                         "this telegram bot uses long polling: Telegram does not call it",
+                         "platform_config", "polling");
+      },
+      [self, b, services, call](hello_atom) {
+        self->request(services.http, caf::infinite, fetch_atom::value, call("getMe", "{}", 15000))
+            .then(
+                [self, b](outbound_response& res) {
+                  auto& st = self->state;
+                  auto doc = parse_json(res.body);
+                  const json_value* result =
+                      doc && doc->is_object() ? doc->find("result") : nullptr;
+                  if (res.status == 200 && result != nullptr && result->is_object()) {
+                    st.self_id = num(result->find("id"));
+                    st.username = str(result->find("username"));
+                    st.ready = true;
+                    st.failures = 0;
+                    self->send(self, poll_atom::value);
+                    return;
+                  }
+                  ++st.failures;
+                  spdlog::warn("telegram bot {}: getMe failed ({}), retrying", b.id.value,
+                               res.status == 0 ? res.error : "HTTP " + std::to_string(res.status));
+                  self->delayed_send(self, backoff(st.failures), hello_atom::value);
+                },
+                [self](caf::error&) {
+                  self->delayed_send(self, backoff(++self->state.failures), hello_atom::value);
+                });
+      },
+      [self, b, services, call, on_message](poll_atom) {
+        json_writer w;
+        w.begin_object()
+            .member("offset", self->state.offset)
+            .member("timeout", long_poll_s)
+            .key("allowed_updates")
+            .begin_array()
+            .value("message")
+            .end_array()
+            .end_object();
+        self->request(services.http, caf::infinite, fetch_atom::value,
+                      call("getUpdates", w.take(), (long_poll_s + 10) * 1000))
+            .then(
+                [self, b, on_message](outbound_response& res) {
+                  auto& st = self->state;
+                  auto doc = parse_json(res.body);
+                  const json_value* result =
+                      doc && doc->is_object() ? doc->find("result") : nullptr;
+                  if (res.status != 200 || result == nullptr || !result->is_array()) {
+                    ++st.failures;
+                    spdlog::warn("telegram bot {}: getUpdates failed ({}), retrying", b.id.value,
+                                 res.status == 0 ? res.error
+                                                 : "HTTP " + std::to_string(res.status));
+                    self->delayed_send(self, backoff(st.failures), poll_atom::value);
+                    return;
+                  }
+                  st.failures = 0;
+                  for (auto& update : result->as_array()) {
+                    auto id = num(update.find("update_id"));
+                    if (id < st.offset)
+                      continue; // handled already
+                    st.offset = id + 1;
+                    if (auto msg = update.find("message"); msg && msg->is_object())
+                      on_message(*msg);
+                  }
+                  self->send(self, poll_atom::value);
+                },
+                [self](caf::error&) {
+                  self->delayed_send(self, backoff(++self->state.failures), poll_atom::value);
+                });
+      },
+  };
+}
+
+} // namespace
+
+caf::expected<adapter_actor> spawn_telegram_adapter(caf::actor_system& sys, const bot& b,
+                                                    const platform_services& services) {
+  auto doc = parse_json(b.platform_config);
+  if (!doc || !doc->is_object())
+    return api_error(errc::validation_error, "platform_config must be a JSON object",
+                     "platform_config", "invalid");
+  auto token = str(doc->find("token"));
+  auto base = str(doc->find("api_base"));
+  if (base.empty())
+    base = "https://api.telegram.org";
+  while (!base.empty() && base.back() == '/')
+    base.pop_back();
+  if (token.empty() || token.find_first_of("/?# ") != std::string::npos)
+    return api_error(errc::validation_error,
+                     "platform_config.token must be the bot's token from @BotFather",
+                     "platform_config.token", "required");
+  if (auto why = check_http_url(base); !why.empty())
+    return api_error(errc::validation_error, "platform_config.api_base " + why,
+                     "platform_config.api_base", "invalid");
+  settings cfg;
+  cfg.api = base + "/bot" + token;
+  cfg.prefix = str(doc->find("prefix"));
+  return sys.spawn(adapter_impl, b, cfg, services);
+}
+
+} // namespace chatagent::adapters
