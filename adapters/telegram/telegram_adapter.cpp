@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
+#include <unordered_map>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -30,17 +32,40 @@ struct settings {
   std::string prefix;
 };
 
-struct adapter_state {
-  adapter_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
-  int64_t offset = 0;        // the next update wanted
-  int64_t self_id = 0;       // the bot's Telegram user id (getMe)
-  std::string username;      // the bot's @username, without the @
-  int failures = 0;          // consecutive failed polls
-  bool ready = false;        // getMe succeeded
+/// An answer being streamed into one Telegram message: sent at its first piece, then
+/// edited (at most once a second, as Telegram allows) until it is complete.
+struct live_reply {
+  std::string chat;
+  int64_t reply_to = 0;
+  int64_t message_id = 0; // Telegram's, once sendMessage answered
+  bool sending = false;   // sendMessage in flight
+  bool editing = false;   // an edit is scheduled or in flight
+  bool complete = false;  // the whole answer is in `text`
+  std::string text;       // the answer so far
+  std::string shown;      // what the Telegram message shows
+  std::chrono::steady_clock::time_point last_edit;
 };
 
-/// `hello_atom`: asks getMe (again); `poll_atom`: the next long poll.
-using telegram_actor = adapter_actor::extend<caf::reacts_to<hello_atom>, caf::reacts_to<poll_atom>>;
+struct adapter_state {
+  adapter_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
+  std::unordered_map<int64_t, live_reply> live;                   // by reply id
+  std::unordered_map<std::string, std::deque<int64_t>> answering; // conversation → replies
+  int64_t next_reply = 0;
+  int64_t offset = 0;   // the next update wanted
+  int64_t self_id = 0;  // the bot's Telegram user id (getMe)
+  std::string username; // the bot's @username, without the @
+  int failures = 0;     // consecutive failed polls
+  bool ready = false;   // getMe succeeded
+};
+
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+/// `hello_atom`: asks getMe (again); `poll_atom`: the next long poll; `stream_event`: a
+/// piece of an answer of a conversation it subscribed to; `flush_atom, reply, edit_done`:
+/// shows what a live reply has so far (`edit_done`: the pending edit is over).
+using telegram_actor =
+    adapter_actor::extend<caf::reacts_to<hello_atom>, caf::reacts_to<poll_atom>,
+                          caf::reacts_to<stream_event>, caf::reacts_to<flush_atom, int64_t, bool>>;
 
 std::string str(const json_value* v) {
   if (v == nullptr)
@@ -109,6 +134,82 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
                                                    res.body.substr(0, 200));
             },
             [](caf::error&) {});
+  };
+  auto chat_member = [](json_writer& w, const std::string& chat) {
+    w.key("chat_id");
+    if (!chat.empty() && chat.find_first_not_of("-0123456789") == std::string::npos)
+      w.raw(chat);
+    else
+      w.value(chat);
+  };
+  // Brings live reply `id`'s Telegram message up to date: sends it, or edits it (at most
+  // once a second); forgets the reply once it is complete and shown.
+  auto flush = [self, services, call, chat_member](int64_t id) {
+    auto& st = self->state;
+    auto i = st.live.find(id);
+    if (i == st.live.end())
+      return;
+    auto& r = i->second;
+    if (r.sending || r.editing)
+      return;
+    if (r.message_id == 0) {
+      r.sending = true;
+      r.shown = fit(r.text);
+      json_writer w;
+      w.begin_object();
+      chat_member(w, r.chat);
+      w.member("text", r.shown);
+      if (r.reply_to != 0)
+        w.member("reply_to_message_id", r.reply_to).member("allow_sending_without_reply", true);
+      w.end_object();
+      self->request(services.http, caf::infinite, fetch_atom::value,
+                    call("sendMessage", w.take(), 15000))
+          .then(
+              [self, id](outbound_response& res) {
+                auto i = self->state.live.find(id);
+                if (i == self->state.live.end())
+                  return;
+                auto& r = i->second;
+                r.sending = false;
+                r.last_edit = std::chrono::steady_clock::now();
+                auto doc = parse_json(res.body);
+                const json_value* result = doc && doc->is_object() ? doc->find("result") : nullptr;
+                if (res.status != 200 || result == nullptr) {
+                  spdlog::warn("telegram sendMessage to chat {} failed: {}", r.chat,
+                               res.status == 0 ? res.error : "HTTP " + std::to_string(res.status));
+                  self->state.live.erase(i);
+                  return;
+                }
+                r.message_id = num(result->find("message_id"));
+                self->send(self, flush_atom::value, id, false);
+              },
+              [self, id](caf::error&) { self->state.live.erase(id); });
+      return;
+    }
+    auto text = fit(r.text);
+    if (text == r.shown) {
+      if (r.complete)
+        st.live.erase(i);
+      return;
+    }
+    auto wait =
+        std::chrono::milliseconds(1000) - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::steady_clock::now() - r.last_edit);
+    r.editing = true;
+    if (wait.count() > 0) { // Telegram allows about one edit a second
+      self->delayed_send(self, wait, flush_atom::value, id, true);
+      return;
+    }
+    r.shown = text;
+    r.last_edit = std::chrono::steady_clock::now();
+    json_writer w;
+    w.begin_object();
+    chat_member(w, r.chat);
+    w.member("message_id", r.message_id).member("text", text).end_object();
+    self->request(services.http, caf::infinite, fetch_atom::value,
+                  call("editMessageText", w.take(), 15000))
+        .then([self, id](outbound_response&) { self->send(self, flush_atom::value, id, true); },
+              [self, id](caf::error&) { self->state.live.erase(id); });
   };
   // One message from Telegram.
   auto on_message = [self, b, cfg, services, send_text](const json_value& msg) {
@@ -185,17 +286,40 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
     message_draft m;
     m.content = text;
     m.metadata = meta.take();
+    // The answer streams into one message: subscribed to the conversation for as long as
+    // it answers this chat (see the stream_event handler).
     self->request(services.conversations, std::chrono::seconds(30), open_atom::value, owner, draft)
         .then(
             [self, services, owner, m, chat_id, reply_to, send_text](conversation& conv) {
-              self->request(services.conversations, caf::infinite, send_atom::value, owner, conv.id,
-                            m)
-                  .then([chat_id, reply_to, send_text](
-                            exchange& x) { send_text(chat_id, reply_to, x.bot_response.content); },
-                        [chat_id, reply_to, send_text](caf::error& err) {
-                          send_text(chat_id, reply_to,
-                                    "Sorry, I could not answer: " + describe(err).message);
+              auto id = ++self->state.next_reply;
+              live_reply r;
+              r.chat = chat_id;
+              r.reply_to = reply_to;
+              self->state.live.emplace(id, std::move(r));
+              self->state.answering[conv.id.value].push_back(id);
+              auto me = caf::actor_cast<stream_subscriber_actor>(self);
+              auto ask = [self, services, owner, m, conv, id, chat_id, reply_to, send_text] {
+                self->request(services.conversations, caf::infinite, send_atom::value, owner,
+                              conv.id, m)
+                    .then(
+                        [self, id, chat_id, reply_to, send_text](exchange& x) {
+                          // Not streamed (no subscription): sent whole.
+                          if (auto i = self->state.live.find(id);
+                              i != self->state.live.end() && i->second.text.empty() &&
+                              !i->second.sending && i->second.message_id == 0) {
+                            self->state.live.erase(i);
+                            send_text(chat_id, reply_to, x.bot_response.content);
+                          }
+                        },
+                        [self, id, chat_id, reply_to, send_text](caf::error& err) {
+                          if (self->state.live.erase(id) > 0)
+                            send_text(chat_id, reply_to,
+                                      "Sorry, I could not answer: " + describe(err).message);
                         });
+              };
+              self->request(services.conversations, std::chrono::seconds(30), subscribe_atom::value,
+                            owner, conv.id, me)
+                  .then([ask](bool) { ask(); }, [ask](caf::error&) { ask(); });
             },
             [chat_id](caf::error& err) {
               spdlog::warn("telegram chat {}: no conversation: {}", chat_id, describe(err).message);
@@ -207,6 +331,41 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
         return api_error(errc::validation_error,
                          "this telegram bot uses long polling: Telegram does not call it",
                          "platform_config", "polling");
+      },
+      [self, services, flush](stream_event& ev) {
+        auto& st = self->state;
+        auto q = st.answering.find(ev.conversation.value);
+        if (q == st.answering.end() || q->second.empty())
+          return; // an answer to someone else (the API) in this chat's conversation
+        auto id = q->second.front();
+        auto r = st.live.find(id);
+        if (ev.kind == stream_event::chunk) {
+          if (r != st.live.end() && !ev.content.empty()) {
+            r->second.text += ev.content;
+            flush(id);
+          }
+          return;
+        }
+        if (ev.kind != stream_event::complete && ev.kind != stream_event::failed)
+          return; // tool activity is not shown on Telegram
+        q->second.pop_front();
+        if (q->second.empty()) {
+          st.answering.erase(q);
+          self->send(services.conversations, unsubscribe_atom::value, ev.conversation,
+                     caf::actor_cast<stream_subscriber_actor>(self));
+        }
+        if (r == st.live.end())
+          return;
+        r->second.complete = true;
+        r->second.text = ev.kind == stream_event::complete
+                             ? ev.content
+                             : "Sorry, I could not answer: " + ev.content;
+        flush(id);
+      },
+      [self, flush](flush_atom, int64_t id, bool edit_done) {
+        if (auto i = self->state.live.find(id); i != self->state.live.end() && edit_done)
+          i->second.editing = false;
+        flush(id);
       },
       [self, b, services, call](hello_atom) {
         self->request(services.http, caf::infinite, fetch_atom::value, call("getMe", "{}", 15000))

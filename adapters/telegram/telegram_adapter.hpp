@@ -2,7 +2,9 @@
 
 // Telegram through the Bot API (https://core.telegram.org/bots/api), long polling:
 // `getMe` once, then `getUpdates` (25 s long polls, offset past the last update, so an
-// update is handled once), answers with `sendMessage` (replying to the message in groups).
+// update is handled once). Answers stream into one message (replying to the message in
+// groups): `sendMessage` with the first piece, then `editMessageText` at most once a
+// second until the answer is complete.
 // In groups the bot answers when mentioned (@username), replied to, or addressed by the
 // optional prefix. Commands: /start and /help, /reset (a new conversation for the chat).
 //

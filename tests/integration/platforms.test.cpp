@@ -223,6 +223,22 @@ class telegram_platform_test : public webhook_platform_test {
     }
     return out;
   }
+
+  /// What chat `chat` shows last (the text of the last sendMessage or editMessageText to
+  /// it), once it is `expected` (or after 5 s).
+  std::string shown(int64_t chat, const std::string& expected) {
+    std::string last;
+    for (int i = 0; i < 200 && last != expected; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      for (auto& r : fake.requests())
+        if (r.path.ends_with("/sendMessage") || r.path.ends_with("/editMessageText")) {
+          auto body = body_of(r);
+          if (auto c = json_at(body, "chat_id"); c && c->is_integer() && c->as_int() == chat)
+            last = json_string(body, "text");
+        }
+    }
+    return last;
+  }
 };
 
 } // namespace
@@ -234,10 +250,16 @@ TEST_F(telegram_platform_test, private_and_group_messages_are_answered_through_t
       json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool());
   fake.push_telegram_message(R"({"message_id":10,"from":{"id":5,"first_name":"Li",
       "username":"li"},"chat":{"id":42,"type":"private"},"date":0,"text":"hello bot"})");
+  // Streamed: sent at the first piece, then edited into the whole answer.
+  EXPECT_EQ(shown(42, "Echo: hello bot"), "Echo: hello bot");
   auto out = sent(1);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(json_at(out[0], "chat_id")->as_int(), 42);
-  EXPECT_EQ(json_string(out[0], "text"), "Echo: hello bot");
+  EXPECT_NE(json_string(out[0], "text"), "Echo: hello bot"); // its first piece
+  size_t edits = 0;
+  for (auto& r : fake.requests())
+    edits += r.path.ends_with("/editMessageText") ? 1 : 0;
+  EXPECT_GE(edits, 1u);
 
   // In a group: only when mentioned (or replied to); the answer replies to the message.
   fake.push_telegram_message(R"({"message_id":11,"from":{"id":6,"first_name":"Wang"},
@@ -245,10 +267,10 @@ TEST_F(telegram_platform_test, private_and_group_messages_are_answered_through_t
   fake.push_telegram_message(R"({"message_id":12,"from":{"id":6,"first_name":"Wang"},
       "chat":{"id":-100,"type":"supergroup","title":"team"},"date":0,
       "text":"@fake_bot what is up"})");
+  EXPECT_EQ(shown(-100, "Echo: what is up"), "Echo: what is up");
   out = sent(2);
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(json_at(out[1], "chat_id")->as_int(), -100);
-  EXPECT_EQ(json_string(out[1], "text"), "Echo: what is up");
   EXPECT_EQ(json_at(out[1], "reply_to_message_id")->as_int(), 12);
 
   fake.push_telegram_message(R"({"message_id":13,"from":{"id":5},"chat":{"id":42,

@@ -376,6 +376,9 @@ bool fake_llm_server::answer_telegram(int fd, const request& req) {
     }
     return reply("200 OK", out + "]}");
   }
+  if (method == "editMessageText")
+    return reply("200 OK", R"({"ok":true,"result":{"message_id":1,"date":0,)"
+                           R"("chat":{"id":0,"type":"private"}}})");
   if (method == "sendMessage") {
     int64_t n;
     {

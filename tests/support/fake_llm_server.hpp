@@ -68,7 +68,7 @@ class fake_llm_server {
   /// Telegram: queues an update carrying `message` (a Bot API Message object as JSON) for
   /// `getUpdates`; returns its update_id. The fake speaks the Bot API under
   /// `/tg/bot<token>/` for the token `telegram_token`: getMe, getUpdates (long polls,
-  /// answered early when an update comes), sendMessage.
+  /// answered early when an update comes), sendMessage, editMessageText.
   int64_t push_telegram_message(const std::string& message);
   static constexpr const char* telegram_token = "123456:TEST-token";
 
