@@ -39,7 +39,8 @@ using bot_actor = caf::typed_actor<
     caf::replies_to<start_atom>::with<bot_status>, caf::replies_to<stop_atom>::with<bot_status>,
     caf::replies_to<status_atom>::with<bot_status>, caf::reacts_to<config_atom, bot>,
     caf::reacts_to<activity_atom, int64_t, int64_t>,
-    caf::replies_to<inbound_atom, platform_event>::with<platform_ack>>;
+    caf::replies_to<inbound_atom, platform_event>::with<platform_ack>,
+    caf::reacts_to<online_atom, bool>>;
 
 /// How bots reach their platforms; `services.conversations` is set once the
 /// conversations service exists (adapters start then).
@@ -119,6 +120,11 @@ bot_actor::behavior_type bot_impl(bot_actor::stateful_pointer<bot_state> self, b
                          describe(res.err).message);
         }
       },
+      [self](online_atom, bool reachable) {
+        auto& st = self->state;
+        if (st.status.is_running && st.adapter)
+          st.status.is_online = reachable;
+      },
       [self](inbound_atom, const platform_event& ev) -> caf::result<platform_ack> {
         auto& st = self->state;
         if (!st.status.is_running || !st.adapter)
@@ -183,6 +189,7 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
   st.wiring = std::make_shared<platform_wiring>();
   st.wiring->factory = std::move(adapters);
   st.wiring->services.http = std::move(http);
+  st.wiring->services.bots = caf::actor_cast<bot_manager_actor>(self);
   for (auto& b : bots) {
     auto id = b.id.value;
     st.by_owner[b.owner.value].push_back(id);
@@ -589,6 +596,10 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
       [self](activity_atom, const bot_id& id, int64_t messages, int64_t errors) {
         if (auto i = self->state.bots.find(id.value); i != self->state.bots.end())
           self->send(i->second.actor, activity_atom::value, messages, errors);
+      },
+      [self](online_atom, const bot_id& id, bool reachable) {
+        if (auto i = self->state.bots.find(id.value); i != self->state.bots.end())
+          self->send(i->second.actor, online_atom::value, reachable);
       },
   };
 }

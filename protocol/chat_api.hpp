@@ -31,6 +31,7 @@ using purge_atom = caf::atom_constant<caf::atom("purge")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using unsubscribe_atom = caf::atom_constant<caf::atom("unsubscrib")>;
 using open_atom = caf::atom_constant<caf::atom("open")>;
+using online_atom = caf::atom_constant<caf::atom("online")>;
 
 /// A live listener to a conversation (a WebSocket connection): receives every piece of
 /// every answer as it is produced.
@@ -57,6 +58,8 @@ using stream_subscriber_actor = caf::typed_actor<caf::reacts_to<stream_event>>;
 ///   installed, VALIDATION_ERROR naming the bad `config.<setting>`.
 /// - `uninstall_atom, user_id, bot_id, plugin_id` → true.
 /// - `plugins_atom, user_id, bot_id` → the bot's installed plugins.
+/// - `online_atom, bot_id, reachable` → a running bot's adapter says whether its platform
+///   answers (`status.is_online`).
 /// - `inbound_atom, bot_id, platform_event` → the answer for the platform: the running
 ///   bot's adapter authenticates and handles the event (no user: platforms call this).
 using bot_manager_actor = caf::typed_actor<
@@ -74,7 +77,8 @@ using bot_manager_actor = caf::typed_actor<
     caf::replies_to<uninstall_atom, user_id, bot_id, std::string>::with<bool>,
     caf::replies_to<plugins_atom, user_id, bot_id>::with<std::vector<installed_plugin>>,
     caf::replies_to<inbound_atom, bot_id, platform_event>::with<platform_ack>,
-    caf::reacts_to<activity_atom, bot_id, int64_t, int64_t>>;
+    caf::reacts_to<activity_atom, bot_id, int64_t, int64_t>,
+    caf::reacts_to<online_atom, bot_id, bool>>;
 
 /// The conversations service: routes each request to the conversation's actor, spawning
 /// it from storage on demand and passivating it when idle.
@@ -101,8 +105,8 @@ using bot_manager_actor = caf::typed_actor<
 /// - `unsubscribe_atom, conversation_id, subscriber`: the subscriber receives nothing more.
 /// - `open_atom, user_id, conversation` → the conversation of the bot's platform chat
 ///   that the draft names (`bot`, `platform`, `platform_chat_id`): the stored one, or a new
-///   one with the draft's title when it has none (or its last one was archived or deleted). The bot must be the user's. Opens of one chat are
-///   serialized, so a chat never gets two conversations.
+///   one with the draft's title when it has none (or its last one was archived or deleted). The bot
+///   must be the user's. Opens of one chat are serialized, so a chat never gets two conversations.
 using conversation_manager_actor = caf::typed_actor<
     caf::replies_to<create_atom, user_id, conversation>::with<conversation>,
     caf::replies_to<list_atom, user_id, conversation_query>::with<conversation_page>,

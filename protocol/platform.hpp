@@ -70,6 +70,7 @@ using adapter_actor =
 struct platform_services {
   conversation_manager_actor conversations;
   http_client_actor http;
+  bot_manager_actor bots; // for `online_atom` and `activity_atom` (errors on the platform)
 };
 
 /// Starts the adapter of `b` (its `platform_type`, `platform_config`); an invalid

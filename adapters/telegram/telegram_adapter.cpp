@@ -370,7 +370,7 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
       [self, b, services, call](hello_atom) {
         self->request(services.http, caf::infinite, fetch_atom::value, call("getMe", "{}", 15000))
             .then(
-                [self, b](outbound_response& res) {
+                [self, b, services](outbound_response& res) {
                   auto& st = self->state;
                   auto doc = parse_json(res.body);
                   const json_value* result =
@@ -380,10 +380,13 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
                     st.username = str(result->find("username"));
                     st.ready = true;
                     st.failures = 0;
+                    self->send(services.bots, online_atom::value, b.id, true);
                     self->send(self, poll_atom::value);
                     return;
                   }
                   ++st.failures;
+                  self->send(services.bots, online_atom::value, b.id, false);
+                  self->send(services.bots, activity_atom::value, b.id, int64_t{0}, int64_t{1});
                   spdlog::warn("telegram bot {}: getMe failed ({}), retrying", b.id.value,
                                res.status == 0 ? res.error : "HTTP " + std::to_string(res.status));
                   self->delayed_send(self, backoff(st.failures), hello_atom::value);
@@ -405,19 +408,23 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
         self->request(services.http, caf::infinite, fetch_atom::value,
                       call("getUpdates", w.take(), (long_poll_s + 10) * 1000))
             .then(
-                [self, b, on_message](outbound_response& res) {
+                [self, b, services, on_message](outbound_response& res) {
                   auto& st = self->state;
                   auto doc = parse_json(res.body);
                   const json_value* result =
                       doc && doc->is_object() ? doc->find("result") : nullptr;
                   if (res.status != 200 || result == nullptr || !result->is_array()) {
-                    ++st.failures;
+                    if (++st.failures == 3) // a blip is not an outage
+                      self->send(services.bots, online_atom::value, b.id, false);
+                    self->send(services.bots, activity_atom::value, b.id, int64_t{0}, int64_t{1});
                     spdlog::warn("telegram bot {}: getUpdates failed ({}), retrying", b.id.value,
                                  res.status == 0 ? res.error
                                                  : "HTTP " + std::to_string(res.status));
                     self->delayed_send(self, backoff(st.failures), poll_atom::value);
                     return;
                   }
+                  if (st.failures >= 3)
+                    self->send(services.bots, online_atom::value, b.id, true);
                   st.failures = 0;
                   for (auto& update : result->as_array()) {
                     auto id = num(update.find("update_id"));

@@ -236,14 +236,14 @@ webhook_actor::behavior_type adapter_impl(webhook_actor::stateful_pointer<adapte
                 [answer](caf::error& err) { answer(conversation_id{}, nullptr, &err); });
         return accepted;
       },
-      [self, services](retry_atom, int64_t id) {
+      [self, services, bot_id = b.id](retry_atom, int64_t id) {
         auto i = self->state.deliveries.find(id);
         if (i == self->state.deliveries.end())
           return;
         ++i->second.attempt;
         self->request(services.http, caf::infinite, fetch_atom::value, i->second.req)
             .then(
-                [self, id](outbound_response& res) {
+                [self, services, bot_id, id](outbound_response& res) {
                   auto i = self->state.deliveries.find(id);
                   if (i == self->state.deliveries.end())
                     return;
@@ -254,10 +254,12 @@ webhook_actor::behavior_type adapter_impl(webhook_actor::stateful_pointer<adapte
                                        retry_atom::value, id);
                     return;
                   }
-                  if (transient || res.status >= 300)
+                  if (transient || res.status >= 300) {
+                    self->send(services.bots, activity_atom::value, bot_id, int64_t{0}, int64_t{1});
                     spdlog::warn("webhook delivery to {} failed: {}", d.req.url,
                                  res.status == 0 ? res.error
                                                  : "HTTP " + std::to_string(res.status));
+                  }
                   self->state.deliveries.erase(i);
                 },
                 [self, id](caf::error& err) {

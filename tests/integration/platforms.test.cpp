@@ -299,3 +299,40 @@ TEST_F(telegram_platform_test, a_bot_without_a_token_does_not_start) {
   expect_error(res, 400, "VALIDATION_ERROR");
   EXPECT_EQ(json_string(res.json(), "error.details.field"), "platform_config.token");
 }
+
+TEST_F(telegram_platform_test, a_refused_token_shows_the_bot_offline_with_errors) {
+  auto token = register_user("alice");
+  auto bot = create_bot(token, R"({"name":"t","platform_type":"telegram",
+      "platform_config":{"token":"999:wrong","api_base":")" +
+                                   fake.url("/tg") + R"("}})");
+  ASSERT_EQ(post("/api/v1/bots/" + bot + "/start", "", token).status, 200);
+  chatagent::protocol::json_value status;
+  for (int i = 0; i < 200; ++i) {
+    status = get("/api/v1/bots/" + bot + "/status", token).json();
+    if (!json_at(status, "is_online")->as_bool())
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_FALSE(json_at(status, "is_online")->as_bool());
+  EXPECT_TRUE(json_at(status, "is_running")->as_bool());
+  EXPECT_GE(json_int(status, "error_count"), 1);
+}
+
+TEST_F(webhook_platform_test, failed_deliveries_are_retried_and_counted) {
+  auto token = register_user("alice");
+  auto bot = create_bot(token, R"({"name":"h","platform_type":"webhook",
+      "platform_config":{"webhook_url":")" +
+                                   fake.url("/hook/fail") + R"(","secret":")" + secret + R"("}})");
+  ASSERT_EQ(post("/api/v1/bots/" + bot + "/start", "", token).status, 200);
+  ASSERT_EQ(deliver(bot, R"({"event_id":"f1","chat_id":"c","text":"hi"})").status, 202);
+  int64_t errors = 0;
+  for (int i = 0; i < 200 && errors < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    errors = json_int(get("/api/v1/bots/" + bot + "/status", token).json(), "error_count");
+  }
+  EXPECT_EQ(errors, 1);
+  size_t attempts = 0;
+  for (auto& r : fake.requests())
+    attempts += r.path == "/hook/fail" ? 1 : 0;
+  EXPECT_EQ(attempts, 3u);
+}
