@@ -299,6 +299,20 @@ registry_impl(plugin_registry_actor::stateful_pointer<registry_state> self,
         .await([done](bool) mutable { done(); },
                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   };
+  // Stores a user's plugin `p` (new or changed), then answers it.
+  auto store = [self, persist](plugin_info p) {
+    storage::write_batch batch;
+    storage::chat_store::put_plugin(batch, p);
+    auto rp = self->make_response_promise<plugin_info>();
+    persist(
+        std::move(batch),
+        [self, p, rp]() mutable {
+          self->state.custom[p.owner.value][p.id] = p;
+          rp.deliver(std::move(p));
+        },
+        rp);
+    return rp;
+  };
   return {
       [self](list_atom, const user_id& user) {
         auto out = builtin_plugins();
@@ -348,8 +362,8 @@ registry_impl(plugin_registry_actor::stateful_pointer<registry_state> self,
           return no_such_plugin(id);
         return *p;
       },
-      [self, lookup, persist](create_atom, const user_id& user,
-                              const std::string& body_text) -> caf::result<plugin_info> {
+      [self, lookup, store](create_atom, const user_id& user,
+                            const std::string& body_text) -> caf::result<plugin_info> {
         auto body = parse_json(body_text);
         if (!body)
           return std::move(body.error());
@@ -370,20 +384,10 @@ registry_impl(plugin_registry_actor::stateful_pointer<registry_state> self,
                            "too many");
         p.owner = user;
         p.created_at_ms = p.updated_at_ms = now_ms();
-        storage::write_batch batch;
-        storage::chat_store::put_plugin(batch, p);
-        auto rp = self->make_response_promise<plugin_info>();
-        persist(
-            std::move(batch),
-            [self, p, rp]() mutable {
-              self->state.custom[p.owner.value][p.id] = p;
-              rp.deliver(std::move(p));
-            },
-            rp);
-        return rp;
+        return store(std::move(p));
       },
-      [self, persist](update_atom, const user_id& user, const std::string& id,
-                      const std::string& body_text) -> caf::result<plugin_info> {
+      [self, store](update_atom, const user_id& user, const std::string& id,
+                    const std::string& body_text) -> caf::result<plugin_info> {
         const plugin_info* existing = nullptr;
         if (auto u = self->state.custom.find(user.value); u != self->state.custom.end())
           if (auto i = u->second.find(id); i != u->second.end())
@@ -401,17 +405,7 @@ registry_impl(plugin_registry_actor::stateful_pointer<registry_state> self,
         if (auto err = apply_custom_plugin_json(p, *body, false))
           return err;
         p.updated_at_ms = now_ms();
-        storage::write_batch batch;
-        storage::chat_store::put_plugin(batch, p);
-        auto rp = self->make_response_promise<plugin_info>();
-        persist(
-            std::move(batch),
-            [self, p, rp]() mutable {
-              self->state.custom[p.owner.value][p.id] = p;
-              rp.deliver(std::move(p));
-            },
-            rp);
-        return rp;
+        return store(std::move(p));
       },
       [self, persist](delete_atom, const user_id& user,
                       const std::string& id) -> caf::result<bool> {

@@ -10,6 +10,16 @@ namespace chatagent::adapters {
 
 using namespace protocol;
 
+std::string scalar_text(const json_value* v) {
+  if (v == nullptr)
+    return {};
+  if (v->is_string())
+    return v->as_string();
+  if (v->is_integer())
+    return std::to_string(v->as_int());
+  return {};
+}
+
 adapter_factory make_adapter_factory() {
   return [](caf::actor_system& sys, const bot& b,
             const platform_services& services) -> caf::expected<adapter_actor> {

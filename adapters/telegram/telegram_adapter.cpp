@@ -1,5 +1,6 @@
 #include "adapters/telegram/telegram_adapter.hpp"
 
+#include "adapters/adapters.hpp"
 #include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
 #include "protocol/json.hpp"
@@ -55,7 +56,6 @@ struct adapter_state {
   int64_t self_id = 0;  // the bot's Telegram user id (getMe)
   std::string username; // the bot's @username, without the @
   int failures = 0;     // consecutive failed polls
-  bool ready = false;   // getMe succeeded
 };
 
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
@@ -66,16 +66,6 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using telegram_actor =
     adapter_actor::extend<caf::reacts_to<hello_atom>, caf::reacts_to<poll_atom>,
                           caf::reacts_to<stream_event>, caf::reacts_to<flush_atom, int64_t, bool>>;
-
-std::string str(const json_value* v) {
-  if (v == nullptr)
-    return {};
-  if (v->is_string())
-    return v->as_string();
-  if (v->is_integer())
-    return std::to_string(v->as_int());
-  return {};
-}
 
 int64_t num(const json_value* v) {
   return v != nullptr && v->is_integer() ? v->as_int() : 0;
@@ -109,32 +99,7 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
     r.timeout_ms = timeout_ms;
     return r;
   };
-  // Sends `text` to `chat`, replying to message `reply_to` (0: none).
-  auto send_text = [self, services, call](const std::string& chat, int64_t reply_to,
-                                          std::string text) {
-    json_writer w;
-    w.begin_object().key("chat_id");
-    // Chat ids are numbers (private and group chats) or @channel names.
-    if (!chat.empty() && chat.find_first_not_of("-0123456789") == std::string::npos)
-      w.raw(chat);
-    else
-      w.value(chat);
-    w.member("text", fit(std::move(text)));
-    if (reply_to != 0)
-      w.member("reply_to_message_id", reply_to).member("allow_sending_without_reply", true);
-    w.end_object();
-    self->request(services.http, caf::infinite, fetch_atom::value,
-                  call("sendMessage", w.take(), 15000))
-        .then(
-            [chat](outbound_response& res) {
-              if (res.status != 200)
-                spdlog::warn("telegram sendMessage to chat {} failed: {}", chat,
-                             res.status == 0 ? res.error
-                                             : "HTTP " + std::to_string(res.status) + " " +
-                                                   res.body.substr(0, 200));
-            },
-            [](caf::error&) {});
-  };
+  // Chat ids are numbers (private and group chats) or @channel names.
   auto chat_member = [](json_writer& w, const std::string& chat) {
     w.key("chat_id");
     if (!chat.empty() && chat.find_first_not_of("-0123456789") == std::string::npos)
@@ -211,19 +176,31 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
         .then([self, id](outbound_response&) { self->send(self, flush_atom::value, id, true); },
               [self, id](caf::error&) { self->state.live.erase(id); });
   };
+  // Sends `text` whole to `chat`, replying to message `reply_to` (0: none): a live reply
+  // that is complete from the start.
+  auto send_text = [self, flush](const std::string& chat, int64_t reply_to, std::string text) {
+    auto id = ++self->state.next_reply;
+    live_reply r;
+    r.chat = chat;
+    r.reply_to = reply_to;
+    r.text = std::move(text);
+    r.complete = true;
+    self->state.live.emplace(id, std::move(r));
+    flush(id);
+  };
   // One message from Telegram.
   auto on_message = [self, b, cfg, services, send_text](const json_value& msg) {
-    auto text = str(msg.find("text"));
+    auto text = scalar_text(msg.find("text"));
     auto chat = msg.find("chat");
     if (text.empty() || chat == nullptr)
       return; // photos, stickers, joins...: nothing to answer yet
-    auto chat_id = str(chat->find("id"));
-    auto chat_type = str(chat->find("type"));
+    auto chat_id = scalar_text(chat->find("id"));
+    auto chat_type = scalar_text(chat->find("type"));
     auto message_id = num(msg.find("message_id"));
     auto from = msg.find("from");
-    auto user_name = from ? str(from->find("username")) : std::string{};
+    auto user_name = from ? scalar_text(from->find("username")) : std::string{};
     if (user_name.empty() && from)
-      user_name = str(from->find("first_name"));
+      user_name = scalar_text(from->find("first_name"));
     bool group = chat_type == "group" || chat_type == "supergroup";
     auto& st = self->state;
     auto mention = "@" + st.username;
@@ -251,7 +228,8 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
     draft.bot = b.id;
     draft.platform = "telegram";
     draft.platform_chat_id = chat_id;
-    draft.title = group ? "Telegram group " + str(chat->find("title")) : "Telegram: " + user_name;
+    draft.title =
+        group ? "Telegram group " + scalar_text(chat->find("title")) : "Telegram: " + user_name;
     auto owner = b.owner;
     if (text == "/start" || text == "/help") {
       send_text(chat_id, reply_to,
@@ -280,7 +258,7 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
     meta.begin_object()
         .member("platform", "telegram")
         .member("telegram_message_id", message_id)
-        .member("platform_user_id", from ? str(from->find("id")) : std::string{})
+        .member("platform_user_id", from ? scalar_text(from->find("id")) : std::string{})
         .member("platform_user_name", user_name)
         .end_object();
     message_draft m;
@@ -377,8 +355,7 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
                       doc && doc->is_object() ? doc->find("result") : nullptr;
                   if (res.status == 200 && result != nullptr && result->is_object()) {
                     st.self_id = num(result->find("id"));
-                    st.username = str(result->find("username"));
-                    st.ready = true;
+                    st.username = scalar_text(result->find("username"));
                     st.failures = 0;
                     self->send(services.bots, online_atom::value, b.id, true);
                     self->send(self, poll_atom::value);
@@ -451,8 +428,8 @@ caf::expected<adapter_actor> spawn_telegram_adapter(caf::actor_system& sys, cons
   if (!doc || !doc->is_object())
     return api_error(errc::validation_error, "platform_config must be a JSON object",
                      "platform_config", "invalid");
-  auto token = str(doc->find("token"));
-  auto base = str(doc->find("api_base"));
+  auto token = scalar_text(doc->find("token"));
+  auto base = scalar_text(doc->find("api_base"));
   if (base.empty())
     base = "https://api.telegram.org";
   while (!base.empty() && base.back() == '/')
@@ -466,7 +443,7 @@ caf::expected<adapter_actor> spawn_telegram_adapter(caf::actor_system& sys, cons
                      "platform_config.api_base", "invalid");
   settings cfg;
   cfg.api = base + "/bot" + token;
-  cfg.prefix = str(doc->find("prefix"));
+  cfg.prefix = scalar_text(doc->find("prefix"));
   return sys.spawn(adapter_impl, b, cfg, services);
 }
 

@@ -1,5 +1,6 @@
 #include "adapters/webhook/webhook_adapter.hpp"
 
+#include "adapters/adapters.hpp"
 #include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
 #include "protocol/json.hpp"
@@ -69,14 +70,7 @@ const std::string* header(const platform_event& ev, std::string_view name) {
 }
 
 std::string string_member(const json_value& obj, const char* name) {
-  auto v = obj.find(name);
-  if (v == nullptr)
-    return {};
-  if (v->is_string())
-    return v->as_string();
-  if (v->is_integer())
-    return std::to_string(v->as_int());
-  return {};
+  return scalar_text(obj.find(name));
 }
 
 webhook_actor::behavior_type adapter_impl(webhook_actor::stateful_pointer<adapter_state> self,
