@@ -1,6 +1,8 @@
 #include "adapters/telegram/telegram_adapter.hpp"
 
 #include "adapters/adapters.hpp"
+#include "adapters/chat_streams.hpp"
+#include "adapters/live_reply.hpp"
 #include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
 #include "protocol/json.hpp"
@@ -33,39 +35,19 @@ struct settings {
   std::string prefix;
 };
 
-/// An answer being streamed into one Telegram message: sent at its first piece, then
-/// edited (at most once a second, as Telegram allows) until it is complete.
-struct live_reply {
-  std::string chat;
-  int64_t reply_to = 0;
-  int64_t message_id = 0; // Telegram's, once sendMessage answered
-  bool sending = false;   // sendMessage in flight
-  bool editing = false;   // an edit is scheduled or in flight
-  bool complete = false;  // the whole answer is in `text`
-  std::string text;       // the answer so far
-  std::string shown;      // what the Telegram message shows
-  std::chrono::steady_clock::time_point last_edit;
-};
-
 struct adapter_state {
   adapter_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
-  std::unordered_map<int64_t, live_reply> live;                   // by reply id
-  std::unordered_map<std::string, std::deque<int64_t>> answering; // conversation → replies
-  int64_t next_reply = 0;
+  chat_streams streams;
   int64_t offset = 0;   // the next update wanted
   int64_t self_id = 0;  // the bot's Telegram user id (getMe)
   std::string username; // the bot's @username, without the @
   int failures = 0;     // consecutive failed polls
 };
 
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
-
 /// `hello_atom`: asks getMe (again); `poll_atom`: the next long poll; `stream_event`: a
-/// piece of an answer of a conversation it subscribed to; `flush_atom, reply, edit_done`:
-/// shows what a live reply has so far (`edit_done`: the pending edit is over).
-using telegram_actor =
-    adapter_actor::extend<caf::reacts_to<hello_atom>, caf::reacts_to<poll_atom>,
-                          caf::reacts_to<stream_event>, caf::reacts_to<flush_atom, int64_t, bool>>;
+/// piece of an answer of a conversation it subscribed to.
+using telegram_actor = adapter_actor::extend<caf::reacts_to<hello_atom>, caf::reacts_to<poll_atom>,
+                                             caf::reacts_to<stream_event>>;
 
 int64_t num(const json_value* v) {
   return v != nullptr && v->is_integer() ? v->as_int() : 0;
@@ -73,19 +55,6 @@ int64_t num(const json_value* v) {
 
 std::chrono::milliseconds backoff(int failures) {
   return std::chrono::milliseconds(std::min<int64_t>(30000, 500LL << std::min(failures, 6)));
-}
-
-/// The text Telegram gets: at most 4096 characters (cut on a UTF-8 boundary).
-std::string fit(std::string text) {
-  if (text.empty())
-    return "(empty answer)";
-  if (text.size() <= static_cast<size_t>(max_message))
-    return text;
-  size_t n = static_cast<size_t>(max_message) - 3;
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80)
-    --n;
-  text.resize(n);
-  return text + "…";
 }
 
 telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adapter_state> self,
@@ -107,89 +76,45 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
     else
       w.value(chat);
   };
-  // Brings live reply `id`'s Telegram message up to date: sends it, or edits it (at most
-  // once a second); forgets the reply once it is complete and shown.
-  auto flush = [self, services, call, chat_member](int64_t id) {
-    auto& st = self->state;
-    auto i = st.live.find(id);
-    if (i == st.live.end())
-      return;
-    auto& r = i->second;
-    if (r.sending || r.editing)
-      return;
-    if (r.message_id == 0) {
-      r.sending = true;
-      r.shown = fit(r.text);
+  // An answer in `chat` (replying to message `reply_to`, 0: none): sent with its first
+  // piece, then edited as it grows (Telegram allows about one edit a second).
+  auto reply_in = [self, b, services, call, chat_member](const std::string& chat,
+                                                         int64_t reply_to) {
+    reply_surface s;
+    s.max_bytes = max_message;
+    s.post = [call, chat_member, chat, reply_to](const std::string& text, size_t index) {
       json_writer w;
       w.begin_object();
-      chat_member(w, r.chat);
-      w.member("text", r.shown);
-      if (r.reply_to != 0)
-        w.member("reply_to_message_id", r.reply_to).member("allow_sending_without_reply", true);
+      chat_member(w, chat);
+      w.member("text", text);
+      if (reply_to != 0 && index == 0)
+        w.member("reply_to_message_id", reply_to).member("allow_sending_without_reply", true);
       w.end_object();
-      self->request(services.http, caf::infinite, fetch_atom::value,
-                    call("sendMessage", w.take(), 15000))
-          .then(
-              [self, id](outbound_response& res) {
-                auto i = self->state.live.find(id);
-                if (i == self->state.live.end())
-                  return;
-                auto& r = i->second;
-                r.sending = false;
-                r.last_edit = std::chrono::steady_clock::now();
-                auto doc = parse_json(res.body);
-                const json_value* result = doc && doc->is_object() ? doc->find("result") : nullptr;
-                if (res.status != 200 || result == nullptr) {
-                  spdlog::warn("telegram sendMessage to chat {} failed: {}", r.chat,
-                               res.status == 0 ? res.error : "HTTP " + std::to_string(res.status));
-                  self->state.live.erase(i);
-                  return;
-                }
-                r.message_id = num(result->find("message_id"));
-                self->send(self, flush_atom::value, id, false);
-              },
-              [self, id](caf::error&) { self->state.live.erase(id); });
-      return;
-    }
-    auto text = fit(r.text);
-    if (text == r.shown) {
-      if (r.complete)
-        st.live.erase(i);
-      return;
-    }
-    auto wait =
-        std::chrono::milliseconds(1000) - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              std::chrono::steady_clock::now() - r.last_edit);
-    r.editing = true;
-    if (wait.count() > 0) { // Telegram allows about one edit a second
-      self->delayed_send(self, wait, flush_atom::value, id, true);
-      return;
-    }
-    r.shown = text;
-    r.last_edit = std::chrono::steady_clock::now();
-    json_writer w;
-    w.begin_object();
-    chat_member(w, r.chat);
-    w.member("message_id", r.message_id).member("text", text).end_object();
-    self->request(services.http, caf::infinite, fetch_atom::value,
-                  call("editMessageText", w.take(), 15000))
-        .then([self, id](outbound_response&) { self->send(self, flush_atom::value, id, true); },
-              [self, id](caf::error&) { self->state.live.erase(id); });
+      return call("sendMessage", w.take(), 15000);
+    };
+    s.posted_id = [](const outbound_response& res) {
+      auto doc = parse_json(res.body);
+      const json_value* result = doc && doc->is_object() ? doc->find("result") : nullptr;
+      auto id = res.status == 200 && result ? num(result->find("message_id")) : 0;
+      return id == 0 ? std::string{} : std::to_string(id);
+    };
+    s.edit = [call, chat_member, chat](const std::string& id, const std::string& text) {
+      json_writer w;
+      w.begin_object();
+      chat_member(w, chat);
+      w.key("message_id").raw(id).member("text", text).end_object();
+      return call("editMessageText", w.take(), 15000);
+    };
+    s.failed = [bots = services.bots, id = b.id](const std::string&) {
+      caf::anon_send(bots, activity_atom::value, id, int64_t{0}, int64_t{1});
+    };
+    return spawn_live_reply(self->system(), services.http, std::move(s));
   };
-  // Sends `text` whole to `chat`, replying to message `reply_to` (0: none): a live reply
-  // that is complete from the start.
-  auto send_text = [self, flush](const std::string& chat, int64_t reply_to, std::string text) {
-    auto id = ++self->state.next_reply;
-    live_reply r;
-    r.chat = chat;
-    r.reply_to = reply_to;
-    r.text = std::move(text);
-    r.complete = true;
-    self->state.live.emplace(id, std::move(r));
-    flush(id);
+  auto send_text = [self, reply_in](const std::string& chat, int64_t reply_to, std::string text) {
+    self->send(reply_in(chat, reply_to), finish_atom::value, std::move(text));
   };
   // One message from Telegram.
-  auto on_message = [self, b, cfg, services, send_text](const json_value& msg) {
+  auto on_message = [self, b, cfg, services, reply_in, send_text](const json_value& msg) {
     auto text = scalar_text(msg.find("text"));
     auto chat = msg.find("chat");
     if (text.empty() || chat == nullptr)
@@ -239,19 +164,8 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
       return;
     }
     if (text == "/reset") {
-      self->request(services.conversations, std::chrono::seconds(30), open_atom::value, owner,
-                    draft)
-          .then(
-              [self, services, owner, chat_id, reply_to, send_text](conversation& conv) {
-                self->request(services.conversations, std::chrono::seconds(30), update_atom::value,
-                              owner, conv.id, std::string{R"({"status":"archived"})"})
-                    .then(
-                        [chat_id, reply_to, send_text](conversation&) {
-                          send_text(chat_id, reply_to, "Done: let's start over.");
-                        },
-                        [](caf::error&) {});
-              },
-              [](caf::error&) {});
+      st.streams.reset(self, services, owner, std::move(draft), reply_in(chat_id, reply_to),
+                       "Done: let's start over.");
       return;
     }
     json_writer meta;
@@ -264,44 +178,8 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
     message_draft m;
     m.content = text;
     m.metadata = meta.take();
-    // The answer streams into one message: subscribed to the conversation for as long as
-    // it answers this chat (see the stream_event handler).
-    self->request(services.conversations, std::chrono::seconds(30), open_atom::value, owner, draft)
-        .then(
-            [self, services, owner, m, chat_id, reply_to, send_text](conversation& conv) {
-              auto id = ++self->state.next_reply;
-              live_reply r;
-              r.chat = chat_id;
-              r.reply_to = reply_to;
-              self->state.live.emplace(id, std::move(r));
-              self->state.answering[conv.id.value].push_back(id);
-              auto me = caf::actor_cast<stream_subscriber_actor>(self);
-              auto ask = [self, services, owner, m, conv, id, chat_id, reply_to, send_text] {
-                self->request(services.conversations, caf::infinite, send_atom::value, owner,
-                              conv.id, m)
-                    .then(
-                        [self, id, chat_id, reply_to, send_text](exchange& x) {
-                          // Not streamed (no subscription): sent whole.
-                          if (auto i = self->state.live.find(id);
-                              i != self->state.live.end() && i->second.text.empty() &&
-                              !i->second.sending && i->second.message_id == 0) {
-                            self->state.live.erase(i);
-                            send_text(chat_id, reply_to, x.bot_response.content);
-                          }
-                        },
-                        [self, id, chat_id, reply_to, send_text](caf::error& err) {
-                          if (self->state.live.erase(id) > 0)
-                            send_text(chat_id, reply_to,
-                                      "Sorry, I could not answer: " + describe(err).message);
-                        });
-              };
-              self->request(services.conversations, std::chrono::seconds(30), subscribe_atom::value,
-                            owner, conv.id, me)
-                  .then([ask](bool) { ask(); }, [ask](caf::error&) { ask(); });
-            },
-            [chat_id](caf::error& err) {
-              spdlog::warn("telegram chat {}: no conversation: {}", chat_id, describe(err).message);
-            });
+    st.streams.ask(self, services, owner, std::move(draft), std::move(m),
+                   reply_in(chat_id, reply_to));
   };
   self->send(self, hello_atom::value);
   return {
@@ -310,41 +188,7 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
                          "this telegram bot uses long polling: Telegram does not call it",
                          "platform_config", "polling");
       },
-      [self, services, flush](stream_event& ev) {
-        auto& st = self->state;
-        auto q = st.answering.find(ev.conversation.value);
-        if (q == st.answering.end() || q->second.empty())
-          return; // an answer to someone else (the API) in this chat's conversation
-        auto id = q->second.front();
-        auto r = st.live.find(id);
-        if (ev.kind == stream_event::chunk) {
-          if (r != st.live.end() && !ev.content.empty()) {
-            r->second.text += ev.content;
-            flush(id);
-          }
-          return;
-        }
-        if (ev.kind != stream_event::complete && ev.kind != stream_event::failed)
-          return; // tool activity is not shown on Telegram
-        q->second.pop_front();
-        if (q->second.empty()) {
-          st.answering.erase(q);
-          self->send(services.conversations, unsubscribe_atom::value, ev.conversation,
-                     caf::actor_cast<stream_subscriber_actor>(self));
-        }
-        if (r == st.live.end())
-          return;
-        r->second.complete = true;
-        r->second.text = ev.kind == stream_event::complete
-                             ? ev.content
-                             : "Sorry, I could not answer: " + ev.content;
-        flush(id);
-      },
-      [self, flush](flush_atom, int64_t id, bool edit_done) {
-        if (auto i = self->state.live.find(id); i != self->state.live.end() && edit_done)
-          i->second.editing = false;
-        flush(id);
-      },
+      [self, services](stream_event& ev) { self->state.streams.on_event(self, services, ev); },
       [self, b, services, call](hello_atom) {
         self->request(services.http, caf::infinite, fetch_atom::value, call("getMe", "{}", 15000))
             .then(
@@ -429,7 +273,9 @@ caf::expected<adapter_actor> spawn_telegram_adapter(caf::actor_system& sys, cons
     return api_error(errc::validation_error, "platform_config must be a JSON object",
                      "platform_config", "invalid");
   auto token = scalar_text(doc->find("token"));
-  auto base = scalar_text(doc->find("api_base"));
+  auto base = scalar_text(doc->find("api_base_url"));
+  if (base.empty())
+    base = scalar_text(doc->find("api_base")); // the name of earlier versions
   if (base.empty())
     base = "https://api.telegram.org";
   while (!base.empty() && base.back() == '/')
@@ -439,8 +285,8 @@ caf::expected<adapter_actor> spawn_telegram_adapter(caf::actor_system& sys, cons
                      "platform_config.token must be the bot's token from @BotFather",
                      "platform_config.token", "required");
   if (auto why = check_http_url(base); !why.empty())
-    return api_error(errc::validation_error, "platform_config.api_base " + why,
-                     "platform_config.api_base", "invalid");
+    return api_error(errc::validation_error, "platform_config.api_base_url " + why,
+                     "platform_config.api_base_url", "invalid");
   settings cfg;
   cfg.api = base + "/bot" + token;
   cfg.prefix = scalar_text(doc->find("prefix"));

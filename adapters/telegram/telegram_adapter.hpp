@@ -8,7 +8,7 @@
 // In groups the bot answers when mentioned (@username), replied to, or addressed by the
 // optional prefix. Commands: /start and /help, /reset (a new conversation for the chat).
 //
-// `platform_config`: `token` (required, from @BotFather), `api_base` (default
+// `platform_config`: `token` (required, from @BotFather), `api_base_url` (default
 // https://api.telegram.org; tests point it at a fake), `prefix` (optional).
 
 #include "protocol/platform.hpp"
@@ -19,7 +19,7 @@
 namespace chatagent::adapters {
 
 /// Starts the adapter of bot `b`; VALIDATION_ERROR when its `platform_config` has no
-/// `token` or an invalid `api_base`.
+/// `token` or an invalid `api_base_url`.
 caf::expected<protocol::adapter_actor>
 spawn_telegram_adapter(caf::actor_system& sys, const protocol::bot& b,
                        const protocol::platform_services& services);

@@ -201,7 +201,7 @@ class telegram_platform_test : public webhook_platform_test {
     auto bot = create_bot(token, R"({"name":"Tele","platform_type":"telegram",
         "platform_config":{"token":")" +
                                      std::string{fake_llm_server::telegram_token} +
-                                     R"(","api_base":")" + fake.url("/tg") + R"("},
+                                     R"(","api_base_url":")" + fake.url("/tg") + R"("},
         "llm_config":{"provider":"openai_compatible","base_url":")" +
                                      fake.url("/v1") + R"(","model":"m"}})");
     auto res = post("/api/v1/bots/" + bot + "/start", "", token);
@@ -290,6 +290,45 @@ TEST_F(telegram_platform_test, private_and_group_messages_are_answered_through_t
   ASSERT_EQ(post("/api/v1/bots/" + bot + "/stop", "", token).status, 200);
   EXPECT_FALSE(
       json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool());
+}
+
+TEST_F(telegram_platform_test, long_answers_are_split_into_several_messages) {
+  auto token = register_user("alice");
+  telegram_bot(token);
+  std::string words;
+  for (int i = 0; words.size() < 6000; ++i)
+    words += "word" + std::to_string(i) + (i % 50 == 49 ? ".\n\n" : " ");
+  while (words.back() == ' ' || words.back() == '\n')
+    words.pop_back();
+  chatagent::protocol::json_writer w;
+  w.begin_object()
+      .member("message_id", 20)
+      .key("chat")
+      .begin_object()
+      .member("id", 77)
+      .member("type", "private")
+      .end_object()
+      .member("date", 0)
+      .member("text", words)
+      .end_object();
+  fake.push_telegram_message(w.take());
+  auto out = sent(2);
+  ASSERT_EQ(out.size(), 2u);
+  // Each message within Telegram's limit, cut at a paragraph; together the whole answer.
+  std::string first;
+  for (int i = 0; i < 200; ++i) { // the first message is edited into its final part
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    for (auto& r : fake.requests())
+      if (r.path.ends_with("/editMessageText"))
+        first = json_string(body_of(r), "text");
+    if (first.size() > 3000)
+      break;
+  }
+  auto second = json_string(out[1], "text");
+  EXPECT_LE(first.size(), 4096u);
+  EXPECT_LE(second.size(), 4096u);
+  EXPECT_TRUE(first.ends_with(".")) << first.substr(first.size() - 20);
+  EXPECT_EQ(first + "\n\n" + second, "Echo: " + words);
 }
 
 TEST_F(telegram_platform_test, a_bot_without_a_token_does_not_start) {
