@@ -1,9 +1,14 @@
 #include "adapters/adapters.hpp"
 
+#include "adapters/slack/slack_adapter.hpp"
 #include "adapters/telegram/telegram_adapter.hpp"
 #include "adapters/webhook/webhook_adapter.hpp"
 #include "protocol/error.hpp"
 
+#include <algorithm>
+#include <cctype>
+
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 namespace chatagent::adapters {
@@ -20,6 +25,54 @@ std::string scalar_text(const json_value* v) {
   return {};
 }
 
+const std::string* find_header(const platform_event& ev, std::string_view name) {
+  for (auto& [k, v] : ev.headers)
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        }))
+      return &v;
+  return nullptr;
+}
+
+std::string hmac_sha256_hex(std::string_view key, std::initializer_list<std::string_view> parts) {
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  for (auto part : parts)
+    crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(part.data()),
+                                  part.size());
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_final(&st, mac);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : mac) {
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 15]);
+  }
+  return out;
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string session_chat_id(const std::string& chat, const std::string& user, bool group,
+                            bool per_user) {
+  return group && per_user && !user.empty() ? chat + "/" + user : chat;
+}
+
+caf::expected<bool> per_user_scope(const json_value& config) {
+  auto v = config.find("conversation_scope");
+  if (v == nullptr || v->is_null())
+    return false;
+  if (v->is_string() && (v->as_string() == "chat" || v->as_string() == "user"))
+    return v->as_string() == "user";
+  return api_error(errc::validation_error,
+                   "platform_config.conversation_scope must be \"chat\" (one conversation per "
+                   "chat) or \"user\" (in groups, one per user in the chat)",
+                   "platform_config.conversation_scope", "invalid");
+}
+
 adapter_factory make_adapter_factory() {
   return [](caf::actor_system& sys, const bot& b,
             const platform_services& services) -> caf::expected<adapter_actor> {
@@ -29,6 +82,8 @@ adapter_factory make_adapter_factory() {
       return spawn_webhook_adapter(sys, b, services);
     if (b.platform_type == "telegram")
       return spawn_telegram_adapter(sys, b, services);
+    if (b.platform_type == "slack")
+      return spawn_slack_adapter(sys, b, services);
     // Not connected yet: the bot runs (the API can use it) but stays offline.
     spdlog::warn("bot {}: the {} platform has no adapter in this version yet; the bot runs "
                  "offline",

@@ -5,13 +5,62 @@
 #include "protocol/json.hpp"
 #include "protocol/platform.hpp"
 
+#include <cstddef>
+#include <deque>
+#include <initializer_list>
 #include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include <caf/expected.hpp>
 
 namespace chatagent::adapters {
 
 /// A platform's id or text field as text: strings as they are, integers in decimal (chat
 /// and user ids come as either); empty for anything else or nothing.
 std::string scalar_text(const protocol::json_value* v);
+
+/// The value of header `name` (any case) of a platform's callback; null when absent.
+const std::string* find_header(const protocol::platform_event& ev, std::string_view name);
+
+/// HMAC-SHA256 of the concatenated `parts` under `key`, in lower-case hex.
+std::string hmac_sha256_hex(std::string_view key, std::initializer_list<std::string_view> parts);
+
+/// Whether `a` and `b` are equal, in time that does not depend on where they differ.
+bool same_secret(std::string_view a, std::string_view b);
+
+/// The event ids an adapter handled lately: platforms deliver again when unsure, and an
+/// event is handled once.
+class recent_events {
+ public:
+  explicit recent_events(size_t capacity = 10000) : capacity_(capacity) {}
+
+  /// True the first time `id` is seen (among the last `capacity` ids).
+  bool first_time(const std::string& id) {
+    if (!seen_.insert(id).second)
+      return false;
+    order_.push_back(id);
+    if (order_.size() > capacity_) {
+      seen_.erase(order_.front());
+      order_.pop_front();
+    }
+    return true;
+  }
+
+ private:
+  size_t capacity_;
+  std::unordered_set<std::string> seen_;
+  std::deque<std::string> order_;
+};
+
+/// Which conversation a chat message belongs to: its chat's, or in groups with
+/// `per_user` (`platform_config.conversation_scope` = "user") the sender's in that chat.
+std::string session_chat_id(const std::string& chat, const std::string& user, bool group,
+                            bool per_user);
+
+/// `platform_config.conversation_scope`: "chat" (default: one conversation per chat) or
+/// "user" (in groups, one per user in the chat); true for "user", an error otherwise.
+caf::expected<bool> per_user_scope(const protocol::json_value& config);
 
 /// Starts the adapter of a bot's platform (see `protocol::adapter_factory`). Platforms
 /// without an adapter yet get none: their bots run offline (`is_online` false).

@@ -6,6 +6,7 @@
 #include "http/api.hpp"
 #include "http/rate_limiter.hpp"
 #include "protocol/chat_api.hpp"
+#include "protocol/form.hpp"
 #include "protocol/json.hpp"
 #include "protocol/time.hpp"
 #include "protocol/validation.hpp"
@@ -227,41 +228,10 @@ inline caf::error read_string(const json_value& obj, const char* name, bool requ
 
 /// The query string's parameters, percent-decoded ('+' is a space).
 inline std::vector<std::pair<std::string, std::string>> query_params(std::string_view target) {
-  std::vector<std::pair<std::string, std::string>> out;
   auto q = target.find('?');
   if (q == std::string_view::npos)
-    return out;
-  auto decode = [](std::string_view s) {
-    std::string r;
-    r.reserve(s.size());
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '+') {
-        r.push_back(' ');
-      } else if (s[i] == '%' && i + 2 < s.size() &&
-                 std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-                 std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-        r.push_back(static_cast<char>(std::stoi(std::string{s.substr(i + 1, 2)}, nullptr, 16)));
-        i += 2;
-      } else {
-        r.push_back(s[i]);
-      }
-    }
-    return r;
-  };
-  auto rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    auto pair = rest.substr(0, amp);
-    if (!pair.empty()) {
-      auto eq = pair.find('=');
-      out.emplace_back(decode(pair.substr(0, eq)),
-                       eq == std::string_view::npos ? std::string{} : decode(pair.substr(eq + 1)));
-    }
-    if (amp == std::string_view::npos)
-      break;
-    rest = rest.substr(amp + 1);
-  }
-  return out;
+    return {};
+  return parse_form(target.substr(q + 1));
 }
 
 /// Reads the paging and filter parameters of a list request.

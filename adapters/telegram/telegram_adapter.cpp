@@ -33,6 +33,7 @@ constexpr int64_t max_message = 4096; // Telegram's limit for one message's text
 struct settings {
   std::string api; // <api_base>/bot<token>
   std::string prefix;
+  bool per_user = false; // in groups, one conversation per user
 };
 
 struct adapter_state {
@@ -152,9 +153,11 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
     conversation draft;
     draft.bot = b.id;
     draft.platform = "telegram";
-    draft.platform_chat_id = chat_id;
-    draft.title =
-        group ? "Telegram group " + scalar_text(chat->find("title")) : "Telegram: " + user_name;
+    draft.platform_chat_id = session_chat_id(
+        chat_id, from ? scalar_text(from->find("id")) : std::string{}, group, cfg.per_user);
+    draft.title = group ? "Telegram group " + scalar_text(chat->find("title")) +
+                              (cfg.per_user ? " (" + user_name + ")" : "")
+                        : "Telegram: " + user_name;
     auto owner = b.owner;
     if (text == "/start" || text == "/help") {
       send_text(chat_id, reply_to,
@@ -290,6 +293,10 @@ caf::expected<adapter_actor> spawn_telegram_adapter(caf::actor_system& sys, cons
   settings cfg;
   cfg.api = base + "/bot" + token;
   cfg.prefix = scalar_text(doc->find("prefix"));
+  auto scope = per_user_scope(*doc);
+  if (!scope)
+    return std::move(scope.error());
+  cfg.per_user = *scope;
   return sys.spawn(adapter_impl, b, cfg, services);
 }
 

@@ -9,14 +9,11 @@
 
 #include <charconv>
 #include <cstdlib>
-#include <deque>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 namespace chatagent::adapters {
@@ -27,14 +24,14 @@ namespace {
 
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 
-constexpr int64_t max_skew_s = 300;         // a signed event older (or newer) than this is refused
-constexpr size_t remembered_events = 10000; // event ids kept for deduplication
+constexpr int64_t max_skew_s = 300; // a signed event older (or newer) than this is refused
 constexpr int delivery_attempts = 3;
 
 struct settings {
   std::string webhook_url;
   std::string secret;
-  std::string prefix; // group chats: a message starting with it addresses the bot
+  std::string prefix;    // group chats: a message starting with it addresses the bot
+  bool per_user = false; // in groups, one conversation per user
 };
 
 /// A delivery to the platform, retried on 5xx and unreachable.
@@ -45,8 +42,7 @@ struct delivery {
 
 struct adapter_state {
   adapter_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
-  std::unordered_set<std::string> seen;
-  std::deque<std::string> seen_order;
+  recent_events seen;
   std::unordered_map<int64_t, delivery> deliveries; // by id
   int64_t next_delivery = 0;
 };
@@ -57,16 +53,6 @@ using webhook_actor = adapter_actor::extend<caf::reacts_to<retry_atom, int64_t>>
 /// A refused event, answered in the API's standard error format.
 caf::error reply(errc code, const std::string& message, const std::string& field = {}) {
   return api_error(code, message, field, field.empty() ? std::string{} : "invalid");
-}
-
-const std::string* header(const platform_event& ev, std::string_view name) {
-  for (auto& [k, v] : ev.headers)
-    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) ==
-                 std::tolower(static_cast<unsigned char>(b));
-        }))
-      return &v;
-  return nullptr;
 }
 
 std::string string_member(const json_value& obj, const char* name) {
@@ -89,8 +75,8 @@ webhook_actor::behavior_type adapter_impl(webhook_actor::stateful_pointer<adapte
   return {
       [self, b, cfg, services, deliver](inbound_atom,
                                         const platform_event& ev) -> caf::result<platform_ack> {
-        auto ts = header(ev, "X-ChatAgent-Timestamp");
-        auto sig = header(ev, "X-ChatAgent-Signature");
+        auto ts = find_header(ev, "X-ChatAgent-Timestamp");
+        auto sig = find_header(ev, "X-ChatAgent-Signature");
         if (ts == nullptr || sig == nullptr)
           return reply(errc::unauthorized,
                        "sign the event: X-ChatAgent-Timestamp and X-ChatAgent-Signature are "
@@ -102,8 +88,7 @@ webhook_actor::behavior_type adapter_impl(webhook_actor::stateful_pointer<adapte
           return reply(errc::unauthorized,
                        "X-ChatAgent-Timestamp must be the current unix time (within 5 minutes)");
         auto expected = webhook_signature(cfg.secret, *ts, ev.body);
-        if (sig->size() != expected.size() ||
-            sodium_memcmp(sig->data(), expected.data(), expected.size()) != 0)
+        if (!same_secret(*sig, expected))
           return reply(errc::unauthorized, "the signature does not match the body");
         auto doc = parse_json(ev.body);
         if (!doc || !doc->is_object())
@@ -122,14 +107,8 @@ webhook_actor::behavior_type adapter_impl(webhook_actor::stateful_pointer<adapte
           return reply(errc::validation_error, "text is required: UTF-8, at most 32000 bytes",
                        "text");
         // Platforms deliver again when unsure: an event is handled once.
-        auto& st = self->state;
-        if (!st.seen.insert(event_id).second)
+        if (!self->state.seen.first_time(event_id))
           return platform_ack{200, R"({"accepted":false,"reason":"duplicate event"})"};
-        st.seen_order.push_back(event_id);
-        if (st.seen_order.size() > remembered_events) {
-          st.seen.erase(st.seen_order.front());
-          st.seen_order.pop_front();
-        }
         // In groups the bot answers when it is mentioned or addressed by the prefix.
         auto chat_type = string_member(*doc, "chat_type");
         if (chat_type == "group") {
@@ -148,14 +127,17 @@ webhook_actor::behavior_type adapter_impl(webhook_actor::stateful_pointer<adapte
         conversation draft;
         draft.bot = b.id;
         draft.platform = "webhook";
-        draft.platform_chat_id = chat_id;
-        draft.title = (chat_type == "group" ? "webhook group " : "webhook: ") +
-                      (user_name.empty() || chat_type == "group" ? chat_id : user_name);
+        auto user_id = string_member(*doc, "user_id");
+        draft.platform_chat_id =
+            session_chat_id(chat_id, user_id, chat_type == "group", cfg.per_user);
+        draft.title =
+            (chat_type == "group" ? "webhook group " : "webhook: ") +
+            (user_name.empty() || chat_type == "group" ? draft.platform_chat_id : user_name);
         json_writer meta;
         meta.begin_object()
             .member("platform", "webhook")
             .member("event_id", event_id)
-            .member("platform_user_id", string_member(*doc, "user_id"))
+            .member("platform_user_id", user_id)
             .member("platform_user_name", user_name)
             .end_object();
         message_draft msg;
@@ -268,23 +250,7 @@ webhook_actor::behavior_type adapter_impl(webhook_actor::stateful_pointer<adapte
 
 std::string webhook_signature(std::string_view secret, std::string_view timestamp,
                               std::string_view body) {
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(secret.data()),
-                              secret.size());
-  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(timestamp.data()),
-                                timestamp.size());
-  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>("."), 1);
-  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(body.data()),
-                                body.size());
-  unsigned char mac[crypto_auth_hmacsha256_BYTES];
-  crypto_auth_hmacsha256_final(&st, mac);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned char c : mac) {
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 15]);
-  }
-  return out;
+  return "sha256=" + hmac_sha256_hex(secret, {timestamp, ".", body});
 }
 
 caf::expected<adapter_actor> spawn_webhook_adapter(caf::actor_system& sys, const bot& b,
@@ -297,6 +263,10 @@ caf::expected<adapter_actor> spawn_webhook_adapter(caf::actor_system& sys, const
   cfg.webhook_url = string_member(*cfg_doc, "webhook_url");
   cfg.secret = string_member(*cfg_doc, "secret");
   cfg.prefix = string_member(*cfg_doc, "prefix");
+  auto scope = per_user_scope(*cfg_doc);
+  if (!scope)
+    return std::move(scope.error());
+  cfg.per_user = *scope;
   if (cfg.webhook_url.empty() || !check_http_url(cfg.webhook_url).empty())
     return api_error(errc::validation_error,
                      "platform_config.webhook_url must be the http(s) URL that receives the "

@@ -1,12 +1,15 @@
+#include "adapters/slack/slack_adapter.hpp"
 #include "adapters/webhook/webhook_adapter.hpp"
 #include "integration/fixture.hpp"
 #include "protocol/json.hpp"
 #include "support/fake_llm_server.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
 using namespace chatagent::test;
+using chatagent::adapters::slack_signature;
 using chatagent::adapters::webhook_signature;
 
 namespace {
@@ -374,4 +377,235 @@ TEST_F(webhook_platform_test, failed_deliveries_are_retried_and_counted) {
   for (auto& r : fake.requests())
     attempts += r.path == "/hook/fail" ? 1 : 0;
   EXPECT_EQ(attempts, 3u);
+}
+
+namespace {
+
+constexpr const char* signing_secret = "8f742231b10e8888abcd99yyyzzz85a5";
+
+class slack_platform_test : public webhook_platform_test {
+ protected:
+  /// A started Slack bot on the fake Slack and the fake provider, online once auth.test
+  /// answered.
+  std::string slack_bot(const std::string& token, const std::string& extra = "",
+                        const std::string& bot_token = fake_llm_server::slack_token) {
+    auto bot = create_bot(token, R"({"name":"Slacker","platform_type":"slack",
+        "platform_config":{"bot_token":")" +
+                                     bot_token + R"(","signing_secret":")" + signing_secret +
+                                     R"(","api_base_url":")" + fake.url("/slack/api") + "\"" +
+                                     extra + R"(},
+        "llm_config":{"provider":"openai_compatible","base_url":")" +
+                                     fake.url("/v1") + R"(","model":"m"}})");
+    auto res = post("/api/v1/bots/" + bot + "/start", "", token);
+    EXPECT_EQ(res.status, 200) << res.body;
+    return bot;
+  }
+
+  bool online(const std::string& bot, const std::string& token, bool expected = true) {
+    bool now = !expected;
+    for (int i = 0; i < 200 && now != expected; ++i) {
+      now = json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool();
+      if (now != expected)
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return now;
+  }
+
+  /// POSTs `body` to the bot's Request URL as Slack does, signed with `key` at `ts`.
+  http_result slack_send(const std::string& bot, const std::string& body,
+                         const std::string& content_type = "application/json",
+                         const std::string& key = signing_secret, int64_t ts = 0) {
+    if (ts == 0)
+      ts = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+    auto stamp = std::to_string(ts);
+    return http_request("POST", url("/api/v1/webhooks/" + bot), body,
+                        {"Content-Type: " + content_type, "X-Slack-Request-Timestamp: " + stamp,
+                         "X-Slack-Signature: " + slack_signature(key, stamp, body)});
+  }
+
+  /// An `event_callback` carrying `event`.
+  http_result slack_event(const std::string& bot, const std::string& event_id,
+                          const std::string& event) {
+    return slack_send(bot, R"({"token":"x","team_id":"T0001","api_app_id":"A1",
+        "type":"event_callback","event_id":")" +
+                               event_id + R"(","event_time":1700000000,"event":)" + event + "}");
+  }
+
+  /// The chat.postMessage calls, waiting until there are `n`.
+  std::vector<chatagent::protocol::json_value> posts(size_t n) {
+    std::vector<chatagent::protocol::json_value> out;
+    for (int i = 0; i < 200; ++i) {
+      out.clear();
+      for (auto& r : fake.requests())
+        if (r.path == "/slack/api/chat.postMessage")
+          out.push_back(body_of(r));
+      if (out.size() >= n)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return out;
+  }
+
+  /// What `channel` shows last (posted or updated), once it is `expected` (or after 5 s).
+  std::string shown(const std::string& channel, const std::string& expected) {
+    std::string last;
+    for (int i = 0; i < 200 && last != expected; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      for (auto& r : fake.requests())
+        if (r.path == "/slack/api/chat.postMessage" || r.path == "/slack/api/chat.update") {
+          auto body = body_of(r);
+          if (json_string(body, "channel") == channel)
+            last = json_string(body, "text");
+        }
+    }
+    return last;
+  }
+};
+
+} // namespace
+
+TEST_F(slack_platform_test, url_verification_and_request_signing) {
+  auto token = register_user("alice");
+  auto bot = slack_bot(token);
+  auto res = slack_send(
+      bot,
+      R"({"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(json_string(res.json(), "challenge"),
+            "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P");
+
+  std::string event = R"({"type":"url_verification","challenge":"c"})";
+  expect_error(slack_send(bot, event, "application/json", "another-secret"), 401, "UNAUTHORIZED");
+  auto stale = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count() -
+               600;
+  expect_error(slack_send(bot, event, "application/json", signing_secret, stale), 401,
+               "UNAUTHORIZED");
+  expect_error(http_request("POST", url("/api/v1/webhooks/" + bot), event,
+                            {"Content-Type: application/json"}),
+               401, "UNAUTHORIZED");
+}
+
+TEST_F(slack_platform_test, direct_messages_mentions_and_prefixes_are_answered) {
+  auto token = register_user("alice");
+  auto bot = slack_bot(token, R"(,"prefix":"!")");
+  ASSERT_TRUE(online(bot, token));
+
+  // A direct message: answered in the channel, streamed (posted, then updated); Slack's
+  // escapes are read and written.
+  ASSERT_EQ(slack_event(bot, "Ev1", R"({"type":"message","channel":"D1","channel_type":"im",
+      "user":"U1","text":"is 1 &lt; 2","ts":"1.1"})")
+                .status,
+            200);
+  EXPECT_EQ(shown("D1", "Echo: is 1 &lt; 2"), "Echo: is 1 &lt; 2");
+  auto out = posts(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(json_at(out[0], "thread_ts"), nullptr);
+  size_t updates = 0;
+  for (auto& r : fake.requests())
+    updates += r.path == "/slack/api/chat.update" ? 1 : 0;
+  EXPECT_GE(updates, 1u);
+
+  // In a channel: a plain message is not for the bot; a mention is (answered in its
+  // thread); so is the prefix. Its own messages and redeliveries are not answered.
+  ASSERT_EQ(slack_event(bot, "Ev2", R"({"type":"message","channel":"C1","channel_type":"channel",
+      "user":"U2","text":"lunch anyone?","ts":"2.1"})")
+                .status,
+            200);
+  ASSERT_EQ(slack_event(bot, "Ev3", R"({"type":"app_mention","channel":"C1","user":"U2",
+      "text":"<@UBOT> what is up","ts":"2.2"})")
+                .status,
+            200);
+  EXPECT_EQ(shown("C1", "Echo: what is up"), "Echo: what is up");
+  out = posts(2);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(json_string(out[1], "thread_ts"), "2.2");
+  ASSERT_EQ(slack_event(bot, "Ev3", R"({"type":"app_mention","channel":"C1","user":"U2",
+      "text":"<@UBOT> what is up","ts":"2.2"})")
+                .status,
+            200);
+  ASSERT_EQ(slack_event(bot, "Ev4", R"({"type":"message","channel":"C1","user":"UBOT",
+      "bot_id":"BBOT","text":"!Echo: what is up","ts":"2.3"})")
+                .status,
+            200);
+  ASSERT_EQ(slack_event(bot, "Ev5", R"({"type":"message","channel":"C1","channel_type":"channel",
+      "user":"U3","text":"!ping","ts":"2.4"})")
+                .status,
+            200);
+  EXPECT_EQ(shown("C1", "Echo: ping"), "Echo: ping");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(posts(3).size(), 3u);
+
+  auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
+  EXPECT_EQ(json_int(list, "total"), 2);
+  std::vector<std::string> chats;
+  for (auto& c : json_at(list, "conversations")->as_array()) {
+    EXPECT_EQ(json_string(c, "platform"), "slack");
+    chats.push_back(json_string(c, "platform_chat_id"));
+  }
+  std::sort(chats.begin(), chats.end());
+  EXPECT_EQ(chats, (std::vector<std::string>{"C1", "D1"}));
+  auto status = get("/api/v1/bots/" + bot + "/status", token).json();
+  EXPECT_EQ(json_int(status, "message_count"), 6);
+}
+
+TEST_F(slack_platform_test, slash_commands_and_conversations_per_user) {
+  auto token = register_user("alice");
+  auto bot = slack_bot(token, R"(,"conversation_scope":"user")");
+  ASSERT_TRUE(online(bot, token));
+  auto res = slack_send(bot, "command=%2Fhelp&text=&channel_id=C9&user_id=U1&user_name=li",
+                        "application/x-www-form-urlencoded");
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(json_string(res.json(), "response_type"), "ephemeral");
+  EXPECT_NE(json_string(res.json(), "text").find("/reset"), std::string::npos);
+
+  // Another command's text is a question, answered in the channel.
+  res = slack_send(bot, "command=%2Fask&text=what+is+new&channel_id=C9&user_id=U1",
+                   "application/x-www-form-urlencoded");
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(shown("C9", "Echo: what is new"), "Echo: what is new");
+  // One conversation per user in a channel.
+  ASSERT_EQ(slack_event(bot, "Ev9", R"({"type":"app_mention","channel":"C9","user":"U2",
+      "text":"<@UBOT> me too","ts":"9.1"})")
+                .status,
+            200);
+  EXPECT_EQ(shown("C9", "Echo: me too"), "Echo: me too");
+  auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
+  std::vector<std::string> chats;
+  for (auto& c : json_at(list, "conversations")->as_array())
+    chats.push_back(json_string(c, "platform_chat_id"));
+  std::sort(chats.begin(), chats.end());
+  EXPECT_EQ(chats, (std::vector<std::string>{"C9/U1", "C9/U2"}));
+
+  // /reset archives the user's conversation: the next question starts a new one.
+  res = slack_send(bot, "command=%2Freset&text=&channel_id=C9&user_id=U1",
+                   "application/x-www-form-urlencoded");
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_NE(shown("C9", "Done: the next message starts a new conversation.").find("Done"),
+            std::string::npos);
+  list = get("/api/v1/conversations/?bot_id=" + bot + "&status=archived", token).json();
+  EXPECT_EQ(json_int(list, "total"), 1);
+}
+
+TEST_F(slack_platform_test, a_refused_token_or_missing_secret_is_reported) {
+  auto token = register_user("alice");
+  auto bot = create_bot(token, R"({"name":"s","platform_type":"slack",
+      "platform_config":{"bot_token":"xoxb-1"}})");
+  auto res = post("/api/v1/bots/" + bot + "/start", "", token);
+  expect_error(res, 400, "VALIDATION_ERROR");
+  EXPECT_EQ(json_string(res.json(), "error.details.field"), "platform_config.signing_secret");
+  bot = create_bot(token, R"({"name":"s","platform_type":"slack","platform_config":{
+      "bot_token":"xoxb-1","signing_secret":"s","conversation_scope":"team"}})");
+  res = post("/api/v1/bots/" + bot + "/start", "", token);
+  expect_error(res, 400, "VALIDATION_ERROR");
+  EXPECT_EQ(json_string(res.json(), "error.details.field"), "platform_config.conversation_scope");
+
+  bot = slack_bot(token, "", "xoxb-revoked");
+  EXPECT_FALSE(online(bot, token, false));
+  auto status = get("/api/v1/bots/" + bot + "/status", token).json();
+  EXPECT_TRUE(json_at(status, "is_running")->as_bool());
+  EXPECT_GE(json_int(status, "error_count"), 1);
 }

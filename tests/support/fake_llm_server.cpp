@@ -1,6 +1,7 @@
 #include "support/fake_llm_server.hpp"
 
 #include "protocol/json.hpp"
+#include "support/fake_wire.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -16,8 +17,6 @@
 
 namespace chatagent::test {
 
-namespace {
-
 bool send_all(int fd, const std::string& s) {
   size_t off = 0;
   while (off < s.size()) {
@@ -28,6 +27,14 @@ bool send_all(int fd, const std::string& s) {
   }
   return true;
 }
+
+bool send_json(int fd, const std::string& status, const std::string& body) {
+  return send_all(fd, "HTTP/1.1 " + status +
+                          "\r\nContent-Type: application/json\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
+namespace {
 
 std::string chunk(const std::string& data) {
   char size[32];
@@ -322,75 +329,6 @@ std::vector<fake_llm_server::request> fake_llm_server::requests() const {
   return requests_;
 }
 
-int64_t fake_llm_server::push_telegram_message(const std::string& message) {
-  int64_t id;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    id = telegram_next_++;
-    telegram_updates_.emplace_back(id, "{\"update_id\":" + std::to_string(id) +
-                                           ",\"message\":" + message + "}");
-  }
-  telegram_cv_.notify_all();
-  return id;
-}
-
-bool fake_llm_server::answer_telegram(int fd, const request& req) {
-  auto reply = [&](const std::string& status, const std::string& body) {
-    return send_all(fd, "HTTP/1.1 " + status +
-                            "\r\nContent-Type: application/json\r\nContent-Length: " +
-                            std::to_string(body.size()) + "\r\n\r\n" + body);
-  };
-  auto prefix = std::string{"/tg/bot"} + telegram_token + "/";
-  if (req.path.rfind(prefix, 0) != 0)
-    return reply("401 Unauthorized",
-                 R"({"ok":false,"error_code":401,"description":"Unauthorized"})");
-  auto method = req.path.substr(prefix.size());
-  auto doc = protocol::parse_json(req.body);
-  if (method == "getMe")
-    return reply("200 OK", R"({"ok":true,"result":{"id":777,"is_bot":true,"first_name":"Fake",)"
-                           R"("username":"fake_bot"}})");
-  if (method == "getUpdates") {
-    int64_t offset = 0;
-    int64_t timeout = 0;
-    if (doc && doc->is_object()) {
-      if (auto o = doc->find("offset"); o && o->is_integer())
-        offset = o->as_int();
-      if (auto t = doc->find("timeout"); t && t->is_integer())
-        timeout = t->as_int();
-    }
-    std::string out = R"({"ok":true,"result":[)";
-    {
-      std::unique_lock<std::mutex> lock{mtx_};
-      auto any = [&] {
-        return stopping_ || std::any_of(telegram_updates_.begin(), telegram_updates_.end(),
-                                        [&](auto& u) { return u.first >= offset; });
-      };
-      // Long polling, as the real API: answered when an update comes or at the timeout.
-      telegram_cv_.wait_for(lock, std::chrono::seconds(std::min<int64_t>(timeout, 30)), any);
-      bool first = true;
-      for (auto& [id, u] : telegram_updates_)
-        if (id >= offset) {
-          out += (first ? "" : ",") + u;
-          first = false;
-        }
-    }
-    return reply("200 OK", out + "]}");
-  }
-  if (method == "editMessageText")
-    return reply("200 OK", R"({"ok":true,"result":{"message_id":1,"date":0,)"
-                           R"("chat":{"id":0,"type":"private"}}})");
-  if (method == "sendMessage") {
-    int64_t n;
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      n = ++telegram_sent_;
-    }
-    return reply("200 OK", R"({"ok":true,"result":{"message_id":)" + std::to_string(5000 + n) +
-                               R"(,"date":0,"chat":{"id":0,"type":"private"}}})");
-  }
-  return reply("404 Not Found", R"({"ok":false,"error_code":404,"description":"Not Found"})");
-}
-
 void fake_llm_server::accept_loop() {
   while (!stopping_) {
     int fd = ::accept(listen_fd_, nullptr, nullptr);
@@ -451,10 +389,8 @@ bool fake_llm_server::answer_embeddings(int fd, const request& req) {
         if (x.is_string())
           inputs.push_back(x.as_string());
   }
-  auto reply = [&](const std::string& status, const std::string& body) {
-    return send_all(fd, "HTTP/1.1 " + status +
-                            "\r\nContent-Type: application/json\r\nContent-Length: " +
-                            std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto reply = [fd](const std::string& status, const std::string& body) {
+    return send_json(fd, status, body);
   };
   if (model == "slow") // 300 ms per request: an ingestion that takes a while
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -557,6 +493,11 @@ void fake_llm_server::serve(int fd) {
         requests_.push_back(req);
       }
 
+      if (req.path.rfind("/slack/api/", 0) == 0) {
+        if (!answer_slack(fd, req))
+          goto done;
+        continue;
+      }
       if (req.path.rfind("/tg/", 0) == 0) {
         if (!answer_telegram(fd, req))
           goto done;
@@ -565,10 +506,8 @@ void fake_llm_server::serve(int fd) {
       if (req.path.rfind("/hook/", 0) == 0) {
         // A user's HTTP plugin: `/hook/echo...` tells what it got, `/hook/fail` answers
         // 500, `/hook/slow` answers after 3 s.
-        auto reply = [&](const std::string& status, const std::string& body) {
-          return send_all(fd, "HTTP/1.1 " + status +
-                                  "\r\nContent-Type: application/json\r\nContent-Length: " +
-                                  std::to_string(body.size()) + "\r\n\r\n" + body);
+        auto reply = [fd](const std::string& status, const std::string& body) {
+          return send_json(fd, status, body);
         };
         bool sent;
         if (req.path.rfind("/hook/fail", 0) == 0) {

@@ -72,11 +72,17 @@ class fake_llm_server {
   int64_t push_telegram_message(const std::string& message);
   static constexpr const char* telegram_token = "123456:TEST-token";
 
+  /// Slack's Web API under `/slack/api/` for the bot token `slack_token` (otherwise
+  /// `invalid_auth`): auth.test (the bot is user `UBOT`), chat.postMessage (channel
+  /// `CGONE`: channel_not_found), chat.update. Events are the test's to sign and send.
+  static constexpr const char* slack_token = "xoxb-test-token";
+
  private:
   void accept_loop();
   void serve(int fd);
   bool answer_embeddings(int fd, const request& req);
   bool answer_telegram(int fd, const request& req);
+  bool answer_slack(int fd, const request& req);
 
   bool record_;
   int listen_fd_ = -1;
@@ -92,6 +98,7 @@ class fake_llm_server {
   std::vector<std::pair<int64_t, std::string>> telegram_updates_; // id, update JSON
   int64_t telegram_next_ = 1;
   int64_t telegram_sent_ = 0;
+  int64_t slack_posted_ = 0;
 };
 
 } // namespace chatagent::test

@@ -1,0 +1,386 @@
+#include "adapters/slack/slack_adapter.hpp"
+
+#include "adapters/adapters.hpp"
+#include "adapters/chat_streams.hpp"
+#include "adapters/live_reply.hpp"
+#include "protocol/chat_json.hpp"
+#include "protocol/error.hpp"
+#include "protocol/form.hpp"
+#include "protocol/json.hpp"
+#include "protocol/time.hpp"
+#include "protocol/validation.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <optional>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+namespace chatagent::adapters {
+
+using namespace protocol;
+
+namespace {
+
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+
+constexpr int64_t max_skew_s = 300;  // a signed request older (or newer) than this is refused
+constexpr size_t max_message = 4000; // Slack's advice for one message's text
+
+struct settings {
+  std::string api; // the Web API's root
+  std::string token;
+  std::string signing_secret;
+  std::string prefix;
+  bool per_user = false;
+};
+
+struct adapter_state {
+  adapter_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
+  chat_streams streams;
+  recent_events seen;
+  std::string self_id; // the bot's user id (auth.test)
+  int failures = 0;    // consecutive failed auth.test calls
+};
+
+/// `hello_atom`: asks auth.test (again); `stream_event`: a piece of an answer of a
+/// conversation it subscribed to.
+using slack_actor = adapter_actor::extend<caf::reacts_to<hello_atom>, caf::reacts_to<stream_event>>;
+
+caf::error refuse(errc code, const std::string& message) {
+  return api_error(code, message);
+}
+
+/// Slack escapes `&`, `<` and `>` in message text (`<@U123>` is markup).
+std::string unescape(std::string text) {
+  static constexpr std::pair<std::string_view, std::string_view> entities[] = {
+      {"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}};
+  for (auto [from, to] : entities)
+    for (size_t p = 0; (p = text.find(from, p)) != std::string::npos; p += to.size())
+      text.replace(p, from.size(), to);
+  return text;
+}
+
+std::string escape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '&')
+      out += "&amp;";
+    else if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else
+      out.push_back(c);
+  }
+  return out;
+}
+
+std::string trim_front(std::string text) {
+  auto p = text.find_first_not_of(" \n\t");
+  return p == std::string::npos ? std::string{} : text.substr(p);
+}
+
+/// The Web API's answer when it says `"ok": true`.
+std::optional<json_value> ok_answer(const outbound_response& res) {
+  auto doc = parse_json(res.body);
+  if (res.status != 200 || !doc || !doc->is_object())
+    return std::nullopt;
+  auto v = doc->find("ok");
+  if (v == nullptr || !v->is_bool() || !v->as_bool())
+    return std::nullopt;
+  return std::move(*doc);
+}
+
+/// Why a Web API call failed.
+std::string failure(const outbound_response& res) {
+  if (res.status == 0)
+    return res.error;
+  auto doc = parse_json(res.body);
+  if (res.status == 200 && doc && doc->is_object())
+    return scalar_text(doc->find("error"));
+  return "HTTP " + std::to_string(res.status);
+}
+
+slack_actor::behavior_type adapter_impl(slack_actor::stateful_pointer<adapter_state> self, bot b,
+                                        settings cfg, platform_services services) {
+  auto call = [cfg](const std::string& method, std::string body) {
+    outbound_request r;
+    r.method = "POST";
+    r.url = cfg.api + "/" + method;
+    r.headers = {"Content-Type: application/json; charset=utf-8",
+                 "Authorization: Bearer " + cfg.token};
+    r.body = std::move(body);
+    r.timeout_ms = 15000;
+    return r;
+  };
+  // An answer in `channel` (in thread `thread`, empty: none): posted with its first piece,
+  // then updated as it grows.
+  auto reply_in = [self, b, services, call](const std::string& channel, const std::string& thread) {
+    reply_surface s;
+    s.max_bytes = max_message;
+    s.post = [call, channel, thread](const std::string& text, size_t) {
+      json_writer w;
+      w.begin_object().member("channel", channel).member("text", escape(text));
+      if (!thread.empty())
+        w.member("thread_ts", thread);
+      w.end_object();
+      return call("chat.postMessage", w.take());
+    };
+    s.posted_id = [](const outbound_response& res) {
+      auto doc = ok_answer(res);
+      return doc ? scalar_text(doc->find("ts")) : std::string{};
+    };
+    s.edit = [call, channel](const std::string& ts, const std::string& text) {
+      json_writer w;
+      w.begin_object()
+          .member("channel", channel)
+          .member("ts", ts)
+          .member("text", escape(text))
+          .end_object();
+      return call("chat.update", w.take());
+    };
+    s.failed = [bots = services.bots, id = b.id](const std::string&) {
+      caf::anon_send(bots, activity_atom::value, id, int64_t{0}, int64_t{1});
+    };
+    return spawn_live_reply(self->system(), services.http, std::move(s));
+  };
+  auto help = [b, cfg] {
+    return "I'm " + b.name + ". Message me directly, or mention me in a channel" +
+           (cfg.prefix.empty() ? std::string{} : " (or start with " + cfg.prefix + ")") +
+           ", and I answer. /reset starts a new conversation, /help shows this.";
+  };
+  auto draft_for = [b, cfg](const std::string& channel, const std::string& user, bool group) {
+    conversation draft;
+    draft.bot = b.id;
+    draft.platform = "slack";
+    draft.platform_chat_id = session_chat_id(channel, user, group, cfg.per_user);
+    draft.title = group ? "Slack channel " + channel + (cfg.per_user ? " (" + user + ")" : "")
+                        : "Slack: " + user;
+    return draft;
+  };
+  // A slash command (form-encoded): /help and /reset are answered to the user alone;
+  // another command's text is a question answered in the channel.
+  auto on_command = [self, b, services, reply_in, help,
+                     draft_for](const std::string& body) -> caf::result<platform_ack> {
+    auto form = parse_form(body);
+    auto command = form_value(form, "command");
+    auto text = trim_front(form_value(form, "text"));
+    auto channel = form_value(form, "channel_id");
+    auto user = form_value(form, "user_id");
+    if (command.empty() || channel.empty())
+      return refuse(errc::validation_error, "a slash command needs command and channel_id");
+    auto ephemeral = [](const std::string& said) {
+      json_writer w;
+      w.begin_object().member("response_type", "ephemeral").member("text", said).end_object();
+      return platform_ack{200, w.take()};
+    };
+    bool group = !channel.starts_with("D"); // D…: a direct message channel
+    if (command == "/help")
+      return ephemeral(help());
+    if (command == "/reset") {
+      self->state.streams.reset(self, services, b.owner, draft_for(channel, user, group),
+                                reply_in(channel, {}),
+                                "Done: the next message starts a new "
+                                "conversation.");
+      return ephemeral("Starting over…");
+    }
+    if (text.empty())
+      return ephemeral("Ask a question after " + command + ", or try /help.");
+    message_draft m;
+    m.content = text;
+    json_writer meta;
+    meta.begin_object()
+        .member("platform", "slack")
+        .member("slack_command", command)
+        .member("platform_user_id", user)
+        .member("platform_user_name", form_value(form, "user_name"))
+        .end_object();
+    m.metadata = meta.take();
+    self->state.streams.ask(self, services, b.owner, draft_for(channel, user, group), std::move(m),
+                            reply_in(channel, {}));
+    json_writer w;
+    w.begin_object().member("response_type", "in_channel").end_object();
+    return platform_ack{200, w.take()};
+  };
+  // One event of an `event_callback`.
+  auto on_event = [self, b, cfg, services, reply_in, help, draft_for](const json_value& ev,
+                                                                      const std::string& event_id) {
+    auto type = scalar_text(ev.find("type"));
+    if (type != "message" && type != "app_mention")
+      return;
+    if (ev.find("bot_id") || ev.find("subtype"))
+      return; // bots (itself included), edits, joins...: not questions
+    auto& st = self->state;
+    auto user = scalar_text(ev.find("user"));
+    auto channel = scalar_text(ev.find("channel"));
+    auto text = unescape(scalar_text(ev.find("text")));
+    if (user.empty() || channel.empty() || user == st.self_id)
+      return;
+    auto mention = st.self_id.empty() ? std::string{} : "<@" + st.self_id + ">";
+    bool direct = scalar_text(ev.find("channel_type")) == "im";
+    bool mentioned = !mention.empty() && text.find(mention) != std::string::npos;
+    bool prefixed = !cfg.prefix.empty() && text.starts_with(cfg.prefix);
+    if (type == "message" && !direct) {
+      // In channels a mention comes as `app_mention` (answered there); a prefix here.
+      if (!prefixed || mentioned)
+        return;
+    }
+    if (prefixed)
+      text.erase(0, cfg.prefix.size());
+    if (!mention.empty())
+      for (size_t p; (p = text.find(mention)) != std::string::npos;)
+        text.erase(p, mention.size());
+    text = trim_front(std::move(text));
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\n'))
+      text.pop_back();
+    if (text.empty())
+      return;
+    // In channels the answer goes to the message's thread; in direct messages, to the
+    // thread only when the question was asked in one.
+    auto thread = scalar_text(ev.find("thread_ts"));
+    if (thread.empty() && !direct)
+      thread = scalar_text(ev.find("ts"));
+    auto draft = draft_for(channel, user, !direct);
+    if (text == "/help" || text == "help") {
+      self->send(reply_in(channel, thread), finish_atom::value, help());
+      return;
+    }
+    if (text == "/reset") {
+      st.streams.reset(self, services, b.owner, std::move(draft), reply_in(channel, thread),
+                       "Done: let's start over.");
+      return;
+    }
+    json_writer meta;
+    meta.begin_object()
+        .member("platform", "slack")
+        .member("event_id", event_id)
+        .member("slack_ts", scalar_text(ev.find("ts")))
+        .member("platform_user_id", user)
+        .end_object();
+    message_draft m;
+    m.content = text;
+    m.metadata = meta.take();
+    if (m.content.size() > chat_limits::content_max)
+      m.content.resize(chat_limits::content_max); // Slack's own limit is 40,000 characters
+    st.streams.ask(self, services, b.owner, std::move(draft), std::move(m),
+                   reply_in(channel, thread));
+  };
+  self->send(self, hello_atom::value);
+  return {
+      [self, cfg, on_command, on_event](inbound_atom,
+                                        const platform_event& ev) -> caf::result<platform_ack> {
+        auto ts = find_header(ev, "X-Slack-Request-Timestamp");
+        auto sig = find_header(ev, "X-Slack-Signature");
+        if (ts == nullptr || sig == nullptr)
+          return refuse(errc::unauthorized,
+                        "X-Slack-Request-Timestamp and X-Slack-Signature are required");
+        int64_t when = 0;
+        auto [end, ec] = std::from_chars(ts->data(), ts->data() + ts->size(), when);
+        if (ec != std::errc{} || end != ts->data() + ts->size() ||
+            std::abs(now_ms() / 1000 - when) > max_skew_s)
+          return refuse(errc::unauthorized,
+                        "X-Slack-Request-Timestamp must be the current unix time (within 5 "
+                        "minutes)");
+        if (!same_secret(*sig, slack_signature(cfg.signing_secret, *ts, ev.body)))
+          return refuse(errc::unauthorized, "the X-Slack-Signature does not match the body");
+        auto body = std::string_view{ev.body};
+        auto first = body.find_first_not_of(" \t\r\n");
+        if (first == std::string_view::npos || body[first] != '{')
+          return on_command(ev.body);
+        auto doc = parse_json(ev.body);
+        if (!doc || !doc->is_object())
+          return refuse(errc::validation_error, "the event must be a JSON object");
+        auto type = scalar_text(doc->find("type"));
+        if (type == "url_verification") {
+          json_writer w;
+          w.begin_object().member("challenge", scalar_text(doc->find("challenge"))).end_object();
+          return platform_ack{200, w.take()};
+        }
+        if (type != "event_callback")
+          return platform_ack{200, "{}"};
+        auto event_id = scalar_text(doc->find("event_id"));
+        auto event = doc->find("event");
+        if (event_id.empty() || event == nullptr || !event->is_object())
+          return refuse(errc::validation_error, "an event_callback needs event_id and event");
+        if (self->state.seen.first_time(event_id))
+          on_event(*event, event_id);
+        return platform_ack{200, "{}"};
+      },
+      [self, services](stream_event& ev) { self->state.streams.on_event(self, services, ev); },
+      [self, b, services, call](hello_atom) {
+        self->request(services.http, caf::infinite, fetch_atom::value, call("auth.test", "{}"))
+            .then(
+                [self, b, services](outbound_response& res) {
+                  auto& st = self->state;
+                  if (auto doc = ok_answer(res)) {
+                    st.self_id = scalar_text(doc->find("user_id"));
+                    st.failures = 0;
+                    self->send(services.bots, online_atom::value, b.id, true);
+                    return;
+                  }
+                  ++st.failures;
+                  self->send(services.bots, online_atom::value, b.id, false);
+                  self->send(services.bots, activity_atom::value, b.id, int64_t{0}, int64_t{1});
+                  spdlog::warn("slack bot {}: auth.test failed ({}), retrying", b.id.value,
+                               failure(res));
+                  self->delayed_send(self,
+                                     std::chrono::milliseconds(std::min<int64_t>(
+                                         300000, 1000LL << std::min(st.failures, 9))),
+                                     hello_atom::value);
+                },
+                [self](caf::error&) {
+                  self->delayed_send(self, std::chrono::seconds(30), hello_atom::value);
+                });
+      },
+  };
+}
+
+} // namespace
+
+std::string slack_signature(std::string_view signing_secret, std::string_view timestamp,
+                            std::string_view body) {
+  return "v0=" + hmac_sha256_hex(signing_secret, {"v0:", timestamp, ":", body});
+}
+
+caf::expected<adapter_actor> spawn_slack_adapter(caf::actor_system& sys, const bot& b,
+                                                 const platform_services& services) {
+  auto doc = parse_json(b.platform_config);
+  if (!doc || !doc->is_object())
+    return api_error(errc::validation_error, "platform_config must be a JSON object",
+                     "platform_config", "invalid");
+  settings cfg;
+  cfg.token = scalar_text(doc->find("bot_token"));
+  cfg.signing_secret = scalar_text(doc->find("signing_secret"));
+  cfg.prefix = scalar_text(doc->find("prefix"));
+  cfg.api = scalar_text(doc->find("api_base_url"));
+  if (cfg.api.empty())
+    cfg.api = "https://slack.com/api";
+  while (!cfg.api.empty() && cfg.api.back() == '/')
+    cfg.api.pop_back();
+  if (cfg.token.empty() || cfg.token.find_first_of(" \r\n") != std::string::npos)
+    return api_error(errc::validation_error,
+                     "platform_config.bot_token must be the app's Bot User OAuth Token (xoxb-…)",
+                     "platform_config.bot_token", "required");
+  if (cfg.signing_secret.empty())
+    return api_error(errc::validation_error,
+                     "platform_config.signing_secret must be the app's Signing Secret (Basic "
+                     "Information page): it proves events come from Slack",
+                     "platform_config.signing_secret", "required");
+  if (auto why = check_http_url(cfg.api); !why.empty())
+    return api_error(errc::validation_error, "platform_config.api_base_url " + why,
+                     "platform_config.api_base_url", "invalid");
+  auto scope = per_user_scope(*doc);
+  if (!scope)
+    return std::move(scope.error());
+  cfg.per_user = *scope;
+  return sys.spawn(adapter_impl, b, cfg, services);
+}
+
+} // namespace chatagent::adapters

@@ -1,0 +1,110 @@
+// The fake IM platforms of fake_llm_server: the Telegram Bot API and Slack's Web API.
+
+#include "protocol/json.hpp"
+#include "support/fake_llm_server.hpp"
+#include "support/fake_wire.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace chatagent::test {
+
+int64_t fake_llm_server::push_telegram_message(const std::string& message) {
+  int64_t id;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    id = telegram_next_++;
+    telegram_updates_.emplace_back(id, "{\"update_id\":" + std::to_string(id) +
+                                           ",\"message\":" + message + "}");
+  }
+  telegram_cv_.notify_all();
+  return id;
+}
+
+bool fake_llm_server::answer_telegram(int fd, const request& req) {
+  auto reply = [fd](const std::string& status, const std::string& body) {
+    return send_json(fd, status, body);
+  };
+  auto prefix = std::string{"/tg/bot"} + telegram_token + "/";
+  if (req.path.rfind(prefix, 0) != 0)
+    return reply("401 Unauthorized",
+                 R"({"ok":false,"error_code":401,"description":"Unauthorized"})");
+  auto method = req.path.substr(prefix.size());
+  auto doc = protocol::parse_json(req.body);
+  if (method == "getMe")
+    return reply("200 OK", R"({"ok":true,"result":{"id":777,"is_bot":true,"first_name":"Fake",)"
+                           R"("username":"fake_bot"}})");
+  if (method == "getUpdates") {
+    int64_t offset = 0;
+    int64_t timeout = 0;
+    if (doc && doc->is_object()) {
+      if (auto o = doc->find("offset"); o && o->is_integer())
+        offset = o->as_int();
+      if (auto t = doc->find("timeout"); t && t->is_integer())
+        timeout = t->as_int();
+    }
+    std::string out = R"({"ok":true,"result":[)";
+    {
+      std::unique_lock<std::mutex> lock{mtx_};
+      auto any = [&] {
+        return stopping_ || std::any_of(telegram_updates_.begin(), telegram_updates_.end(),
+                                        [&](auto& u) { return u.first >= offset; });
+      };
+      // Long polling, as the real API: answered when an update comes or at the timeout.
+      telegram_cv_.wait_for(lock, std::chrono::seconds(std::min<int64_t>(timeout, 30)), any);
+      bool first = true;
+      for (auto& [id, u] : telegram_updates_)
+        if (id >= offset) {
+          out += (first ? "" : ",") + u;
+          first = false;
+        }
+    }
+    return reply("200 OK", out + "]}");
+  }
+  if (method == "editMessageText")
+    return reply("200 OK", R"({"ok":true,"result":{"message_id":1,"date":0,)"
+                           R"("chat":{"id":0,"type":"private"}}})");
+  if (method == "sendMessage") {
+    int64_t n;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      n = ++telegram_sent_;
+    }
+    return reply("200 OK", R"({"ok":true,"result":{"message_id":)" + std::to_string(5000 + n) +
+                               R"(,"date":0,"chat":{"id":0,"type":"private"}}})");
+  }
+  return reply("404 Not Found", R"({"ok":false,"error_code":404,"description":"Not Found"})");
+}
+
+/// Slack's Web API under `/slack/api/<method>`: answers HTTP 200 with `"ok"` as Slack does.
+bool fake_llm_server::answer_slack(int fd, const request& req) {
+  auto reply = [fd](const std::string& body) { return send_json(fd, "200 OK", body); };
+  auto auth = req.headers.find("authorization");
+  if (auth == req.headers.end() || auth->second != std::string{"Bearer "} + slack_token)
+    return reply(R"({"ok":false,"error":"invalid_auth"})");
+  auto method = req.path.substr(std::string{"/slack/api/"}.size());
+  auto doc = protocol::parse_json(req.body);
+  auto field = [&](const char* name) {
+    const protocol::json_value* v = doc && doc->is_object() ? doc->find(name) : nullptr;
+    return v && v->is_string() ? v->as_string() : std::string{};
+  };
+  if (method == "auth.test")
+    return reply(R"({"ok":true,"url":"https://fake.slack.com/","team":"Fake","user":"chatbot",)"
+                 R"("team_id":"T0001","user_id":"UBOT","bot_id":"BBOT"})");
+  if (method == "chat.postMessage" || method == "chat.update") {
+    auto channel = field("channel");
+    if (channel.empty() || field("text").empty())
+      return reply(R"({"ok":false,"error":"no_text"})");
+    if (channel == "CGONE")
+      return reply(R"({"ok":false,"error":"channel_not_found"})");
+    std::string ts = field("ts");
+    if (method == "chat.postMessage") {
+      std::lock_guard<std::mutex> guard{mtx_};
+      ts = "1700000000." + std::to_string(100000 + ++slack_posted_);
+    }
+    return reply(R"({"ok":true,"channel":")" + channel + R"(","ts":")" + ts + R"("})");
+  }
+  return reply(R"({"ok":false,"error":"unknown_method"})");
+}
+
+} // namespace chatagent::test
