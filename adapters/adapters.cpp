@@ -1,5 +1,6 @@
 #include "adapters/adapters.hpp"
 
+#include "adapters/onebot/onebot_adapter.hpp"
 #include "adapters/slack/slack_adapter.hpp"
 #include "adapters/telegram/telegram_adapter.hpp"
 #include "adapters/webhook/webhook_adapter.hpp"
@@ -84,6 +85,8 @@ adapter_factory make_adapter_factory() {
       return spawn_telegram_adapter(sys, b, services);
     if (b.platform_type == "slack")
       return spawn_slack_adapter(sys, b, services);
+    if (b.platform_type == "onebot" || b.platform_type == "qq")
+      return spawn_onebot_adapter(sys, b, services);
     // Not connected yet: the bot runs (the API can use it) but stays offline.
     spdlog::warn("bot {}: the {} platform has no adapter in this version yet; the bot runs "
                  "offline",

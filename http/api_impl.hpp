@@ -725,6 +725,9 @@ struct api::impl {
   // -- WebSocket (ws_routes.cpp) ------------------------------------------------
 
   void upgrade(api_request req, std::shared_ptr<ws_outlet> outlet, upgrade_responder done);
+  /// A platform connects to bot `bot` over WebSocket (`/api/v1/webhooks/{bot_id}`).
+  void platform_upgrade(const call_ptr& c, bot_id bot, std::shared_ptr<ws_outlet> outlet,
+                        upgrade_responder done);
   void spawn_hubs(size_t n);
 
   // -- bots and conversations (chat_routes.cpp) ---------------------------------

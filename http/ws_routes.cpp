@@ -10,6 +10,8 @@
 
 #include <unordered_map>
 
+#include <caf/typed_event_based_actor.hpp>
+
 namespace chatagent::http::detail {
 
 /// A client of conversation `conv` joins its hub; `admit` runs once the conversation
@@ -279,7 +281,81 @@ class inlet : public ws_inlet {
   conversation_id conv_;
 };
 
+/// A platform's WebSocket connection as an actor its adapter can send frames to.
+platform_peer_actor::behavior_type peer_impl(platform_peer_actor::pointer self,
+                                             std::weak_ptr<ws_outlet> outlet) {
+  return {
+      [outlet](frame_atom, std::string& text) {
+        if (auto o = outlet.lock())
+          o->send(std::move(text));
+      },
+      [self, outlet](hangup_atom, std::string& reason) {
+        if (auto o = outlet.lock())
+          o->close(std::move(reason));
+        self->quit();
+      },
+  };
+}
+
+/// The API's side of a platform's connection: its frames go to the bot's adapter.
+class platform_inlet : public ws_inlet {
+ public:
+  platform_inlet(bot_manager_actor bots, bot_id bot, platform_peer_actor peer)
+      : bots_(std::move(bots)), bot_(std::move(bot)), peer_(std::move(peer)) {}
+
+  void on_text(std::string text) override { forward(platform_event::ws_text, std::move(text)); }
+
+  void on_close() override {
+    forward(platform_event::ws_close, {});
+    caf::anon_send_exit(peer_, caf::exit_reason::normal);
+  }
+
+ private:
+  void forward(platform_event::kind_t kind, std::string body) {
+    platform_event ev;
+    ev.kind = kind;
+    ev.body = std::move(body);
+    ev.peer = peer_;
+    caf::anon_send(bots_, inbound_atom::value, bot_, std::move(ev));
+  }
+
+  bot_manager_actor bots_;
+  bot_id bot_;
+  platform_peer_actor peer_;
+};
+
 } // namespace
+
+void api::impl::platform_upgrade(const call_ptr& c, bot_id bot, std::shared_ptr<ws_outlet> outlet,
+                                 upgrade_responder done) {
+  // The bot's adapter decides (it checks the platform's credentials in the headers).
+  auto peer = sys.spawn(peer_impl, std::weak_ptr<ws_outlet>{outlet});
+  platform_event ev;
+  ev.kind = platform_event::ws_open;
+  ev.headers = c->req.headers;
+  ev.peer = peer;
+  in_actor(c, [this, c, bot, peer, ev = std::move(ev),
+               done = std::move(done)](caf::event_based_actor* self) mutable {
+    self->request(bots, caf::infinite, inbound_atom::value, bot, std::move(ev))
+        .then(
+            [this, c, bot, peer, done](platform_ack& ack) {
+              if (ack.status != 101) {
+                caf::anon_send_exit(peer, caf::exit_reason::normal);
+                finish(c, static_cast<unsigned>(ack.status), ack.body);
+                return;
+              }
+              if (c->answered.exchange(true)) { // the deadline refused it meanwhile
+                caf::anon_send_exit(peer, caf::exit_reason::normal);
+                return;
+              }
+              done(std::nullopt, std::make_shared<platform_inlet>(bots, bot, peer));
+            },
+            [this, c, peer](caf::error& err) {
+              caf::anon_send_exit(peer, caf::exit_reason::normal);
+              fail(c, err);
+            });
+  });
+}
 
 void api::impl::spawn_hubs(size_t n) {
   for (size_t i = 0; i < n; ++i)
@@ -300,6 +376,11 @@ void api::impl::upgrade(api_request req, std::shared_ptr<ws_outlet> outlet,
     return;
   }
   auto segments = split_path(c->req.target);
+  if (segments.size() == 4 && segments[0] == "api" && segments[1] == "v1" &&
+      segments[2] == "webhooks") {
+    platform_upgrade(c, bot_id{std::string{segments[3]}}, std::move(outlet), std::move(done));
+    return;
+  }
   if (segments.size() != 5 || segments[0] != "api" || segments[1] != "v1" || segments[2] != "ws" ||
       segments[3] != "conversations") {
     fail(c, errc::not_found, "no WebSocket endpoint here; use /api/v1/ws/conversations/{id}");

@@ -3,9 +3,11 @@
 #include "integration/fixture.hpp"
 #include "protocol/json.hpp"
 #include "support/fake_llm_server.hpp"
+#include "support/ws_client.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <thread>
 
 using namespace chatagent::test;
@@ -608,4 +610,136 @@ TEST_F(slack_platform_test, a_refused_token_or_missing_secret_is_reported) {
   auto status = get("/api/v1/bots/" + bot + "/status", token).json();
   EXPECT_TRUE(json_at(status, "is_running")->as_bool());
   EXPECT_GE(json_int(status, "error_count"), 1);
+}
+
+namespace {
+
+constexpr const char* onebot_token = "onebot-access-token";
+
+class onebot_platform_test : public webhook_platform_test {
+ protected:
+  std::string onebot_bot(const std::string& token, const std::string& extra = "") {
+    auto bot = create_bot(token, R"({"name":"QQ bot","platform_type":"onebot",
+        "platform_config":{"access_token":")" +
+                                     std::string{onebot_token} + "\"" + extra + R"(},
+        "llm_config":{"provider":"openai_compatible","base_url":")" +
+                                     fake.url("/v1") + R"(","model":"m"}})");
+    auto res = post("/api/v1/bots/" + bot + "/start", "", token);
+    EXPECT_EQ(res.status, 200) << res.body;
+    return bot;
+  }
+
+  /// The implementation (NapCat, Lagrange...) connecting as a reverse WebSocket.
+  std::unique_ptr<ws_client> connect(const std::string& bot,
+                                     const std::string& access = onebot_token) {
+    return std::make_unique<ws_client>(server->port(), "/api/v1/webhooks/" + bot, 0,
+                                       std::vector<std::string>{"Authorization: Bearer " + access,
+                                                                "X-Self-ID: 10001",
+                                                                "X-Client-Role: Universal"});
+  }
+
+  /// The next action the bot sends; answered as the implementation does.
+  chatagent::protocol::json_value next_action(ws_client& ws, int64_t message_id = 900) {
+    auto frame = ws.next_text(5000);
+    if (!frame)
+      return {};
+    auto doc = chatagent::protocol::parse_json(*frame);
+    if (!doc)
+      return {};
+    ws.send_text(R"({"status":"ok","retcode":0,"data":{"message_id":)" +
+                 std::to_string(message_id) + R"(},"echo":")" + json_string(*doc, "echo") + "\"}");
+    return std::move(*doc);
+  }
+
+  static std::string message_event(const std::string& type, int64_t id, const std::string& message,
+                                   int64_t group = 0) {
+    return R"({"time":1700000000,"self_id":10001,"post_type":"message","message_type":")" + type +
+           R"(","sub_type":"normal","message_id":)" + std::to_string(id) + R"(,"user_id":20002,)" +
+           (group != 0 ? R"("group_id":)" + std::to_string(group) + "," : std::string{}) +
+           R"("message":)" + message +
+           R"(,"raw_message":"","font":0,"sender":{"user_id":20002,"nickname":"Li","card":""}})";
+  }
+};
+
+} // namespace
+
+TEST_F(onebot_platform_test, a_reverse_websocket_receives_messages_and_sends_answers) {
+  auto token = register_user("alice");
+  auto bot = onebot_bot(token);
+  auto online = [&] {
+    return json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool();
+  };
+  EXPECT_FALSE(online()); // until the implementation connects
+
+  // A wrong access token is refused at the handshake.
+  auto intruder = connect(bot, "wrong-token");
+  EXPECT_EQ(intruder->status(), 401);
+
+  auto ws = connect(bot);
+  ASSERT_EQ(ws->status(), 101) << ws->refusal();
+  EXPECT_TRUE(online());
+  ws->send_text(R"({"time":1700000000,"self_id":10001,"post_type":"meta_event",
+      "meta_event_type":"lifecycle","sub_type":"connect"})");
+
+  // A private message (array form) → send_private_msg with the whole answer.
+  ws->send_text(message_event("private", 1, R"([{"type":"text","data":{"text":"hello qq"}}])"));
+  auto action = next_action(*ws);
+  EXPECT_EQ(json_string(action, "action"), "send_private_msg");
+  EXPECT_EQ(json_at(action, "params.user_id")->as_int(), 20002);
+  EXPECT_EQ(json_string(action, "params.message.0.type"), "text");
+  EXPECT_EQ(json_string(action, "params.message.0.data.text"), "Echo: hello qq");
+
+  // In a group (CQ-code form): only when @-mentioned; the answer replies to the message.
+  ws->send_text(message_event("group", 2, R"("lunch anyone?")", 30003));
+  ws->send_text(message_event("group", 3, R"("[CQ:at,qq=10001] what is up")", 30003));
+  action = next_action(*ws);
+  EXPECT_EQ(json_string(action, "action"), "send_group_msg");
+  EXPECT_EQ(json_at(action, "params.group_id")->as_int(), 30003);
+  EXPECT_EQ(json_string(action, "params.message.0.type"), "reply");
+  EXPECT_EQ(json_string(action, "params.message.0.data.id"), "3");
+  EXPECT_EQ(json_string(action, "params.message.1.data.text"), "Echo: what is up");
+
+  // Delivered again (the same message id): not answered twice; /help answers at once.
+  ws->send_text(message_event("group", 3, R"("[CQ:at,qq=10001] what is up")", 30003));
+  ws->send_text(message_event("private", 4, R"("/help")"));
+  action = next_action(*ws);
+  EXPECT_EQ(json_string(action, "action"), "send_private_msg");
+  EXPECT_NE(json_string(action, "params.message.0.data.text").find("/reset"), std::string::npos);
+
+  auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
+  std::vector<std::string> chats;
+  for (auto& c : json_at(list, "conversations")->as_array()) {
+    EXPECT_EQ(json_string(c, "platform"), "onebot");
+    chats.push_back(json_string(c, "platform_chat_id"));
+  }
+  std::sort(chats.begin(), chats.end());
+  EXPECT_EQ(chats, (std::vector<std::string>{"group:30003", "private:20002"}));
+
+  // The connection drops: offline, counted; the implementation reconnects.
+  ws.reset();
+  bool still = true;
+  for (int i = 0; i < 200 && still; ++i) {
+    still = online();
+    if (still)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_FALSE(still);
+  EXPECT_GE(json_int(get("/api/v1/bots/" + bot + "/status", token).json(), "error_count"), 1);
+  ws = connect(bot);
+  ASSERT_EQ(ws->status(), 101);
+  ws->send_text(message_event("private", 5, R"("back")"));
+  EXPECT_EQ(json_string(next_action(*ws), "params.message.0.data.text"), "Echo: back");
+}
+
+TEST_F(onebot_platform_test, configuration_is_checked_at_start) {
+  auto token = register_user("alice");
+  auto bot = create_bot(token, R"({"name":"q","platform_type":"onebot"})");
+  auto res = post("/api/v1/bots/" + bot + "/start", "", token);
+  expect_error(res, 400, "VALIDATION_ERROR");
+  EXPECT_EQ(json_string(res.json(), "error.details.field"), "platform_config.access_token");
+  // A stopped bot refuses the connection.
+  bot = create_bot(token, R"({"name":"q","platform_type":"onebot",
+      "platform_config":{"access_token":"onebot-access-token"}})");
+  auto ws = connect(bot);
+  EXPECT_EQ(ws->status(), 503) << ws->refusal();
 }

@@ -12,7 +12,8 @@
 
 namespace chatagent::test {
 
-ws_client::ws_client(uint16_t port, const std::string& target, int receive_buffer) {
+ws_client::ws_client(uint16_t port, const std::string& target, int receive_buffer,
+                     const std::vector<std::string>& headers) {
   fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   if (receive_buffer > 0)
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
@@ -24,10 +25,12 @@ ws_client::ws_client(uint16_t port, const std::string& target, int receive_buffe
     return;
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  std::string req =
-      "GET " + target +
-      " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  std::string req = "GET " + target +
+                    " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+  for (auto& h : headers)
+    req += h + "\r\n";
+  req += "\r\n";
   if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
     return;
   // The response head, then a body if the upgrade was refused.

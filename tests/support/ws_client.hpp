@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace chatagent::test {
 
@@ -10,9 +11,11 @@ namespace chatagent::test {
 /// the handshake, masked text frames out, text/close frames in.
 class ws_client {
  public:
-  /// Connects and sends the upgrade request for `target` (path and query). A non-zero
-  /// `receive_buffer` shrinks the socket's receive buffer (a client that reads slowly).
-  ws_client(uint16_t port, const std::string& target, int receive_buffer = 0);
+  /// Connects and sends the upgrade request for `target` (path and query) with the extra
+  /// `headers` ("Name: value"). A non-zero `receive_buffer` shrinks the socket's receive
+  /// buffer (a client that reads slowly).
+  ws_client(uint16_t port, const std::string& target, int receive_buffer = 0,
+            const std::vector<std::string>& headers = {});
   ~ws_client();
   ws_client(const ws_client&) = delete;
   ws_client& operator=(const ws_client&) = delete;

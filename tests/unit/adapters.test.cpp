@@ -1,4 +1,6 @@
 #include "adapters/live_reply.hpp"
+#include "adapters/onebot/onebot_adapter.hpp"
+#include "protocol/json.hpp"
 
 #include <gtest/gtest.h>
 
@@ -56,4 +58,34 @@ TEST(split_message, chinese_is_cut_at_punctuation_or_between_characters) {
     joined += p;
   }
   EXPECT_EQ(joined, han);
+}
+
+TEST(onebot_segments, cq_codes_are_parsed_and_unescaped) {
+  using chatagent::adapters::parse_cq_message;
+  auto segs = parse_cq_message("[CQ:reply,id=42][CQ:at,qq=10001] 1 &#91;a&#93; &amp; "
+                               "[CQ:image,file=x.jpg,url=https://q/1&#44;2]tail");
+  ASSERT_EQ(segs.size(), 5u);
+  EXPECT_EQ(segs[0].type, "reply");
+  EXPECT_EQ(segs[0].get("id"), "42");
+  EXPECT_EQ(segs[1].type, "at");
+  EXPECT_EQ(segs[1].get("qq"), "10001");
+  EXPECT_EQ(segs[2].type, "text");
+  EXPECT_EQ(segs[2].get("text"), " 1 [a] & ");
+  EXPECT_EQ(segs[3].type, "image");
+  EXPECT_EQ(segs[3].get("url"), "https://q/1,2");
+  EXPECT_EQ(segs[4].get("text"), "tail");
+  // Not a code: kept as text.
+  segs = parse_cq_message("[CQ:broken");
+  ASSERT_EQ(segs.size(), 1u);
+  EXPECT_EQ(segs[0].get("text"), "[CQ:broken");
+}
+
+TEST(onebot_segments, arrays_of_segments_are_read) {
+  auto doc = chatagent::protocol::parse_json(
+      R"([{"type":"at","data":{"qq":10001}},{"type":"text","data":{"text":" hi"}}])");
+  ASSERT_TRUE(doc);
+  auto segs = chatagent::adapters::onebot_segments(*doc);
+  ASSERT_EQ(segs.size(), 2u);
+  EXPECT_EQ(segs[0].get("qq"), "10001"); // numbers as text
+  EXPECT_EQ(segs[1].get("text"), " hi");
 }
