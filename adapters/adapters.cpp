@@ -74,9 +74,11 @@ caf::expected<bool> per_user_scope(const json_value& config) {
                    "platform_config.conversation_scope", "invalid");
 }
 
-adapter_factory make_adapter_factory() {
-  return [](caf::actor_system& sys, const bot& b,
-            const platform_services& services) -> caf::expected<adapter_actor> {
+adapter_factory make_adapter_factory(ws_dialer_actor websocket) {
+  return [websocket](caf::actor_system& sys, const bot& b,
+                     const platform_services& given) -> caf::expected<adapter_actor> {
+    auto services = given;
+    services.websocket = websocket;
     if (b.platform_type == "web")
       return adapter_actor{};
     if (b.platform_type == "webhook")

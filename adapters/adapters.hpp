@@ -62,8 +62,9 @@ std::string session_chat_id(const std::string& chat, const std::string& user, bo
 /// "user" (in groups, one per user in the chat); true for "user", an error otherwise.
 caf::expected<bool> per_user_scope(const protocol::json_value& config);
 
-/// Starts the adapter of a bot's platform (see `protocol::adapter_factory`). Platforms
+/// Starts the adapter of a bot's platform (see `protocol::adapter_factory`); adapters
+/// that connect to their platform over WebSocket dial through `websocket`. Platforms
 /// without an adapter yet get none: their bots run offline (`is_online` false).
-protocol::adapter_factory make_adapter_factory();
+protocol::adapter_factory make_adapter_factory(protocol::ws_dialer_actor websocket);
 
 } // namespace chatagent::adapters

@@ -7,6 +7,7 @@
 #include "config/config.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
+#include "http/ws_dialer.hpp"
 #include "protocol/type_ids.hpp"
 #include "storage/chat_store.hpp"
 #include "storage/kv_store.hpp"
@@ -98,7 +99,9 @@ int serve(const config::command_line& cli) {
   // connections) may hold sessions until the system is gone, and a session must not
   // outlive the server's io_contexts.
   std::unique_ptr<http::server> server;
+  std::unique_ptr<http::ws_dialer> dialer; // outgoing platform WebSockets: the same
   caf::actor_system sys{caf_cfg};
+  dialer = std::make_unique<http::ws_dialer>(sys);
 
   actors::account_settings accounts_cfg;
   accounts_cfg.hashing.opslimit = static_cast<unsigned long long>(cfg.password_hash_opslimit);
@@ -114,14 +117,16 @@ int serve(const config::command_line& cli) {
   chat_cfg.knowledge_index.approximate_from = static_cast<size_t>(cfg.knowledge_clusters_from);
   chat_cfg.knowledge_index.probes = static_cast<size_t>(cfg.knowledge_cluster_probes);
   auto chat = actors::spawn_chat_services(sys, std::make_shared<storage::chat_store>(*db), chat_cfg,
-                                          adapters::make_adapter_factory());
+                                          adapters::make_adapter_factory(dialer->actor()));
   if (!chat) {
     caf::anon_send_exit(accounts, caf::exit_reason::user_shutdown);
+    dialer->stop();
     return die("cannot load the bots: " + protocol::describe(chat.error()).message);
   }
   auto shutdown_actors = [&] {
     chat->stop();
     caf::anon_send_exit(accounts, caf::exit_reason::user_shutdown);
+    dialer->stop();
   };
 
   if (!cfg.admin_username.empty()) {

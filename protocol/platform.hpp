@@ -66,11 +66,25 @@ using http_client_actor =
 using adapter_actor =
     caf::typed_actor<caf::replies_to<inbound_atom, platform_event>::with<platform_ack>>;
 
+using dial_atom = caf::atom_constant<caf::atom("dial")>;
+
+/// Opens WebSocket connections for adapters whose platform they connect to (Discord's
+/// gateway, a OneBot implementation's forward WebSocket).
+/// - `dial_atom, url, headers, owner` → the connection once its handshake succeeded
+///   (`url` is ws:// or wss://, certificates verified; `headers` are "Name: value"). The
+///   owner gets each text frame as `inbound_atom, platform_event` (`ws_text`, `peer` the
+///   connection) and `ws_close` once when it ends. It ends at `hangup_atom` or when the
+///   owner does.
+using ws_dialer_actor =
+    caf::typed_actor<caf::replies_to<dial_atom, std::string, std::vector<std::string>,
+                                     adapter_actor>::with<platform_peer_actor>>;
+
 /// What adapters work with.
 struct platform_services {
   conversation_manager_actor conversations;
   http_client_actor http;
-  bot_manager_actor bots; // for `online_atom` and `activity_atom` (errors on the platform)
+  bot_manager_actor bots;    // for `online_atom` and `activity_atom` (errors on the platform)
+  ws_dialer_actor websocket; // set by the adapter factory
 };
 
 /// Starts the adapter of `b` (its `platform_type`, `platform_config`); an invalid

@@ -8,7 +8,7 @@ packages=(
   libcaf-dev libboost-dev libboost-system-dev libsimdjson-dev librocksdb-dev
   libfaiss-dev libopenblas-dev libcurl4-openssl-dev libspdlog-dev libfmt-dev
   libssl-dev libsodium-dev libcli11-dev libtomlplusplus-dev
-  libpoppler-cpp-dev libzip-dev tzdata
+  libpoppler-cpp-dev libzip-dev tzdata ca-certificates
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk nginx-light curl
 )

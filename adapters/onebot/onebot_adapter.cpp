@@ -27,28 +27,51 @@ using expire_atom = caf::atom_constant<caf::atom("expire")>;
 constexpr size_t max_message = 3000; // QQ folds longer messages
 
 struct settings {
+  std::string ws_url; // forward WebSocket: the server connects to the implementation
   std::string access_token;
   std::string prefix;
   bool per_user = false;
+};
+
+/// The implementation's connection, hung up when the adapter ends (the bot stopped).
+struct peer_link {
+  platform_peer_actor peer;
+  peer_link() = default;
+  peer_link(const peer_link&) = delete;
+  peer_link& operator=(const peer_link&) = delete;
+  ~peer_link() {
+    if (peer)
+      caf::anon_send(peer, hangup_atom::value, std::string{"the bot stopped"});
+  }
 };
 
 struct adapter_state {
   adapter_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
   chat_streams streams;
   recent_events seen;
-  platform_peer_actor peer; // the implementation's connection, while there is one
-  std::string self_id;      // the bot's QQ number
+  peer_link link; // the implementation's connection, while there is one
+  platform_peer_actor& peer = link.peer;
+  int failures = 0;    // consecutive failed dials (forward WebSocket)
+  std::string self_id; // the bot's QQ number
   std::unordered_map<std::string, caf::typed_response_promise<outbound_response>> pending;
   int64_t next_echo = 0;
 };
 
+using dial_again_atom = caf::atom_constant<caf::atom("redial")>;
+
+/// `dial_again_atom`: connects to the implementation (forward WebSocket);
 /// `fetch_atom, request`: sends action `request.url` with params `request.body` over the
 /// connection and answers with its response frame (so live replies send through it);
 /// `expire_atom, echo`: action `echo` had no response in time; `stream_event`: a piece of
 /// an answer of a conversation it subscribed to.
 using onebot_actor =
     adapter_actor::extend<caf::replies_to<fetch_atom, outbound_request>::with<outbound_response>,
-                          caf::reacts_to<expire_atom, std::string>, caf::reacts_to<stream_event>>;
+                          caf::reacts_to<expire_atom, std::string>, caf::reacts_to<stream_event>,
+                          caf::reacts_to<dial_again_atom>>;
+
+std::chrono::milliseconds backoff(int failures) {
+  return std::chrono::milliseconds(std::min<int64_t>(60000, 500LL << std::min(failures, 7)));
+}
 
 /// Undoes CQ-code escapes (`&#44;` only matters inside codes).
 std::string cq_unescape(std::string_view s) {
@@ -84,7 +107,7 @@ void id_member(json_writer& w, std::string_view key, const std::string& id) {
 onebot_actor::behavior_type adapter_impl(onebot_actor::stateful_pointer<adapter_state> self, bot b,
                                          settings cfg, platform_services services) {
   // The implementation is gone: actions waiting for a response fail.
-  auto disconnected = [self, b, services](bool unexpected) {
+  auto disconnected = [self, b, cfg, services](bool unexpected) {
     auto& st = self->state;
     st.peer = nullptr;
     for (auto& [echo, rp] : st.pending)
@@ -93,6 +116,8 @@ onebot_actor::behavior_type adapter_impl(onebot_actor::stateful_pointer<adapter_
     self->send(services.bots, online_atom::value, b.id, false);
     if (unexpected)
       self->send(services.bots, activity_atom::value, b.id, int64_t{0}, int64_t{1});
+    if (!cfg.ws_url.empty()) // forward: connect again
+      self->delayed_send(self, backoff(st.failures), dial_again_atom::value);
   };
   self->set_down_handler([self, disconnected](caf::down_msg& dm) {
     if (self->state.peer && dm.source == self->state.peer.address())
@@ -235,12 +260,19 @@ onebot_actor::behavior_type adapter_impl(onebot_actor::stateful_pointer<adapter_
     st.streams.ask(self, services, b.owner, std::move(draft), std::move(m), reply);
   };
   self->send(services.bots, online_atom::value, b.id, false); // until it connects
+  if (!cfg.ws_url.empty())
+    self->send(self, dial_again_atom::value);
   return {
       [self, b, cfg, services, disconnected,
        on_message](inbound_atom, platform_event& ev) -> caf::result<platform_ack> {
         auto& st = self->state;
         switch (ev.kind) {
         case platform_event::ws_open: {
+          if (!cfg.ws_url.empty())
+            return api_error(errc::validation_error,
+                             "this OneBot bot connects to its implementation itself "
+                             "(platform_config.ws_url): configure no reverse WebSocket",
+                             "platform_config.ws_url", "forward");
           auto auth = find_header(ev, "Authorization");
           std::string given = auth ? *auth : std::string{};
           for (std::string_view scheme : {"Bearer ", "Token ", "bearer ", "token "})
@@ -329,6 +361,32 @@ onebot_actor::behavior_type adapter_impl(onebot_actor::stateful_pointer<adapter_
         }
       },
       [self, services](stream_event& ev) { self->state.streams.on_event(self, services, ev); },
+      [self, b, cfg, services](dial_again_atom) {
+        if (self->state.peer)
+          return;
+        std::vector<std::string> headers;
+        if (!cfg.access_token.empty())
+          headers.push_back("Authorization: Bearer " + cfg.access_token);
+        self->request(services.websocket, std::chrono::seconds(60), dial_atom::value, cfg.ws_url,
+                      std::move(headers), caf::actor_cast<adapter_actor>(self))
+            .then(
+                [self, b, services](platform_peer_actor& peer) {
+                  auto& st = self->state;
+                  st.peer = std::move(peer);
+                  st.failures = 0;
+                  self->monitor(st.peer);
+                  self->send(services.bots, online_atom::value, b.id, true);
+                  spdlog::info("bot {}: connected to the OneBot implementation", b.id.value);
+                },
+                [self, b, services](caf::error& err) {
+                  auto& st = self->state;
+                  ++st.failures;
+                  self->send(services.bots, activity_atom::value, b.id, int64_t{0}, int64_t{1});
+                  spdlog::warn("bot {}: {}; retrying in {} ms", b.id.value, describe(err).message,
+                               backoff(st.failures).count());
+                  self->delayed_send(self, backoff(st.failures), dial_again_atom::value);
+                });
+      },
   };
 }
 
@@ -402,14 +460,13 @@ caf::expected<adapter_actor> spawn_onebot_adapter(caf::actor_system& sys, const 
   settings cfg;
   cfg.access_token = scalar_text(doc->find("access_token"));
   cfg.prefix = scalar_text(doc->find("prefix"));
-  if (!scalar_text(doc->find("ws_url")).empty())
+  cfg.ws_url = scalar_text(doc->find("ws_url"));
+  if (!cfg.ws_url.empty() && !cfg.ws_url.starts_with("ws://") && !cfg.ws_url.starts_with("wss://"))
     return api_error(errc::validation_error,
-                     "platform_config.ws_url: the forward WebSocket is not supported yet; "
-                     "configure the implementation's reverse WebSocket to connect to "
-                     "/api/v1/webhooks/" +
-                         b.id.value + " and set access_token",
-                     "platform_config.ws_url", "unsupported");
-  if (cfg.access_token.size() < 8)
+                     "platform_config.ws_url must be the implementation's forward WebSocket "
+                     "(ws:// or wss://)",
+                     "platform_config.ws_url", "invalid");
+  if (cfg.ws_url.empty() && cfg.access_token.size() < 8)
     return api_error(errc::validation_error,
                      "platform_config.access_token must be the reverse WebSocket's access "
                      "token (at least 8 characters; the implementation sends it)",

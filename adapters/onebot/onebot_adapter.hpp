@@ -1,9 +1,12 @@
 #pragma once
 
 // QQ through OneBot v11 implementations (NapCat, Lagrange.OneBot, LLOneBot, go-cqhttp),
-// reverse WebSocket: the implementation connects to
-// `ws(s)://<server>/api/v1/webhooks/{bot_id}` as a Universal client with
-// `Authorization: Bearer <access_token>` (or `Token <access_token>`) and `X-Self-ID`.
+// over one Universal WebSocket, either
+// - reverse: the implementation connects to `ws(s)://<server>/api/v1/webhooks/{bot_id}`
+//   with `Authorization: Bearer <access_token>` (or `Token <access_token>`) and
+//   `X-Self-ID`; or
+// - forward (`ws_url`): the server connects to the implementation's WebSocket server
+//   (with the access token, when set), and reconnects with backoff when it drops.
 // Events arrive as frames (`post_type` message / meta_event / notice / request); actions
 // (`send_private_msg`, `send_group_msg`) go back over the same connection, each with an
 // `echo` that its response carries.
@@ -12,9 +15,8 @@
 // prefix, replying to the message. QQ cannot edit a sent message: an answer is sent once
 // complete, long ones split into several messages. Commands: /help, /reset.
 //
-// `platform_config`: `access_token` (required for the reverse WebSocket: at least 8
-// characters), `prefix`, `conversation_scope`. A forward WebSocket (`ws_url`) is not
-// supported yet.
+// `platform_config`: `ws_url` (forward), `access_token` (required for the reverse
+// WebSocket: at least 8 characters), `prefix`, `conversation_scope`.
 
 #include "protocol/platform.hpp"
 

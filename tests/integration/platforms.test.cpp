@@ -3,6 +3,7 @@
 #include "integration/fixture.hpp"
 #include "protocol/json.hpp"
 #include "support/fake_llm_server.hpp"
+#include "support/fake_ws_server.hpp"
 #include "support/ws_client.hpp"
 
 #include <algorithm>
@@ -742,4 +743,64 @@ TEST_F(onebot_platform_test, configuration_is_checked_at_start) {
       "platform_config":{"access_token":"onebot-access-token"}})");
   auto ws = connect(bot);
   EXPECT_EQ(ws->status(), 503) << ws->refusal();
+}
+
+TEST_F(onebot_platform_test, a_forward_websocket_connects_reconnects_and_disconnects_at_stop) {
+  fake_ws_server impl{std::string{"Bearer "} + onebot_token};
+  auto token = register_user("alice");
+  auto bot = onebot_bot(token, R"(,"ws_url":")" + impl.url("/") + "\"");
+  ASSERT_TRUE(impl.wait_connections(1));
+  auto online = [&](bool expected) {
+    bool now = !expected;
+    for (int i = 0; i < 200 && now != expected; ++i) {
+      now = json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool();
+      if (now != expected)
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return now;
+  };
+  EXPECT_TRUE(online(true));
+  // The server connects to the implementation: the reverse path is refused.
+  EXPECT_EQ(connect(bot)->status(), 400);
+
+  auto answer = [&](const std::string& event) {
+    impl.send_text(event);
+    auto frame = impl.next_text(5000);
+    if (!frame)
+      return chatagent::protocol::json_value{};
+    auto doc = chatagent::protocol::parse_json(*frame);
+    impl.send_text(R"({"status":"ok","retcode":0,"data":{"message_id":1},"echo":")" +
+                   json_string(*doc, "echo") + "\"}");
+    return std::move(*doc);
+  };
+  auto action = answer(message_event("private", 1, R"("hello forward")"));
+  EXPECT_EQ(json_string(action, "action"), "send_private_msg");
+  EXPECT_EQ(json_string(action, "params.message.0.data.text"), "Echo: hello forward");
+
+  // The implementation goes away: offline and counted, then connected again.
+  impl.drop();
+  ASSERT_TRUE(impl.wait_connections(2));
+  EXPECT_TRUE(online(true));
+  EXPECT_GE(json_int(get("/api/v1/bots/" + bot + "/status", token).json(), "error_count"), 1);
+  action = answer(message_event("private", 2, R"("again")"));
+  EXPECT_EQ(json_string(action, "params.message.0.data.text"), "Echo: again");
+
+  // Stopping the bot closes the connection.
+  ASSERT_EQ(post("/api/v1/bots/" + bot + "/stop", "", token).status, 200);
+  EXPECT_TRUE(impl.wait_closed());
+}
+
+TEST_F(onebot_platform_test, a_forward_websocket_that_refuses_is_retried_and_counted) {
+  fake_ws_server impl{"Bearer another-token"};
+  auto token = register_user("alice");
+  auto bot = onebot_bot(token, R"(,"ws_url":")" + impl.url("/") + "\"");
+  int64_t errors = 0;
+  for (int i = 0; i < 200 && errors < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    errors = json_int(get("/api/v1/bots/" + bot + "/status", token).json(), "error_count");
+  }
+  EXPECT_GE(errors, 2); // refused, then refused again after the backoff
+  auto status = get("/api/v1/bots/" + bot + "/status", token).json();
+  EXPECT_FALSE(json_at(status, "is_online")->as_bool());
+  EXPECT_TRUE(json_at(status, "is_running")->as_bool());
 }
