@@ -1,5 +1,6 @@
 #include "adapters/adapters.hpp"
 
+#include "adapters/discord/discord_adapter.hpp"
 #include "adapters/onebot/onebot_adapter.hpp"
 #include "adapters/slack/slack_adapter.hpp"
 #include "adapters/telegram/telegram_adapter.hpp"
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include <caf/send.hpp>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -57,6 +59,11 @@ bool same_secret(std::string_view a, std::string_view b) {
   return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+peer_link::~peer_link() {
+  if (peer)
+    caf::anon_send(peer, hangup_atom::value, std::string{"the bot stopped"});
+}
+
 std::string session_chat_id(const std::string& chat, const std::string& user, bool group,
                             bool per_user) {
   return group && per_user && !user.empty() ? chat + "/" + user : chat;
@@ -87,6 +94,8 @@ adapter_factory make_adapter_factory(ws_dialer_actor websocket) {
       return spawn_telegram_adapter(sys, b, services);
     if (b.platform_type == "slack")
       return spawn_slack_adapter(sys, b, services);
+    if (b.platform_type == "discord")
+      return spawn_discord_adapter(sys, b, services);
     if (b.platform_type == "onebot" || b.platform_type == "qq")
       return spawn_onebot_adapter(sys, b, services);
     // Not connected yet: the bot runs (the API can use it) but stays offline.

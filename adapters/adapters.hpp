@@ -53,6 +53,16 @@ class recent_events {
   std::deque<std::string> order_;
 };
 
+/// A platform connection an adapter holds, hung up when the adapter ends (the bot
+/// stopped): part of its state.
+struct peer_link {
+  protocol::platform_peer_actor peer;
+  peer_link() = default;
+  peer_link(const peer_link&) = delete;
+  peer_link& operator=(const peer_link&) = delete;
+  ~peer_link();
+};
+
 /// Which conversation a chat message belongs to: its chat's, or in groups with
 /// `per_user` (`platform_config.conversation_scope` = "user") the sender's in that chat.
 std::string session_chat_id(const std::string& chat, const std::string& user, bool group,

@@ -92,19 +92,27 @@ class connection_base {
   virtual void close(std::string reason) = 0;
   /// Drops the connection at once (on the I/O thread): every pending operation ends.
   virtual void abort() = 0;
+  /// Starts reading frames (once its owner has the connection: frames come after it).
+  virtual void start_reading() = 0;
 };
+
+using read_atom = caf::atom_constant<caf::atom("read")>;
+
+/// The connection's actor; `read_atom` (from the dialer, once the owner got the
+/// connection) starts the frames.
+using peer_actor = platform_peer_actor::extend<caf::reacts_to<read_atom>>;
 
 /// The connection as an actor: its owner's frames go out, and it closes when the owner
 /// is gone.
-platform_peer_actor::behavior_type peer_impl(platform_peer_actor::pointer self,
-                                             std::shared_ptr<connection_base> conn,
-                                             adapter_actor owner) {
+peer_actor::behavior_type peer_impl(peer_actor::pointer self, std::shared_ptr<connection_base> conn,
+                                    adapter_actor owner) {
   self->monitor(owner);
   self->set_down_handler([self, conn](caf::down_msg&) {
     conn->close("the bot stopped");
     self->quit();
   });
   return {
+      [conn](read_atom) { conn->start_reading(); },
       [conn](frame_atom, std::string& text) { conn->send(std::move(text)); },
       [self, conn](hangup_atom, std::string& reason) {
         conn->close(std::move(reason));
@@ -170,6 +178,13 @@ class connection : public connection_base, public std::enable_shared_from_this<c
       self->out_.push_back(std::move(text));
       if (!self->writing_)
         self->write();
+    });
+  }
+
+  void start_reading() override {
+    net::post(d_.ioc, [self = this->shared_from_this()] {
+      if (!self->done_)
+        self->read();
     });
   }
 
@@ -260,7 +275,6 @@ class connection : public connection_base, public std::enable_shared_from_this<c
         peer_impl, std::static_pointer_cast<connection_base>(this->shared_from_this()), owner_);
     caf::anon_send(caf::actor_cast<caf::actor>(dialer_), dialed_atom::value, id_, peer_,
                    std::string{});
-    read();
   }
 
   void read() {
@@ -270,10 +284,10 @@ class connection : public connection_base, public std::enable_shared_from_this<c
   }
 
   void on_read(beast::error_code ec, size_t) {
-    if (ec)
-      return closed(ec == websocket::error::closed
-                        ? "closed by the platform: " + std::string{ws_.reason().reason.c_str()}
-                        : ec.message());
+    if (ec) // "<close code> <why>": 1006 when there was no close frame
+      return closed(ec == websocket::error::closed ? std::to_string(ws_.reason().code) + " " +
+                                                         std::string{ws_.reason().reason.c_str()}
+                                                   : "1006 " + ec.message());
     if (ws_.got_text()) {
       platform_event ev;
       ev.kind = platform_event::ws_text;
@@ -312,7 +326,15 @@ class connection : public connection_base, public std::enable_shared_from_this<c
       return;
     }
     closing_ = true;
-    ws_.async_close(websocket::close_reason{websocket::close_code::normal, reason},
+    // "4000 why" closes with code 4000 (platforms tell a resumable reconnect by the code).
+    auto code = static_cast<uint16_t>(websocket::close_code::normal);
+    auto why = reason;
+    if (why.size() > 5 && why[4] == ' ' &&
+        why.substr(0, 4).find_first_not_of("0123456789") == std::string::npos) {
+      code = static_cast<uint16_t>(std::stoi(why.substr(0, 4)));
+      why.erase(0, 5);
+    }
+    ws_.async_close(websocket::close_reason{static_cast<websocket::close_code>(code), why},
                     [self = this->shared_from_this()](beast::error_code) {
                       // The pending read ends now, and reports it.
                     });
@@ -380,9 +402,11 @@ dialer_actor::behavior_type dialer_impl(dialer_actor::stateful_pointer<dialer_st
         auto i = self->state.pending.find(id);
         if (i == self->state.pending.end())
           return;
-        if (peer)
-          i->second.deliver(std::move(peer));
-        else
+        if (peer) {
+          i->second.deliver(peer);
+          // Frames reach the owner after the connection does.
+          self->send(caf::actor_cast<peer_actor>(peer), read_atom::value);
+        } else
           i->second.deliver(api_error(errc::bad_gateway, error));
         self->state.pending.erase(i);
       },

@@ -20,7 +20,8 @@ using hangup_atom = caf::atom_constant<caf::atom("hangup")>;
 /// A platform's WebSocket connection to the server (`GET /api/v1/webhooks/{bot_id}` with
 /// an upgrade), as its adapter sees it:
 /// - `frame_atom, text`: sends a text frame;
-/// - `hangup_atom, reason`: closes the connection (normal closure, `reason`).
+/// - `hangup_atom, reason`: closes the connection: normal closure with `reason`, or the
+///   close code `reason` starts with ("4000 reconnecting").
 using platform_peer_actor = caf::typed_actor<caf::reacts_to<frame_atom, std::string>,
                                              caf::reacts_to<hangup_atom, std::string>>;
 
@@ -30,7 +31,7 @@ struct platform_event {
     callback, // an HTTP callback (`POST /api/v1/webhooks/{bot_id}`): `body`, `headers`
     ws_open,  // a WebSocket upgrade request: `headers`, `peer`; accepted with status 101
     ws_text,  // a text frame of `peer`: `body`
-    ws_close, // `peer` is gone
+    ws_close, // `peer` is gone; `body`: "<close code> <reason>" (1006: no close frame)
   };
   uint8_t kind = callback;
   std::string body;

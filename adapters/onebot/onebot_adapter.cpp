@@ -33,18 +33,6 @@ struct settings {
   bool per_user = false;
 };
 
-/// The implementation's connection, hung up when the adapter ends (the bot stopped).
-struct peer_link {
-  platform_peer_actor peer;
-  peer_link() = default;
-  peer_link(const peer_link&) = delete;
-  peer_link& operator=(const peer_link&) = delete;
-  ~peer_link() {
-    if (peer)
-      caf::anon_send(peer, hangup_atom::value, std::string{"the bot stopped"});
-  }
-};
-
 struct adapter_state {
   adapter_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
   chat_streams streams;

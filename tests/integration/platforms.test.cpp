@@ -804,3 +804,196 @@ TEST_F(onebot_platform_test, a_forward_websocket_that_refuses_is_retried_and_cou
   EXPECT_FALSE(json_at(status, "is_online")->as_bool());
   EXPECT_TRUE(json_at(status, "is_running")->as_bool());
 }
+
+namespace {
+
+class discord_platform_test : public webhook_platform_test {
+ protected:
+  std::string discord_bot(const std::string& token) {
+    fake.set_discord_gateway(gateway.url(""));
+    auto bot = create_bot(token, R"({"name":"Disco","platform_type":"discord",
+        "platform_config":{"token":")" +
+                                     std::string{fake_llm_server::discord_token} +
+                                     R"(","api_base_url":")" + fake.url("/discord/api") + R"("},
+        "llm_config":{"provider":"openai_compatible","base_url":")" +
+                                     fake.url("/v1") + R"(","model":"m"}})");
+    auto res = post("/api/v1/bots/" + bot + "/start", "", token);
+    EXPECT_EQ(res.status, 200) << res.body;
+    return bot;
+  }
+
+  /// The bot's next gateway frame other than a heartbeat (heartbeats are counted, and
+  /// acknowledged when `ack`).
+  chatagent::protocol::json_value next_op(bool ack = true) {
+    for (;;) {
+      auto frame = gateway.next_text(5000);
+      if (!frame)
+        return {};
+      auto doc = chatagent::protocol::parse_json(*frame);
+      if (!doc)
+        return {};
+      if (json_int(*doc, "op") == 1) {
+        ++heartbeats;
+        if (ack)
+          gateway.send_text(R"({"op":11,"d":null})");
+        continue;
+      }
+      return std::move(*doc);
+    }
+  }
+
+  void hello(int interval_ms = 45000) {
+    gateway.send_text(R"({"op":10,"d":{"heartbeat_interval":)" + std::to_string(interval_ms) +
+                      "}}");
+  }
+
+  void dispatch(const std::string& type, const std::string& data) {
+    gateway.send_text(R"({"op":0,"t":")" + type + R"(","s":)" + std::to_string(++seq) + R"(,"d":)" +
+                      data + "}");
+  }
+
+  void ready() {
+    dispatch("READY", R"({"v":10,"session_id":"sess-1","resume_gateway_url":")" + gateway.url("") +
+                          R"(","user":{"id":"999","username":"disco","bot":true},"guilds":[]})");
+  }
+
+  bool online(const std::string& bot, const std::string& token, bool expected = true) {
+    bool now = !expected;
+    for (int i = 0; i < 200 && now != expected; ++i) {
+      now = json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool();
+      if (now != expected)
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return now;
+  }
+
+  /// What channel `channel` shows last (posted or edited), once it is `expected`.
+  std::string shown(const std::string& channel, const std::string& expected) {
+    std::string last;
+    auto prefix = "/discord/api/channels/" + channel + "/messages";
+    for (int i = 0; i < 200 && last != expected; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      for (auto& r : fake.requests())
+        if (r.path.rfind(prefix, 0) == 0)
+          last = json_string(body_of(r), "content");
+    }
+    return last;
+  }
+
+  fake_ws_server gateway;
+  int64_t seq = 0;
+  int heartbeats = 0;
+};
+
+} // namespace
+
+TEST_F(discord_platform_test, identifies_and_answers_direct_messages_and_mentions) {
+  auto token = register_user("alice");
+  auto bot = discord_bot(token);
+  ASSERT_TRUE(gateway.wait_connections(1));
+  hello();
+  auto identify = next_op();
+  EXPECT_EQ(json_int(identify, "op"), 2);
+  EXPECT_EQ(json_string(identify, "d.token"), fake_llm_server::discord_token);
+  EXPECT_EQ(json_int(identify, "d.intents"), (1 << 9) | (1 << 12) | (1 << 15));
+  ready();
+  ASSERT_TRUE(online(bot, token));
+
+  // A direct message: streamed (posted, then edited).
+  dispatch("MESSAGE_CREATE", R"({"id":"m1","channel_id":"dm1","author":{"id":"u1",
+      "username":"li"},"content":"hello discord","mentions":[]})");
+  EXPECT_EQ(shown("dm1", "Echo: hello discord"), "Echo: hello discord");
+  size_t posts = 0;
+  size_t edits = 0;
+  for (auto& r : fake.requests()) {
+    posts += r.method == "POST" && r.path == "/discord/api/channels/dm1/messages" ? 1 : 0;
+    edits += r.method == "PATCH" ? 1 : 0;
+  }
+  EXPECT_EQ(posts, 1u);
+  EXPECT_GE(edits, 1u);
+
+  // In a server: only mentions (answered as a reply); bots are ignored.
+  dispatch("MESSAGE_CREATE", R"({"id":"m2","guild_id":"g1","channel_id":"c1","author":{
+      "id":"u2","username":"wang"},"content":"lunch?","mentions":[]})");
+  dispatch("MESSAGE_CREATE", R"({"id":"m3","guild_id":"g1","channel_id":"c1","author":{
+      "id":"u3","username":"bot2","bot":true},"content":"<@999> hi","mentions":[{"id":"999"}]})");
+  dispatch("MESSAGE_CREATE", R"({"id":"m4","guild_id":"g1","channel_id":"c1","author":{
+      "id":"u2","username":"wang"},"content":"<@999> what is up","mentions":[{"id":"999"}]})");
+  EXPECT_EQ(shown("c1", "Echo: what is up"), "Echo: what is up");
+  std::vector<chatagent::protocol::json_value> to_c1;
+  for (auto& r : fake.requests())
+    if (r.method == "POST" && r.path == "/discord/api/channels/c1/messages")
+      to_c1.push_back(body_of(r));
+  ASSERT_EQ(to_c1.size(), 1u);
+  EXPECT_EQ(json_string(to_c1[0], "message_reference.message_id"), "m4");
+
+  auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
+  EXPECT_EQ(json_int(list, "total"), 2);
+  // Stopping closes the gateway connection.
+  ASSERT_EQ(post("/api/v1/bots/" + bot + "/stop", "", token).status, 200);
+  EXPECT_TRUE(gateway.wait_closed());
+}
+
+TEST_F(discord_platform_test, heartbeats_and_resumes_after_a_lost_connection) {
+  auto token = register_user("alice");
+  auto bot = discord_bot(token);
+  ASSERT_TRUE(gateway.wait_connections(1));
+  hello(600); // fast heartbeats
+  EXPECT_EQ(json_int(next_op(), "op"), 2);
+  ready();
+  // Heartbeats come at the interval and carry the last sequence number.
+  for (int i = 0; i < 40 && heartbeats < 3; ++i) {
+    auto frame = gateway.next_text(250);
+    if (!frame)
+      continue;
+    auto doc = chatagent::protocol::parse_json(*frame);
+    if (doc && json_int(*doc, "op") == 1) {
+      ++heartbeats;
+      EXPECT_EQ(json_int(*doc, "d"), seq);
+      gateway.send_text(R"({"op":11,"d":null})");
+    }
+  }
+  EXPECT_GE(heartbeats, 3);
+  EXPECT_EQ(gateway.wait_connections(2, 100), false); // acknowledged: the same connection
+
+  // Heartbeats stop being acknowledged (a zombie connection): the bot reconnects and
+  // resumes its session with the last sequence number.
+  ASSERT_TRUE(gateway.wait_connections(2));
+  hello(45000);
+  auto resume = next_op();
+  EXPECT_EQ(json_int(resume, "op"), 6);
+  EXPECT_EQ(json_string(resume, "d.session_id"), "sess-1");
+  EXPECT_EQ(json_int(resume, "d.seq"), seq);
+  dispatch("RESUMED", "{}");
+  EXPECT_TRUE(online(bot, token));
+  dispatch("MESSAGE_CREATE", R"({"id":"m1","channel_id":"dm1","author":{"id":"u1",
+      "username":"li"},"content":"still there?","mentions":[]})");
+  EXPECT_EQ(shown("dm1", "Echo: still there?"), "Echo: still there?");
+
+  // The connection drops: resumed again, counted as a failure.
+  gateway.drop();
+  ASSERT_TRUE(gateway.wait_connections(3));
+  hello(45000);
+  EXPECT_EQ(json_int(next_op(), "op"), 6);
+  EXPECT_GE(json_int(get("/api/v1/bots/" + bot + "/status", token).json(), "error_count"), 2);
+
+  // Discord invalidates the session: the bot identifies anew.
+  gateway.send_text(R"({"op":9,"d":false})");
+  ASSERT_TRUE(gateway.wait_connections(4));
+  hello(45000);
+  EXPECT_EQ(json_int(next_op(), "op"), 2);
+}
+
+TEST_F(discord_platform_test, an_authentication_failure_stops_reconnecting) {
+  auto token = register_user("alice");
+  auto bot = discord_bot(token);
+  ASSERT_TRUE(gateway.wait_connections(1));
+  hello();
+  EXPECT_EQ(json_int(next_op(), "op"), 2);
+  gateway.close(4004, "Authentication failed.");
+  EXPECT_FALSE(online(bot, token, false));
+  EXPECT_FALSE(gateway.wait_connections(2, 2500)); // no retry can fix a token
+  auto status = get("/api/v1/bots/" + bot + "/status", token).json();
+  EXPECT_GE(json_int(status, "error_count"), 1);
+  EXPECT_TRUE(json_at(status, "is_running")->as_bool());
+}

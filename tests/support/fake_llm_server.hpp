@@ -77,12 +77,19 @@ class fake_llm_server {
   /// `CGONE`: channel_not_found), chat.update. Events are the test's to sign and send.
   static constexpr const char* slack_token = "xoxb-test-token";
 
+  /// Discord's REST API under `/discord/api/` for the token `discord_token` (otherwise
+  /// 401): GET gateway/bot (its `url` is what `set_discord_gateway` set), POST
+  /// channels/{id}/messages, PATCH channels/{id}/messages/{id}.
+  static constexpr const char* discord_token = "discord-test-token";
+  void set_discord_gateway(const std::string& url);
+
  private:
   void accept_loop();
   void serve(int fd);
   bool answer_embeddings(int fd, const request& req);
   bool answer_telegram(int fd, const request& req);
   bool answer_slack(int fd, const request& req);
+  bool answer_discord(int fd, const request& req);
 
   bool record_;
   int listen_fd_ = -1;
@@ -99,6 +106,8 @@ class fake_llm_server {
   int64_t telegram_next_ = 1;
   int64_t telegram_sent_ = 0;
   int64_t slack_posted_ = 0;
+  int64_t discord_posted_ = 0;
+  std::string discord_gateway_;
 };
 
 } // namespace chatagent::test

@@ -107,4 +107,45 @@ bool fake_llm_server::answer_slack(int fd, const request& req) {
   return reply(R"({"ok":false,"error":"unknown_method"})");
 }
 
+void fake_llm_server::set_discord_gateway(const std::string& url) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  discord_gateway_ = url;
+}
+
+/// Discord's REST API under `/discord/api/`.
+bool fake_llm_server::answer_discord(int fd, const request& req) {
+  auto auth = req.headers.find("authorization");
+  if (auth == req.headers.end() || auth->second != std::string{"Bot "} + discord_token)
+    return send_json(fd, "401 Unauthorized", R"({"message":"401: Unauthorized","code":0})");
+  auto path = req.path.substr(std::string{"/discord/api"}.size());
+  if (req.method == "GET" && path == "/gateway/bot") {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return send_json(fd, "200 OK",
+                     R"({"url":")" + discord_gateway_ +
+                         R"(","shards":1,"session_start_limit":{"total":1000,"remaining":999,)"
+                         R"("reset_after":0,"max_concurrency":1}})");
+  }
+  // /channels/{channel}/messages[/{message}]
+  if (path.rfind("/channels/", 0) == 0) {
+    auto rest = path.substr(10);
+    auto slash = rest.find('/');
+    auto channel = rest.substr(0, slash);
+    auto tail = slash == std::string::npos ? std::string{} : rest.substr(slash);
+    if (req.method == "POST" && tail == "/messages") {
+      int64_t n;
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        n = ++discord_posted_;
+      }
+      return send_json(fd, "200 OK",
+                       R"({"id":")" + std::to_string(800000 + n) + R"(","channel_id":")" + channel +
+                           R"("})");
+    }
+    if (req.method == "PATCH" && tail.rfind("/messages/", 0) == 0)
+      return send_json(fd, "200 OK",
+                       R"({"id":")" + tail.substr(10) + R"(","channel_id":")" + channel + R"("})");
+  }
+  return send_json(fd, "404 Not Found", R"({"message":"404: Not Found","code":0})");
+}
+
 } // namespace chatagent::test

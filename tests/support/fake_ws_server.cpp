@@ -240,6 +240,20 @@ void fake_ws_server::drop() {
     ::shutdown(current_fd_, SHUT_RDWR);
 }
 
+void fake_ws_server::close(uint16_t code, const std::string& reason) {
+  int fd;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    fd = current_fd_;
+  }
+  if (fd < 0)
+    return;
+  std::string payload;
+  payload.push_back(static_cast<char>(code >> 8));
+  payload.push_back(static_cast<char>(code & 0xFF));
+  send_all(fd, frame(0x8, payload + reason));
+}
+
 bool fake_ws_server::wait_closed(int timeout_ms) {
   std::unique_lock<std::mutex> lock{mtx_};
   return cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return closed_; });

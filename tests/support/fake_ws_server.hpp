@@ -41,6 +41,9 @@ class fake_ws_server {
   /// Drops the newest connection without a closing handshake (a lost connection).
   void drop();
 
+  /// Closes the newest connection with a close frame carrying `code` and `reason`.
+  void close(uint16_t code, const std::string& reason);
+
   /// Whether the newest connection was closed by the client (a close frame or EOF),
   /// waiting up to `timeout_ms`.
   bool wait_closed(int timeout_ms = 10000);
