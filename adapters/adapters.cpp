@@ -1,6 +1,7 @@
 #include "adapters/adapters.hpp"
 
 #include "adapters/discord/discord_adapter.hpp"
+#include "adapters/lark/lark_adapter.hpp"
 #include "adapters/onebot/onebot_adapter.hpp"
 #include "adapters/slack/slack_adapter.hpp"
 #include "adapters/telegram/telegram_adapter.hpp"
@@ -55,6 +56,23 @@ std::string hmac_sha256_hex(std::string_view key, std::initializer_list<std::str
   return out;
 }
 
+std::string sha256_hex(std::initializer_list<std::string_view> parts) {
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  for (auto part : parts)
+    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(part.data()),
+                              part.size());
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&st, digest);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : digest) {
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 15]);
+  }
+  return out;
+}
+
 bool same_secret(std::string_view a, std::string_view b) {
   return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
@@ -96,6 +114,8 @@ adapter_factory make_adapter_factory(ws_dialer_actor websocket) {
       return spawn_slack_adapter(sys, b, services);
     if (b.platform_type == "discord")
       return spawn_discord_adapter(sys, b, services);
+    if (b.platform_type == "lark" || b.platform_type == "feishu")
+      return spawn_lark_adapter(sys, b, services);
     if (b.platform_type == "onebot" || b.platform_type == "qq")
       return spawn_onebot_adapter(sys, b, services);
     // Not connected yet: the bot runs (the API can use it) but stays offline.

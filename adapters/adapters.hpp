@@ -26,6 +26,9 @@ const std::string* find_header(const protocol::platform_event& ev, std::string_v
 /// HMAC-SHA256 of the concatenated `parts` under `key`, in lower-case hex.
 std::string hmac_sha256_hex(std::string_view key, std::initializer_list<std::string_view> parts);
 
+/// SHA-256 of the concatenated `parts`, in lower-case hex.
+std::string sha256_hex(std::initializer_list<std::string_view> parts);
+
 /// Whether `a` and `b` are equal, in time that does not depend on where they differ.
 bool same_secret(std::string_view a, std::string_view b);
 

@@ -11,6 +11,9 @@
 #include <memory>
 #include <thread>
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
 using namespace chatagent::test;
 using chatagent::adapters::slack_signature;
 using chatagent::adapters::webhook_signature;
@@ -45,6 +48,12 @@ class webhook_platform_test : public server_test {
     return http_request("POST", url("/api/v1/webhooks/" + bot), event,
                         {"Content-Type: application/json", "X-ChatAgent-Timestamp: " + stamp,
                          "X-ChatAgent-Signature: " + webhook_signature(key, stamp, event)});
+  }
+
+  /// POSTs `body` to the bot's callback as it is (platforms that sign in their own way).
+  http_result deliver_raw(const std::string& bot, const std::string& body) {
+    return http_request("POST", url("/api/v1/webhooks/" + bot), body,
+                        {"Content-Type: application/json"});
   }
 
   /// The answers the fake platform received so far.
@@ -996,4 +1005,185 @@ TEST_F(discord_platform_test, an_authentication_failure_stops_reconnecting) {
   auto status = get("/api/v1/bots/" + bot + "/status", token).json();
   EXPECT_GE(json_int(status, "error_count"), 1);
   EXPECT_TRUE(json_at(status, "is_running")->as_bool());
+}
+
+namespace {
+
+constexpr const char* lark_verification = "lark-verification-token";
+constexpr const char* lark_encrypt_key = "lark-encrypt-key";
+
+/// What Lark sends when the app has an Encrypt Key: base64(iv + AES-256-CBC(SHA-256(key))).
+std::string lark_encrypt(const std::string& key, const std::string& plain) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
+  unsigned char iv[16];
+  for (int i = 0; i < 16; ++i)
+    iv[i] = static_cast<unsigned char>(i * 7 + 3);
+  std::string out(reinterpret_cast<char*>(iv), 16);
+  out.resize(16 + plain.size() + 16);
+  auto* ctx = EVP_CIPHER_CTX_new();
+  int n = 0;
+  int tail = 0;
+  EVP_EncryptInit_ex(ctx, EVP_aes_256_cbc(), nullptr, digest, iv);
+  EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()) + 16, &n,
+                    reinterpret_cast<const unsigned char*>(plain.data()),
+                    static_cast<int>(plain.size()));
+  EVP_EncryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()) + 16 + n, &tail);
+  EVP_CIPHER_CTX_free(ctx);
+  out.resize(static_cast<size_t>(16 + n + tail));
+  std::string b64(4 * ((out.size() + 2) / 3) + 1, '\0');
+  auto len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                             reinterpret_cast<const unsigned char*>(out.data()),
+                             static_cast<int>(out.size()));
+  b64.resize(static_cast<size_t>(len));
+  return b64;
+}
+
+class lark_platform_test : public webhook_platform_test {
+ protected:
+  std::string lark_bot(const std::string& token, const std::string& extra = "") {
+    auto bot =
+        create_bot(token, R"({"name":"Feishu bot","platform_type":"lark",
+        "platform_config":{"app_id":")" +
+                              std::string{fake_llm_server::lark_app_id} + R"(","app_secret":")" +
+                              fake_llm_server::lark_app_secret + R"(","verification_token":")" +
+                              lark_verification + R"(","api_base_url":")" +
+                              fake.url("/lark/open-apis") + "\"" + extra + R"(},
+        "llm_config":{"provider":"openai_compatible","base_url":")" +
+                              fake.url("/v1") + R"(","model":"m"}})");
+    auto res = post("/api/v1/bots/" + bot + "/start", "", token);
+    EXPECT_EQ(res.status, 200) << res.body;
+    return bot;
+  }
+
+  static std::string message_event(const std::string& event_id, const std::string& message_id,
+                                   const std::string& chat_type, const std::string& content,
+                                   const std::string& mentions = "[]") {
+    chatagent::protocol::json_writer text;
+    text.begin_object().member("text", content).end_object();
+    chatagent::protocol::json_writer w;
+    w.begin_object()
+        .member("schema", "2.0")
+        .key("header")
+        .begin_object()
+        .member("event_id", event_id)
+        .member("event_type", "im.message.receive_v1")
+        .member("create_time", "1700000000000")
+        .member("token", lark_verification)
+        .member("app_id", fake_llm_server::lark_app_id)
+        .end_object()
+        .key("event")
+        .begin_object()
+        .key("sender")
+        .begin_object()
+        .key("sender_id")
+        .begin_object()
+        .member("open_id", "ou_user")
+        .end_object()
+        .member("sender_type", "user")
+        .end_object()
+        .key("message")
+        .begin_object()
+        .member("message_id", message_id)
+        .member("chat_id", chat_type == "p2p" ? "oc_p2p" : "oc_group")
+        .member("chat_type", chat_type)
+        .member("message_type", "text")
+        .member("content", text.take())
+        .key("mentions")
+        .raw(mentions)
+        .end_object()
+        .end_object()
+        .end_object();
+    return w.take();
+  }
+
+  /// The replies the fake Lark received, waiting until there are `n`.
+  std::vector<fake_llm_server::request> replies(size_t n) {
+    std::vector<fake_llm_server::request> out;
+    for (int i = 0; i < 200; ++i) {
+      out.clear();
+      for (auto& r : fake.requests())
+        if (r.path.ends_with("/reply"))
+          out.push_back(r);
+      if (out.size() >= n)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return out;
+  }
+
+  static std::string reply_text(const fake_llm_server::request& r) {
+    auto content = chatagent::protocol::parse_json(json_string(body_of(r), "content"));
+    return content ? json_string(*content, "text") : std::string{};
+  }
+};
+
+} // namespace
+
+TEST_F(lark_platform_test, events_are_verified_and_answered_as_replies) {
+  auto token = register_user("alice");
+  auto bot = lark_bot(token);
+  auto res = deliver_raw(bot, R"({"challenge":"ch-1","token":")" + std::string{lark_verification} +
+                                  R"(","type":"url_verification"})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(json_string(res.json(), "challenge"), "ch-1");
+  expect_error(deliver_raw(bot, R"({"challenge":"c","token":"forged","type":"url_verification"})"),
+               401, "UNAUTHORIZED");
+
+  ASSERT_EQ(deliver_raw(bot, message_event("ev1", "om_1", "p2p", "hello lark")).status, 200);
+  auto got = replies(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].path, "/lark/open-apis/im/v1/messages/om_1/reply");
+  EXPECT_EQ(got[0].headers.at("authorization"), "Bearer t-test-token");
+  EXPECT_EQ(reply_text(got[0]), "Echo: hello lark");
+
+  // Groups: only when the bot is @-mentioned; a redelivered event is handled once.
+  ASSERT_EQ(deliver_raw(bot, message_event("ev2", "om_2", "group", "lunch?")).status, 200);
+  auto mention = R"([{"key":"@_user_1","id":{"open_id":"ou_bot"},"name":"Feishu bot"}])";
+  ASSERT_EQ(deliver_raw(bot, message_event("ev3", "om_3", "group", "@_user_1 what is up", mention))
+                .status,
+            200);
+  ASSERT_EQ(deliver_raw(bot, message_event("ev3", "om_3", "group", "@_user_1 what is up", mention))
+                .status,
+            200);
+  got = replies(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].path, "/lark/open-apis/im/v1/messages/om_3/reply");
+  EXPECT_EQ(reply_text(got[1]), "Echo: what is up");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(replies(0).size(), 2u); // (0: as they are now)
+  EXPECT_TRUE(
+      json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool());
+}
+
+TEST_F(lark_platform_test, encrypted_events_are_decrypted_and_signatures_checked) {
+  auto token = register_user("alice");
+  auto bot = lark_bot(token, R"(,"encrypt_key":")" + std::string{lark_encrypt_key} + "\"");
+  auto body = R"({"encrypt":")" +
+              lark_encrypt(lark_encrypt_key, message_event("ev9", "om_9", "p2p", "secret hi")) +
+              "\"}";
+  std::string ts = "1700000000";
+  std::string nonce = "n0nce";
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  auto signed_text = ts + nonce + lark_encrypt_key + body;
+  SHA256(reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), digest);
+  std::string sig;
+  for (unsigned char c : digest) {
+    static constexpr char hex[] = "0123456789abcdef";
+    sig.push_back(hex[c >> 4]);
+    sig.push_back(hex[c & 15]);
+  }
+  auto send = [&](const std::string& signature) {
+    return http_request("POST", url("/api/v1/webhooks/" + bot), body,
+                        {"Content-Type: application/json", "X-Lark-Request-Timestamp: " + ts,
+                         "X-Lark-Request-Nonce: " + nonce, "X-Lark-Signature: " + signature});
+  };
+  expect_error(send(std::string(64, '0')), 401, "UNAUTHORIZED");
+  ASSERT_EQ(send(sig).status, 200);
+  auto got = replies(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(reply_text(got[0]), "Echo: secret hi");
+  // Unencrypted events are refused once the app encrypts.
+  expect_error(deliver_raw(bot, message_event("ev10", "om_10", "p2p", "plain")), 401,
+               "UNAUTHORIZED");
 }

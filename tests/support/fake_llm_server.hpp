@@ -83,6 +83,12 @@ class fake_llm_server {
   static constexpr const char* discord_token = "discord-test-token";
   void set_discord_gateway(const std::string& url);
 
+  /// Lark/Feishu's Open API under `/lark/open-apis/` for the app `lark_app_id` with the
+  /// secret `lark_app_secret`: tenant_access_token/internal, bot/v3/info (the bot is
+  /// `ou_bot`), im/v1/messages/{id}/reply (with the tenant token, else code 99991663).
+  static constexpr const char* lark_app_id = "cli_test";
+  static constexpr const char* lark_app_secret = "lark-secret";
+
  private:
   void accept_loop();
   void serve(int fd);
@@ -90,6 +96,7 @@ class fake_llm_server {
   bool answer_telegram(int fd, const request& req);
   bool answer_slack(int fd, const request& req);
   bool answer_discord(int fd, const request& req);
+  bool answer_lark(int fd, const request& req);
 
   bool record_;
   int listen_fd_ = -1;
@@ -107,6 +114,7 @@ class fake_llm_server {
   int64_t telegram_sent_ = 0;
   int64_t slack_posted_ = 0;
   int64_t discord_posted_ = 0;
+  int64_t lark_posted_ = 0;
   std::string discord_gateway_;
 };
 

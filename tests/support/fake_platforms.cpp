@@ -148,4 +148,37 @@ bool fake_llm_server::answer_discord(int fd, const request& req) {
   return send_json(fd, "404 Not Found", R"({"message":"404: Not Found","code":0})");
 }
 
+/// Lark/Feishu's Open API under `/lark/open-apis/`.
+bool fake_llm_server::answer_lark(int fd, const request& req) {
+  auto path = req.path.substr(std::string{"/lark/open-apis"}.size());
+  auto doc = protocol::parse_json(req.body);
+  auto field = [&](const char* name) {
+    const protocol::json_value* v = doc && doc->is_object() ? doc->find(name) : nullptr;
+    return v && v->is_string() ? v->as_string() : std::string{};
+  };
+  if (path == "/auth/v3/tenant_access_token/internal") {
+    if (field("app_id") != lark_app_id || field("app_secret") != lark_app_secret)
+      return send_json(fd, "200 OK", R"({"code":10014,"msg":"app secret invalid"})");
+    return send_json(fd, "200 OK",
+                     R"({"code":0,"msg":"ok","tenant_access_token":"t-test-token","expire":7200})");
+  }
+  auto auth = req.headers.find("authorization");
+  if (auth == req.headers.end() || auth->second != "Bearer t-test-token")
+    return send_json(fd, "400 Bad Request", R"({"code":99991663,"msg":"Invalid access token"})");
+  if (path == "/bot/v3/info")
+    return send_json(fd, "200 OK",
+                     R"({"code":0,"msg":"ok","bot":{"app_name":"Fake","open_id":"ou_bot"}})");
+  if (path.rfind("/im/v1/messages/", 0) == 0 && path.ends_with("/reply")) {
+    int64_t n;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      n = ++lark_posted_;
+    }
+    return send_json(fd, "200 OK",
+                     R"({"code":0,"msg":"success","data":{"message_id":"om_r)" + std::to_string(n) +
+                         R"("}})");
+  }
+  return send_json(fd, "404 Not Found", R"({"code":404,"msg":"not found"})");
+}
+
 } // namespace chatagent::test

@@ -1,0 +1,391 @@
+#include "adapters/lark/lark_adapter.hpp"
+
+#include "adapters/adapters.hpp"
+#include "adapters/chat_streams.hpp"
+#include "adapters/live_reply.hpp"
+#include "protocol/chat_json.hpp"
+#include "protocol/error.hpp"
+#include "protocol/json.hpp"
+#include "protocol/time.hpp"
+#include "protocol/validation.hpp"
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <openssl/evp.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+namespace chatagent::adapters {
+
+using namespace protocol;
+
+namespace {
+
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+
+constexpr size_t max_message = 4000; // bytes per message (Feishu allows about 150 KB)
+
+struct settings {
+  std::string api;
+  std::string app_id;
+  std::string app_secret;
+  std::string verification_token;
+  std::string encrypt_key;
+  std::string prefix;
+  bool per_user = false;
+};
+
+struct adapter_state {
+  adapter_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
+  chat_streams streams;
+  recent_events seen;
+  std::string token; // tenant_access_token
+  std::chrono::steady_clock::time_point token_expiry;
+  bool fetching = false;                                        // a token request in flight
+  std::vector<std::function<void(const std::string*)>> waiting; // calls waiting for a token
+  std::string open_id;                                          // the bot's
+  int failures = 0;
+};
+
+/// `hello_atom`: gets a token and the bot's open_id (again); `fetch_atom`: makes an Open
+/// API call with the tenant token (replies send through it); `stream_event`: answers.
+using lark_actor =
+    adapter_actor::extend<caf::reacts_to<hello_atom>,
+                          caf::replies_to<fetch_atom, outbound_request>::with<outbound_response>,
+                          caf::reacts_to<stream_event>>;
+
+/// An Open API answer when its `code` is 0 (success).
+std::optional<json_value> api_ok(const outbound_response& res) {
+  auto doc = parse_json(res.body);
+  if (!doc || !doc->is_object())
+    return std::nullopt;
+  auto c = doc->find("code");
+  if (c == nullptr || !c->is_integer() || c->as_int() != 0)
+    return std::nullopt;
+  return std::move(*doc);
+}
+
+lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_state> self, bot b,
+                                       settings cfg, platform_services services) {
+  // Runs `then` with a valid tenant token (nullptr: none could be had).
+  auto with_token = [self, b, cfg, services](std::function<void(const std::string*)> then) {
+    auto& st = self->state;
+    if (!st.token.empty() && std::chrono::steady_clock::now() < st.token_expiry) {
+      then(&st.token);
+      return;
+    }
+    st.waiting.push_back(std::move(then));
+    if (st.fetching)
+      return;
+    st.fetching = true;
+    outbound_request r;
+    r.url = cfg.api + "/auth/v3/tenant_access_token/internal";
+    r.headers = {"Content-Type: application/json; charset=utf-8"};
+    json_writer w;
+    w.begin_object().member("app_id", cfg.app_id).member("app_secret", cfg.app_secret).end_object();
+    r.body = w.take();
+    self->request(services.http, caf::infinite, fetch_atom::value, std::move(r))
+        .then([self, b, services](outbound_response& res) {
+          auto& st = self->state;
+          st.fetching = false;
+          auto doc = api_ok(res);
+          auto waiting = std::move(st.waiting);
+          st.waiting.clear();
+          if (doc) {
+            st.token = scalar_text(doc->find("tenant_access_token"));
+            auto e = doc->find("expire");
+            auto seconds = e && e->is_integer() ? e->as_int() : 7200;
+            // Renewed five minutes before it expires.
+            st.token_expiry = std::chrono::steady_clock::now() +
+                              std::chrono::seconds(std::max<int64_t>(60, seconds - 300));
+            for (auto& f : waiting)
+              f(&st.token);
+            return;
+          }
+          st.token.clear();
+          self->send(services.bots, online_atom::value, b.id, false);
+          self->send(services.bots, activity_atom::value, b.id, int64_t{0}, int64_t{1});
+          spdlog::warn("bot {}: Lark refused the app's credentials: {}", b.id.value,
+                       res.status == 0 ? res.error : res.body.substr(0, 200));
+          for (auto& f : waiting)
+            f(nullptr);
+        });
+  };
+  auto reply_in = [self, b, services](const std::string& message_id) {
+    reply_surface s;
+    s.max_bytes = max_message;
+    s.post = [message_id](const std::string& text, size_t) {
+      outbound_request r;
+      r.url = "/im/v1/messages/" + message_id + "/reply"; // under api_base_url (see fetch)
+      r.headers = {"Content-Type: application/json; charset=utf-8"};
+      json_writer content;
+      content.begin_object().member("text", text).end_object();
+      json_writer w;
+      w.begin_object().member("msg_type", "text").member("content", content.take()).end_object();
+      r.body = w.take();
+      return r;
+    };
+    s.posted_id = [](const outbound_response& res) {
+      auto doc = api_ok(res);
+      if (!doc)
+        return std::string{};
+      auto data = doc->find("data");
+      auto id = data && data->is_object() ? scalar_text(data->find("message_id")) : std::string{};
+      return id.empty() ? std::string{"sent"} : id;
+    };
+    s.failed = [bots = services.bots, id = b.id](const std::string&) {
+      caf::anon_send(bots, activity_atom::value, id, int64_t{0}, int64_t{1});
+    };
+    return spawn_live_reply(self->system(), caf::actor_cast<http_client_actor>(self), std::move(s));
+  };
+  auto on_message = [self, b, cfg, services, reply_in](const json_value& event,
+                                                       const std::string& event_id) {
+    auto& st = self->state;
+    auto sender = event.find("sender");
+    auto message = event.find("message");
+    if (sender == nullptr || message == nullptr || !message->is_object())
+      return;
+    if (scalar_text(sender->find("sender_type")) != "user")
+      return; // apps and bots
+    auto ids = sender->find("sender_id");
+    auto user = ids ? scalar_text(ids->find("open_id")) : std::string{};
+    auto message_id = scalar_text(message->find("message_id"));
+    auto chat = scalar_text(message->find("chat_id"));
+    bool group = scalar_text(message->find("chat_type")) == "group";
+    if (message_id.empty() || chat.empty())
+      return;
+    if (scalar_text(message->find("message_type")) != "text")
+      return; // pictures, files, rich posts: not read yet
+    auto content = parse_json(scalar_text(message->find("content")));
+    auto text = content && content->is_object() ? scalar_text(content->find("text")) : "";
+    // Mentions come as @_user_N placeholders: the bot's is removed, others named.
+    bool mentioned = false;
+    if (auto ms = message->find("mentions"); ms && ms->is_array())
+      for (auto& m : ms->as_array()) {
+        auto key = scalar_text(m.find("key"));
+        auto id = m.find("id");
+        bool me = id && !st.open_id.empty() && scalar_text(id->find("open_id")) == st.open_id;
+        mentioned = mentioned || me;
+        if (key.empty())
+          continue;
+        auto as = me ? std::string{} : "@" + scalar_text(m.find("name"));
+        for (size_t p; (p = text.find(key)) != std::string::npos;)
+          text.replace(p, key.size(), as);
+      }
+    bool prefixed = !cfg.prefix.empty() && text.starts_with(cfg.prefix);
+    if (group && !mentioned && !prefixed)
+      return;
+    if (prefixed)
+      text.erase(0, cfg.prefix.size());
+    auto first = text.find_first_not_of(" \n\t");
+    text = first == std::string::npos ? std::string{} : text.substr(first);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\n'))
+      text.pop_back();
+    if (text.empty())
+      return;
+    conversation draft;
+    draft.bot = b.id;
+    draft.platform = "lark";
+    draft.platform_chat_id = session_chat_id(chat, user, group, cfg.per_user);
+    draft.title = group ? "Feishu group " + chat : "Feishu: " + user;
+    auto reply = reply_in(message_id);
+    if (text == "/help") {
+      self->send(reply, finish_atom::value,
+                 "I'm " + b.name + ". Send me a message and I answer" +
+                     (group ? std::string{" (in groups, @ me)"} : std::string{}) +
+                     ". /reset starts a new conversation.");
+      return;
+    }
+    if (text == "/reset") {
+      st.streams.reset(self, services, b.owner, std::move(draft), reply, "Done: let's start over.");
+      return;
+    }
+    json_writer meta;
+    meta.begin_object()
+        .member("platform", "lark")
+        .member("event_id", event_id)
+        .member("lark_message_id", message_id)
+        .member("platform_user_id", user)
+        .end_object();
+    message_draft m;
+    m.content = std::move(text);
+    m.metadata = meta.take();
+    st.streams.ask(self, services, b.owner, std::move(draft), std::move(m), reply);
+  };
+  self->send(self, hello_atom::value);
+  return {
+      [self, cfg, on_message](inbound_atom, platform_event& ev) -> caf::result<platform_ack> {
+        if (ev.kind != platform_event::callback)
+          return api_error(errc::validation_error,
+                           "this platform calls with HTTP POST, not over a WebSocket");
+        auto doc = parse_json(ev.body);
+        if (!doc || !doc->is_object())
+          return api_error(errc::validation_error, "the event must be a JSON object");
+        std::string plain;
+        if (auto enc = doc->find("encrypt")) {
+          if (cfg.encrypt_key.empty())
+            return api_error(errc::validation_error, "the event is encrypted but the bot has no "
+                                                     "platform_config.encrypt_key");
+          auto ts = find_header(ev, "X-Lark-Request-Timestamp");
+          auto nonce = find_header(ev, "X-Lark-Request-Nonce");
+          auto sig = find_header(ev, "X-Lark-Signature");
+          if (sig && ts && nonce &&
+              !same_secret(*sig, sha256_hex({*ts, *nonce, cfg.encrypt_key, ev.body})))
+            return api_error(errc::unauthorized, "the X-Lark-Signature does not match the body");
+          auto decrypted = lark_decrypt(cfg.encrypt_key, scalar_text(enc));
+          if (!decrypted)
+            return api_error(errc::unauthorized,
+                             "the event does not decrypt with the bot's encrypt_key");
+          plain = std::move(*decrypted);
+          doc = parse_json(plain);
+          if (!doc || !doc->is_object())
+            return api_error(errc::validation_error, "the decrypted event is not JSON");
+        } else if (!cfg.encrypt_key.empty()) {
+          return api_error(errc::unauthorized,
+                           "events must be encrypted with the app's Encrypt Key");
+        }
+        // The Verification Token proves the event comes from the app's subscription.
+        auto header = doc->find("header");
+        auto token = scalar_text(header ? header->find("token") : doc->find("token"));
+        if (!cfg.verification_token.empty() && !same_secret(token, cfg.verification_token))
+          return api_error(errc::unauthorized, "the event's token is not the Verification Token");
+        if (scalar_text(doc->find("type")) == "url_verification") {
+          json_writer w;
+          w.begin_object().member("challenge", scalar_text(doc->find("challenge"))).end_object();
+          return platform_ack{200, w.take()};
+        }
+        if (header == nullptr)
+          return platform_ack{200, "{}"}; // 1.0 events are not subscribed to
+        auto event_id = scalar_text(header->find("event_id"));
+        auto type = scalar_text(header->find("event_type"));
+        auto event = doc->find("event");
+        if (type == "im.message.receive_v1" && event && !event_id.empty() &&
+            self->state.seen.first_time(event_id))
+          on_message(*event, event_id);
+        return platform_ack{200, "{}"};
+      },
+      [self, cfg, services, with_token](fetch_atom,
+                                        outbound_request& req) -> caf::result<outbound_response> {
+        auto rp = self->make_response_promise<outbound_response>();
+        with_token([self, cfg, services, rp, req](const std::string* token) mutable {
+          if (token == nullptr) {
+            rp.deliver(outbound_response{0, {}, "no tenant_access_token"});
+            return;
+          }
+          req.url = cfg.api + req.url;
+          req.headers.push_back("Authorization: Bearer " + *token);
+          self->request(services.http, caf::infinite, fetch_atom::value, std::move(req))
+              .then([rp](outbound_response& res) mutable { rp.deliver(std::move(res)); },
+                    [rp](caf::error& err) mutable {
+                      rp.deliver(outbound_response{0, {}, describe(err).message});
+                    });
+        });
+        return rp;
+      },
+      [self, b, services, with_token](hello_atom) {
+        with_token([self, b, services](const std::string* token) {
+          auto& st = self->state;
+          if (token == nullptr) {
+            self->delayed_send(self,
+                               std::chrono::seconds(std::min(300, 5 << std::min(st.failures++, 6))),
+                               hello_atom::value);
+            return;
+          }
+          outbound_request r;
+          r.method = "GET";
+          r.url = "/bot/v3/info";
+          self->request(caf::actor_cast<lark_actor>(self), caf::infinite, fetch_atom::value,
+                        std::move(r))
+              .then([self, b, services](outbound_response& res) {
+                if (auto doc = api_ok(res))
+                  if (auto bot_info = doc->find("bot"))
+                    self->state.open_id = scalar_text(bot_info->find("open_id"));
+                self->state.failures = 0;
+                self->send(services.bots, online_atom::value, b.id, true);
+              });
+        });
+      },
+      [self, services](stream_event& ev) { self->state.streams.on_event(self, services, ev); },
+  };
+}
+
+} // namespace
+
+std::optional<std::string> lark_decrypt(std::string_view encrypt_key, std::string_view encrypted) {
+  std::string raw(encrypted.size(), '\0');
+  size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(raw.data()), raw.size(), encrypted.data(),
+                        encrypted.size(), nullptr, &len, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      len < 32 || len % 16 != 0)
+    return std::nullopt;
+  raw.resize(len);
+  unsigned char key[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(key, reinterpret_cast<const unsigned char*>(encrypt_key.data()),
+                     encrypt_key.size());
+  auto* ctx = EVP_CIPHER_CTX_new();
+  if (ctx == nullptr)
+    return std::nullopt;
+  std::string out(len, '\0');
+  int n = 0;
+  int tail = 0;
+  auto* iv = reinterpret_cast<const unsigned char*>(raw.data());
+  bool ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), nullptr, key, iv) == 1 &&
+            EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()), &n,
+                              reinterpret_cast<const unsigned char*>(raw.data()) + 16,
+                              static_cast<int>(len - 16)) == 1 &&
+            EVP_DecryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()) + n, &tail) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok)
+    return std::nullopt;
+  out.resize(static_cast<size_t>(n + tail));
+  return out;
+}
+
+caf::expected<adapter_actor> spawn_lark_adapter(caf::actor_system& sys, const bot& b,
+                                                const platform_services& services) {
+  auto doc = parse_json(b.platform_config);
+  if (!doc || !doc->is_object())
+    return api_error(errc::validation_error, "platform_config must be a JSON object",
+                     "platform_config", "invalid");
+  settings cfg;
+  cfg.app_id = scalar_text(doc->find("app_id"));
+  cfg.app_secret = scalar_text(doc->find("app_secret"));
+  cfg.verification_token = scalar_text(doc->find("verification_token"));
+  cfg.encrypt_key = scalar_text(doc->find("encrypt_key"));
+  cfg.prefix = scalar_text(doc->find("prefix"));
+  cfg.api = scalar_text(doc->find("api_base_url"));
+  if (cfg.api.empty())
+    cfg.api = "https://open.feishu.cn/open-apis";
+  while (!cfg.api.empty() && cfg.api.back() == '/')
+    cfg.api.pop_back();
+  if (cfg.app_id.empty())
+    return api_error(errc::validation_error,
+                     "platform_config.app_id must be the app's App ID (cli_…)",
+                     "platform_config.app_id", "required");
+  if (cfg.app_secret.empty())
+    return api_error(errc::validation_error, "platform_config.app_secret is required",
+                     "platform_config.app_secret", "required");
+  if (cfg.verification_token.empty() && cfg.encrypt_key.empty())
+    return api_error(errc::validation_error,
+                     "set platform_config.verification_token (or encrypt_key): without it "
+                     "anyone could post events as Lark",
+                     "platform_config.verification_token", "required");
+  if (auto why = check_http_url(cfg.api); !why.empty())
+    return api_error(errc::validation_error, "platform_config.api_base_url " + why,
+                     "platform_config.api_base_url", "invalid");
+  auto scope = per_user_scope(*doc);
+  if (!scope)
+    return std::move(scope.error());
+  cfg.per_user = *scope;
+  return sys.spawn(adapter_impl, b, cfg, services);
+}
+
+} // namespace chatagent::adapters
