@@ -1,5 +1,6 @@
 #include "adapters/adapters.hpp"
 
+#include "adapters/dingtalk/dingtalk_adapter.hpp"
 #include "adapters/discord/discord_adapter.hpp"
 #include "adapters/lark/lark_adapter.hpp"
 #include "adapters/onebot/onebot_adapter.hpp"
@@ -9,6 +10,7 @@
 #include "protocol/error.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 #include <caf/send.hpp>
@@ -39,20 +41,44 @@ const std::string* find_header(const platform_event& ev, std::string_view name) 
   return nullptr;
 }
 
-std::string hmac_sha256_hex(std::string_view key, std::initializer_list<std::string_view> parts) {
+namespace {
+
+std::array<unsigned char, crypto_auth_hmacsha256_BYTES>
+hmac_sha256(std::string_view key, std::initializer_list<std::string_view> parts) {
   crypto_auth_hmacsha256_state st;
   crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size());
   for (auto part : parts)
     crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(part.data()),
                                   part.size());
-  unsigned char mac[crypto_auth_hmacsha256_BYTES];
-  crypto_auth_hmacsha256_final(&st, mac);
-  static constexpr char hex[] = "0123456789abcdef";
+  std::array<unsigned char, crypto_auth_hmacsha256_BYTES> mac;
+  crypto_auth_hmacsha256_final(&st, mac.data());
+  return mac;
+}
+
+std::string hex(const unsigned char* data, size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : mac) {
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 15]);
+  out.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(digits[data[i] >> 4]);
+    out.push_back(digits[data[i] & 15]);
   }
+  return out;
+}
+
+} // namespace
+
+std::string hmac_sha256_hex(std::string_view key, std::initializer_list<std::string_view> parts) {
+  auto mac = hmac_sha256(key, parts);
+  return hex(mac.data(), mac.size());
+}
+
+std::string hmac_sha256_base64(std::string_view key,
+                               std::initializer_list<std::string_view> parts) {
+  auto mac = hmac_sha256(key, parts);
+  std::string out(sodium_base64_ENCODED_LEN(mac.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), mac.data(), mac.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.find('\0'));
   return out;
 }
 
@@ -64,13 +90,7 @@ std::string sha256_hex(std::initializer_list<std::string_view> parts) {
                               part.size());
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_final(&st, digest);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : digest) {
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 15]);
-  }
-  return out;
+  return hex(digest, sizeof(digest));
 }
 
 bool same_secret(std::string_view a, std::string_view b) {
@@ -116,6 +136,8 @@ adapter_factory make_adapter_factory(ws_dialer_actor websocket) {
       return spawn_discord_adapter(sys, b, services);
     if (b.platform_type == "lark" || b.platform_type == "feishu")
       return spawn_lark_adapter(sys, b, services);
+    if (b.platform_type == "dingtalk")
+      return spawn_dingtalk_adapter(sys, b, services);
     if (b.platform_type == "onebot" || b.platform_type == "qq")
       return spawn_onebot_adapter(sys, b, services);
     // Not connected yet: the bot runs (the API can use it) but stays offline.

@@ -26,6 +26,9 @@ const std::string* find_header(const protocol::platform_event& ev, std::string_v
 /// HMAC-SHA256 of the concatenated `parts` under `key`, in lower-case hex.
 std::string hmac_sha256_hex(std::string_view key, std::initializer_list<std::string_view> parts);
 
+/// HMAC-SHA256 of the concatenated `parts` under `key`, in base64.
+std::string hmac_sha256_base64(std::string_view key, std::initializer_list<std::string_view> parts);
+
 /// SHA-256 of the concatenated `parts`, in lower-case hex.
 std::string sha256_hex(std::initializer_list<std::string_view> parts);
 

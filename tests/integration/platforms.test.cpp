@@ -1,3 +1,4 @@
+#include "adapters/dingtalk/dingtalk_adapter.hpp"
 #include "adapters/slack/slack_adapter.hpp"
 #include "adapters/webhook/webhook_adapter.hpp"
 #include "integration/fixture.hpp"
@@ -15,6 +16,7 @@
 #include <openssl/sha.h>
 
 using namespace chatagent::test;
+using chatagent::adapters::dingtalk_signature;
 using chatagent::adapters::slack_signature;
 using chatagent::adapters::webhook_signature;
 
@@ -1186,4 +1188,98 @@ TEST_F(lark_platform_test, encrypted_events_are_decrypted_and_signatures_checked
   // Unencrypted events are refused once the app encrypts.
   expect_error(deliver_raw(bot, message_event("ev10", "om_10", "p2p", "plain")), 401,
                "UNAUTHORIZED");
+}
+
+namespace {
+
+constexpr const char* dingtalk_secret = "dingtalk-app-secret";
+
+class dingtalk_platform_test : public webhook_platform_test {
+ protected:
+  std::string dingtalk_bot(const std::string& token) {
+    auto bot = create_bot(token, R"({"name":"Ding","platform_type":"dingtalk",
+        "platform_config":{"app_secret":")" +
+                                     std::string{dingtalk_secret} + R"(","api_base_url":")" +
+                                     fake.url("/dingtalk") + R"("},
+        "llm_config":{"provider":"openai_compatible","base_url":")" +
+                                     fake.url("/v1") + R"(","model":"m"}})");
+    auto res = post("/api/v1/bots/" + bot + "/start", "", token);
+    EXPECT_EQ(res.status, 200) << res.body;
+    return bot;
+  }
+
+  /// A message as DingTalk delivers it, signed with `secret`.
+  http_result ding(const std::string& bot, const std::string& msg_id, const std::string& type,
+                   const std::string& text, const std::string& webhook,
+                   const std::string& secret = dingtalk_secret) {
+    auto ts = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+    chatagent::protocol::json_writer w;
+    w.begin_object()
+        .member("msgtype", "text")
+        .key("text")
+        .begin_object()
+        .member("content", text)
+        .end_object()
+        .member("msgId", msg_id)
+        .member("conversationType", type)
+        .member("conversationId", type == "1" ? "cid-private" : "cid-group")
+        .member("conversationTitle", "team")
+        .member("senderNick", "Li")
+        .member("senderStaffId", "staff-7")
+        .member("isInAtList", true)
+        .member("sessionWebhook", webhook)
+        .end_object();
+    return http_request("POST", url("/api/v1/webhooks/" + bot), w.take(),
+                        {"Content-Type: application/json", "timestamp: " + ts,
+                         "sign: " + dingtalk_signature(secret, ts)});
+  }
+
+  std::vector<chatagent::protocol::json_value> sent(size_t n) {
+    std::vector<chatagent::protocol::json_value> out;
+    for (int i = 0; i < 200; ++i) {
+      out.clear();
+      for (auto& r : fake.requests())
+        if (r.path.rfind("/dingtalk/robot/sendBySession", 0) == 0)
+          out.push_back(body_of(r));
+      if (out.size() >= n)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return out;
+  }
+};
+
+} // namespace
+
+TEST_F(dingtalk_platform_test, signed_messages_are_answered_through_the_session_webhook) {
+  auto token = register_user("alice");
+  auto bot = dingtalk_bot(token);
+  auto hook = fake.url("/dingtalk/robot/sendBySession?session=s1");
+  ASSERT_EQ(ding(bot, "msg1", "1", " hello ding", hook).status, 200);
+  auto out = sent(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(json_string(out[0], "msgtype"), "text");
+  EXPECT_EQ(json_string(out[0], "text.content"), "Echo: hello ding");
+  EXPECT_EQ(json_at(out[0], "at"), nullptr);
+
+  // In a group the answer @s the asker; a redelivered msgId is handled once.
+  ASSERT_EQ(ding(bot, "msg2", "2", "what is up", hook).status, 200);
+  ASSERT_EQ(ding(bot, "msg2", "2", "what is up", hook).status, 200);
+  out = sent(2);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(json_string(out[1], "text.content"), "Echo: what is up");
+  EXPECT_EQ(json_string(out[1], "at.atUserIds.0"), "staff-7");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(sent(0).size(), 2u);
+
+  // Refused: a wrong signature, and answers meant for another host.
+  expect_error(ding(bot, "msg3", "1", "hi", hook, "wrong-secret"), 401, "UNAUTHORIZED");
+  auto res = ding(bot, "msg4", "1", "hi", "http://169.254.169.254/latest/meta-data");
+  expect_error(res, 400, "VALIDATION_ERROR");
+  EXPECT_EQ(json_string(res.json(), "error.details.field"), "sessionWebhook");
+
+  auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
+  EXPECT_EQ(json_int(list, "total"), 2);
 }

@@ -88,6 +88,8 @@ class fake_llm_server {
   /// `ou_bot`), im/v1/messages/{id}/reply (with the tenant token, else code 99991663).
   static constexpr const char* lark_app_id = "cli_test";
   static constexpr const char* lark_app_secret = "lark-secret";
+  // DingTalk: `/dingtalk/robot/sendBySession?session=...` takes a robot's message (a
+  // message's sessionWebhook) and answers `{"errcode":0}`.
 
  private:
   void accept_loop();

@@ -1,0 +1,195 @@
+#include "adapters/dingtalk/dingtalk_adapter.hpp"
+
+#include "adapters/adapters.hpp"
+#include "adapters/chat_streams.hpp"
+#include "adapters/live_reply.hpp"
+#include "protocol/chat_json.hpp"
+#include "protocol/error.hpp"
+#include "protocol/json.hpp"
+#include "protocol/time.hpp"
+#include "protocol/validation.hpp"
+
+#include <charconv>
+#include <cstdlib>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+namespace chatagent::adapters {
+
+using namespace protocol;
+
+namespace {
+
+constexpr int64_t max_skew_ms = 3600 * 1000; // DingTalk's own rule: within an hour
+constexpr size_t max_message = 6000;
+
+struct settings {
+  std::string api; // sessionWebhooks must start with it
+  std::string app_secret;
+  bool per_user = false;
+};
+
+struct adapter_state {
+  adapter_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
+  chat_streams streams;
+  recent_events seen;
+};
+
+using dingtalk_actor = adapter_actor::extend<caf::reacts_to<stream_event>>;
+
+dingtalk_actor::behavior_type adapter_impl(dingtalk_actor::stateful_pointer<adapter_state> self,
+                                           bot b, settings cfg, platform_services services) {
+  // An answer posted to `webhook` (the message's sessionWebhook), @-ing `staff` in groups.
+  auto reply_in = [self, b, services](const std::string& webhook, const std::string& staff) {
+    reply_surface s;
+    s.max_bytes = max_message;
+    s.post = [webhook, staff](const std::string& text, size_t index) {
+      outbound_request r;
+      r.url = webhook;
+      r.headers = {"Content-Type: application/json"};
+      json_writer w;
+      w.begin_object().member("msgtype", "text").key("text").begin_object();
+      w.member("content", text).end_object();
+      if (index == 0 && !staff.empty()) {
+        w.key("at").begin_object().key("atUserIds").begin_array().value(staff).end_array();
+        w.end_object();
+      }
+      w.end_object();
+      r.body = w.take();
+      return r;
+    };
+    s.posted_id = [](const outbound_response& res) {
+      auto doc = parse_json(res.body);
+      if (res.status != 200 || !doc || !doc->is_object())
+        return std::string{};
+      auto code = doc->find("errcode");
+      return code && code->is_integer() && code->as_int() == 0 ? std::string{"sent"}
+                                                               : std::string{};
+    };
+    s.failed = [bots = services.bots, id = b.id](const std::string&) {
+      caf::anon_send(bots, activity_atom::value, id, int64_t{0}, int64_t{1});
+    };
+    return spawn_live_reply(self->system(), services.http, std::move(s));
+  };
+  self->send(services.bots, online_atom::value, b.id, true); // DingTalk calls: nothing to dial
+  return {
+      [self, b, cfg, services, reply_in](inbound_atom,
+                                         platform_event& ev) -> caf::result<platform_ack> {
+        if (ev.kind != platform_event::callback)
+          return api_error(errc::validation_error,
+                           "this platform calls with HTTP POST, not over a WebSocket");
+        auto ts = find_header(ev, "timestamp");
+        auto sign = find_header(ev, "sign");
+        if (ts == nullptr || sign == nullptr)
+          return api_error(errc::unauthorized, "the timestamp and sign headers are required");
+        int64_t when = 0;
+        auto [end, ec] = std::from_chars(ts->data(), ts->data() + ts->size(), when);
+        if (ec != std::errc{} || end != ts->data() + ts->size() ||
+            std::abs(now_ms() - when) > max_skew_ms)
+          return api_error(errc::unauthorized,
+                           "timestamp must be the current time in milliseconds (within an hour)");
+        if (!same_secret(*sign, dingtalk_signature(cfg.app_secret, *ts)))
+          return api_error(errc::unauthorized, "the sign does not match (check app_secret)");
+        auto doc = parse_json(ev.body);
+        if (!doc || !doc->is_object())
+          return api_error(errc::validation_error, "the message must be a JSON object");
+        auto msg_id = scalar_text(doc->find("msgId"));
+        auto webhook = scalar_text(doc->find("sessionWebhook"));
+        auto conv = scalar_text(doc->find("conversationId"));
+        if (msg_id.empty() || conv.empty() || webhook.empty())
+          return api_error(errc::validation_error,
+                           "msgId, conversationId and sessionWebhook are required");
+        // The answer goes where the request says: only to DingTalk itself.
+        if (!webhook.starts_with(cfg.api + "/"))
+          return api_error(errc::validation_error, "sessionWebhook must be under " + cfg.api,
+                           "sessionWebhook", "not DingTalk");
+        if (!self->state.seen.first_time(msg_id))
+          return platform_ack{200, "{}"};
+        if (scalar_text(doc->find("msgtype")) != "text")
+          return platform_ack{200, "{}"}; // pictures, files, audio: not read yet
+        auto text_obj = doc->find("text");
+        auto text = text_obj ? scalar_text(text_obj->find("content")) : std::string{};
+        auto first = text.find_first_not_of(" \n\t");
+        text = first == std::string::npos ? std::string{} : text.substr(first);
+        while (!text.empty() && (text.back() == ' ' || text.back() == '\n'))
+          text.pop_back();
+        if (text.empty())
+          return platform_ack{200, "{}"};
+        bool group = scalar_text(doc->find("conversationType")) == "2";
+        auto staff = scalar_text(doc->find("senderStaffId"));
+        auto user = staff.empty() ? scalar_text(doc->find("senderId")) : staff;
+        auto nick = scalar_text(doc->find("senderNick"));
+        conversation draft;
+        draft.bot = b.id;
+        draft.platform = "dingtalk";
+        draft.platform_chat_id = session_chat_id(conv, user, group, cfg.per_user);
+        draft.title = group ? "DingTalk group " + scalar_text(doc->find("conversationTitle"))
+                            : "DingTalk: " + nick;
+        auto reply = reply_in(webhook, group ? staff : std::string{});
+        if (text == "/help") {
+          self->send(reply, finish_atom::value,
+                     "I'm " + b.name + ". Send me a message" +
+                         (group ? std::string{" (in groups, @ me)"} : std::string{}) +
+                         " and I answer. /reset starts a new conversation.");
+          return platform_ack{200, "{}"};
+        }
+        if (text == "/reset") {
+          self->state.streams.reset(self, services, b.owner, std::move(draft), reply,
+                                    "Done: let's start over.");
+          return platform_ack{200, "{}"};
+        }
+        json_writer meta;
+        meta.begin_object()
+            .member("platform", "dingtalk")
+            .member("dingtalk_msg_id", msg_id)
+            .member("platform_user_id", user)
+            .member("platform_user_name", nick)
+            .end_object();
+        message_draft m;
+        m.content = std::move(text);
+        m.metadata = meta.take();
+        self->state.streams.ask(self, services, b.owner, std::move(draft), std::move(m), reply);
+        return platform_ack{200, "{}"};
+      },
+      [self, services](stream_event& ev) { self->state.streams.on_event(self, services, ev); },
+  };
+}
+
+} // namespace
+
+std::string dingtalk_signature(std::string_view app_secret, std::string_view timestamp) {
+  return hmac_sha256_base64(app_secret, {timestamp, "\n", app_secret});
+}
+
+caf::expected<adapter_actor> spawn_dingtalk_adapter(caf::actor_system& sys, const bot& b,
+                                                    const platform_services& services) {
+  auto doc = parse_json(b.platform_config);
+  if (!doc || !doc->is_object())
+    return api_error(errc::validation_error, "platform_config must be a JSON object",
+                     "platform_config", "invalid");
+  settings cfg;
+  cfg.app_secret = scalar_text(doc->find("app_secret"));
+  cfg.api = scalar_text(doc->find("api_base_url"));
+  if (cfg.api.empty())
+    cfg.api = "https://oapi.dingtalk.com";
+  while (!cfg.api.empty() && cfg.api.back() == '/')
+    cfg.api.pop_back();
+  if (cfg.app_secret.empty())
+    return api_error(errc::validation_error,
+                     "platform_config.app_secret must be the app's AppSecret: it signs "
+                     "DingTalk's calls",
+                     "platform_config.app_secret", "required");
+  if (auto why = check_http_url(cfg.api); !why.empty())
+    return api_error(errc::validation_error, "platform_config.api_base_url " + why,
+                     "platform_config.api_base_url", "invalid");
+  auto scope = per_user_scope(*doc);
+  if (!scope)
+    return std::move(scope.error());
+  cfg.per_user = *scope;
+  return sys.spawn(adapter_impl, b, cfg, services);
+}
+
+} // namespace chatagent::adapters
