@@ -7,6 +7,7 @@
 #include "adapters/slack/slack_adapter.hpp"
 #include "adapters/telegram/telegram_adapter.hpp"
 #include "adapters/webhook/webhook_adapter.hpp"
+#include "adapters/wecom/wecom_adapter.hpp"
 #include "protocol/error.hpp"
 
 #include <algorithm>
@@ -138,6 +139,8 @@ adapter_factory make_adapter_factory(ws_dialer_actor websocket) {
       return spawn_lark_adapter(sys, b, services);
     if (b.platform_type == "dingtalk")
       return spawn_dingtalk_adapter(sys, b, services);
+    if (b.platform_type == "wecom")
+      return spawn_wecom_adapter(sys, b, services);
     if (b.platform_type == "onebot" || b.platform_type == "qq")
       return spawn_onebot_adapter(sys, b, services);
     // Not connected yet: the bot runs (the API can use it) but stays offline.

@@ -362,6 +362,7 @@ struct api::impl {
         {"GET", {"api", "v1", "plugins", "available"}, true, &impl::list_available_plugins},
         {"POST", {"api", "v1", "plugins"}, true, &impl::create_plugin},
         {"POST", {"api", "v1", "webhooks", "{}"}, false, &impl::platform_callback},
+        {"GET", {"api", "v1", "webhooks", "{}"}, false, &impl::platform_callback},
         {"GET", {"api", "v1", "plugins", "{}"}, true, &impl::get_plugin},
         {"PUT", {"api", "v1", "plugins", "{}"}, true, &impl::update_plugin},
         {"DELETE", {"api", "v1", "plugins", "{}"}, true, &impl::delete_plugin},

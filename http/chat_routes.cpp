@@ -212,6 +212,9 @@ void api::impl::uninstall_plugin(const call_ptr& c) {
 void api::impl::platform_callback(const call_ptr& c) {
   // Authenticated by the platform's signature, which the bot's adapter checks.
   platform_event ev;
+  ev.method = c->req.method;
+  if (auto q = c->req.target.find('?'); q != std::string::npos)
+    ev.query = c->req.target.substr(q + 1);
   ev.body = c->req.body;
   ev.headers = c->req.headers;
   in_actor(c, [this, c, ev = std::move(ev)](caf::event_based_actor* self) mutable {

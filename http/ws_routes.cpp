@@ -332,6 +332,9 @@ void api::impl::platform_upgrade(const call_ptr& c, bot_id bot, std::shared_ptr<
   auto peer = sys.spawn(peer_impl, std::weak_ptr<ws_outlet>{outlet});
   platform_event ev;
   ev.kind = platform_event::ws_open;
+  ev.method = c->req.method;
+  if (auto q = c->req.target.find('?'); q != std::string::npos)
+    ev.query = c->req.target.substr(q + 1);
   ev.headers = c->req.headers;
   ev.peer = peer;
   in_actor(c, [this, c, bot, peer, ev = std::move(ev),

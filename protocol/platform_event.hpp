@@ -28,12 +28,14 @@ using platform_peer_actor = caf::typed_actor<caf::reacts_to<frame_atom, std::str
 /// What a platform did to the server, raw: the adapter authenticates and reads it.
 struct platform_event {
   enum kind_t : uint8_t {
-    callback, // an HTTP callback (`POST /api/v1/webhooks/{bot_id}`): `body`, `headers`
+    callback, // an HTTP callback (`POST|GET /api/v1/webhooks/{bot_id}`)
     ws_open,  // a WebSocket upgrade request: `headers`, `peer`; accepted with status 101
     ws_text,  // a text frame of `peer`: `body`
     ws_close, // `peer` is gone; `body`: "<close code> <reason>" (1006: no close frame)
   };
   uint8_t kind = callback;
+  std::string method = "POST"; // callback: GET for platforms that verify the URL so
+  std::string query;           // callback, ws_open: the URL's query string, raw
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers; // names as sent
   platform_peer_actor peer;
@@ -41,7 +43,8 @@ struct platform_event {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, platform_event& x) {
-  return f(caf::meta::type_name("platform_event"), x.kind, x.body, x.headers, x.peer);
+  return f(caf::meta::type_name("platform_event"), x.kind, x.method, x.query, x.body, x.headers,
+           x.peer);
 }
 
 /// What the server answers the platform.

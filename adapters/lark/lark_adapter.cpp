@@ -1,5 +1,6 @@
 #include "adapters/lark/lark_adapter.hpp"
 
+#include "adapters/access_token.hpp"
 #include "adapters/adapters.hpp"
 #include "adapters/chat_streams.hpp"
 #include "adapters/live_reply.hpp"
@@ -46,11 +47,8 @@ struct adapter_state {
   adapter_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
   chat_streams streams;
   recent_events seen;
-  std::string token; // tenant_access_token
-  std::chrono::steady_clock::time_point token_expiry;
-  bool fetching = false;                                        // a token request in flight
-  std::vector<std::function<void(const std::string*)>> waiting; // calls waiting for a token
-  std::string open_id;                                          // the bot's
+  access_token token;  // tenant_access_token
+  std::string open_id; // the bot's
   int failures = 0;
 };
 
@@ -74,49 +72,32 @@ std::optional<json_value> api_ok(const outbound_response& res) {
 
 lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_state> self, bot b,
                                        settings cfg, platform_services services) {
-  // Runs `then` with a valid tenant token (nullptr: none could be had).
-  auto with_token = [self, b, cfg, services](std::function<void(const std::string*)> then) {
-    auto& st = self->state;
-    if (!st.token.empty() && std::chrono::steady_clock::now() < st.token_expiry) {
-      then(&st.token);
-      return;
-    }
-    st.waiting.push_back(std::move(then));
-    if (st.fetching)
-      return;
-    st.fetching = true;
+  {
     outbound_request r;
     r.url = cfg.api + "/auth/v3/tenant_access_token/internal";
     r.headers = {"Content-Type: application/json; charset=utf-8"};
     json_writer w;
     w.begin_object().member("app_id", cfg.app_id).member("app_secret", cfg.app_secret).end_object();
     r.body = w.take();
-    self->request(services.http, caf::infinite, fetch_atom::value, std::move(r))
-        .then([self, b, services](outbound_response& res) {
-          auto& st = self->state;
-          st.fetching = false;
+    self->state.token.setup(
+        std::move(r),
+        [](const outbound_response& res) -> std::optional<std::pair<std::string, int64_t>> {
           auto doc = api_ok(res);
-          auto waiting = std::move(st.waiting);
-          st.waiting.clear();
-          if (doc) {
-            st.token = scalar_text(doc->find("tenant_access_token"));
-            auto e = doc->find("expire");
-            auto seconds = e && e->is_integer() ? e->as_int() : 7200;
-            // Renewed five minutes before it expires.
-            st.token_expiry = std::chrono::steady_clock::now() +
-                              std::chrono::seconds(std::max<int64_t>(60, seconds - 300));
-            for (auto& f : waiting)
-              f(&st.token);
-            return;
-          }
-          st.token.clear();
+          if (!doc)
+            return std::nullopt;
+          auto e = doc->find("expire");
+          return std::pair{scalar_text(doc->find("tenant_access_token")),
+                           e && e->is_integer() ? e->as_int() : int64_t{7200}};
+        },
+        [self, b, services](const outbound_response& res) {
           self->send(services.bots, online_atom::value, b.id, false);
           self->send(services.bots, activity_atom::value, b.id, int64_t{0}, int64_t{1});
           spdlog::warn("bot {}: Lark refused the app's credentials: {}", b.id.value,
                        res.status == 0 ? res.error : res.body.substr(0, 200));
-          for (auto& f : waiting)
-            f(nullptr);
         });
+  }
+  auto with_token = [self, services](std::function<void(const std::string*)> then) {
+    self->state.token.with(self, services.http, std::move(then));
   };
   auto reply_in = [self, b, services](const std::string& message_id) {
     reply_surface s;

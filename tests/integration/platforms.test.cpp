@@ -1,6 +1,7 @@
 #include "adapters/dingtalk/dingtalk_adapter.hpp"
 #include "adapters/slack/slack_adapter.hpp"
 #include "adapters/webhook/webhook_adapter.hpp"
+#include "adapters/wecom/wecom_adapter.hpp"
 #include "integration/fixture.hpp"
 #include "protocol/json.hpp"
 #include "support/fake_llm_server.hpp"
@@ -8,7 +9,9 @@
 #include "support/ws_client.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <thread>
 
@@ -1282,4 +1285,145 @@ TEST_F(dingtalk_platform_test, signed_messages_are_answered_through_the_session_
 
   auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
   EXPECT_EQ(json_int(list, "total"), 2);
+}
+
+namespace {
+
+constexpr const char* wecom_token = "wecom-callback-token";
+
+class wecom_platform_test : public webhook_platform_test {
+ protected:
+  void SetUp() override {
+    webhook_platform_test::SetUp();
+    for (int i = 0; i < 32; ++i)
+      key[i] = static_cast<unsigned char>(i * 5 + 1);
+    std::string b64(48, '\0');
+    auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), key, 32);
+    b64.resize(static_cast<size_t>(n));
+    aes_key = b64.substr(0, 43); // WeCom's form: the base64 without its '='
+  }
+
+  std::string wecom_bot(const std::string& token) {
+    auto bot = create_bot(token, R"({"name":"WeCom bot","platform_type":"wecom",
+        "platform_config":{"corp_id":")" +
+                                     std::string{fake_llm_server::wecom_corp_id} +
+                                     R"(","agent_id":"1000002","secret":")" +
+                                     fake_llm_server::wecom_secret + R"(","token":")" +
+                                     wecom_token + R"(","encoding_aes_key":")" + aes_key +
+                                     R"(","api_base_url":")" + fake.url("/wecom") + R"("},
+        "llm_config":{"provider":"openai_compatible","base_url":")" +
+                                     fake.url("/v1") + R"(","model":"m"}})");
+    auto res = post("/api/v1/bots/" + bot + "/start", "", token);
+    EXPECT_EQ(res.status, 200) << res.body;
+    return bot;
+  }
+
+  /// WXBizMsgCrypt: base64(AES-256-CBC(random16 + len + msg + corp, PKCS#7 to 32)).
+  std::string encrypt(const std::string& msg, const std::string& corp) {
+    std::string plain(16, 'r');
+    uint32_t len = static_cast<uint32_t>(msg.size());
+    for (int shift : {24, 16, 8, 0})
+      plain.push_back(static_cast<char>((len >> shift) & 0xFF));
+    plain += msg + corp;
+    auto pad = 32 - plain.size() % 32;
+    plain.append(pad, static_cast<char>(pad));
+    std::string out(plain.size(), '\0');
+    auto* ctx = EVP_CIPHER_CTX_new();
+    int n = 0;
+    int tail = 0;
+    EVP_EncryptInit_ex(ctx, EVP_aes_256_cbc(), nullptr, key, key);
+    EVP_CIPHER_CTX_set_padding(ctx, 0);
+    EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()), &n,
+                      reinterpret_cast<const unsigned char*>(plain.data()),
+                      static_cast<int>(plain.size()));
+    EVP_EncryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()) + n, &tail);
+    EVP_CIPHER_CTX_free(ctx);
+    std::string b64(4 * ((out.size() + 2) / 3) + 1, '\0');
+    auto m = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                             reinterpret_cast<const unsigned char*>(out.data()),
+                             static_cast<int>(out.size()));
+    b64.resize(static_cast<size_t>(m));
+    return b64;
+  }
+
+  static std::string url_encode(const std::string& s) {
+    std::string out;
+    for (unsigned char c : s) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+        out.push_back(static_cast<char>(c));
+      } else {
+        char buf[4];
+        std::snprintf(buf, sizeof(buf), "%%%02X", c);
+        out += buf;
+      }
+    }
+    return out;
+  }
+
+  std::vector<chatagent::protocol::json_value> sent(size_t n) {
+    std::vector<chatagent::protocol::json_value> out;
+    for (int i = 0; i < 200; ++i) {
+      out.clear();
+      for (auto& r : fake.requests())
+        if (r.path.rfind("/wecom/cgi-bin/message/send", 0) == 0)
+          out.push_back(body_of(r));
+      if (out.size() >= n)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return out;
+  }
+
+  unsigned char key[32];
+  std::string aes_key;
+};
+
+} // namespace
+
+TEST_F(wecom_platform_test, the_url_is_verified_and_encrypted_messages_are_answered) {
+  auto token = register_user("alice");
+  auto bot = wecom_bot(token);
+  // URL verification: the decrypted echostr comes back.
+  auto echo = encrypt("echo-1234567890", fake_llm_server::wecom_corp_id);
+  auto sig = chatagent::adapters::wecom_signature(wecom_token, "1700000000", "nonce1", echo);
+  auto res = get("/api/v1/webhooks/" + bot + "?msg_signature=" + sig +
+                     "&timestamp=1700000000&nonce=nonce1&echostr=" + url_encode(echo),
+                 "");
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.body, "echo-1234567890");
+  res = get("/api/v1/webhooks/" + bot + "?msg_signature=" + std::string(40, '0') +
+                "&timestamp=1700000000&nonce=nonce1&echostr=" + url_encode(echo),
+            "");
+  expect_error(res, 401, "UNAUTHORIZED");
+
+  // A text message, encrypted and signed: answered through message/send.
+  auto message = encrypt(R"(<xml><ToUserName><![CDATA[ww_test_corp]]></ToUserName>)"
+                         R"(<FromUserName><![CDATA[zhangsan]]></FromUserName>)"
+                         R"(<CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>)"
+                         R"(<Content><![CDATA[hello wecom]]></Content><MsgId>123456</MsgId>)"
+                         R"(<AgentID>1000002</AgentID></xml>)",
+                         fake_llm_server::wecom_corp_id);
+  auto body = "<xml><ToUserName><![CDATA[ww_test_corp]]></ToUserName><Encrypt><![CDATA[" + message +
+              "]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>";
+  auto msig = chatagent::adapters::wecom_signature(wecom_token, "1700000001", "nonce2", message);
+  auto target =
+      "/api/v1/webhooks/" + bot + "?msg_signature=" + msig + "&timestamp=1700000001&nonce=nonce2";
+  ASSERT_EQ(http_request("POST", url(target), body, {"Content-Type: text/xml"}).status, 200);
+  ASSERT_EQ(http_request("POST", url(target), body, {"Content-Type: text/xml"}).status, 200);
+  auto out = sent(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(json_string(out[0], "touser"), "zhangsan");
+  EXPECT_EQ(json_int(out[0], "agentid"), 1000002);
+  EXPECT_EQ(json_string(out[0], "text.content"), "Echo: hello wecom");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(sent(0).size(), 1u); // the redelivery was not answered again
+
+  // Meant for another corporation: refused.
+  auto other = encrypt("<xml></xml>", "ww_other");
+  auto osig = chatagent::adapters::wecom_signature(wecom_token, "1700000002", "n3", other);
+  res = http_request(
+      "POST",
+      url("/api/v1/webhooks/" + bot + "?msg_signature=" + osig + "&timestamp=1700000002&nonce=n3"),
+      "<xml><Encrypt><![CDATA[" + other + "]]></Encrypt></xml>", {"Content-Type: text/xml"});
+  expect_error(res, 401, "UNAUTHORIZED");
 }

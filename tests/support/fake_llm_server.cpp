@@ -493,6 +493,11 @@ void fake_llm_server::serve(int fd) {
         requests_.push_back(req);
       }
 
+      if (req.path.rfind("/wecom/cgi-bin/", 0) == 0) {
+        if (!answer_wecom(fd, req))
+          goto done;
+        continue;
+      }
       if (req.path.rfind("/dingtalk/robot/sendBySession", 0) == 0) {
         if (!send_json(fd, "200 OK", R"({"errcode":0,"errmsg":"ok"})"))
           goto done;

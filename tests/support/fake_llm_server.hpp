@@ -91,6 +91,11 @@ class fake_llm_server {
   // DingTalk: `/dingtalk/robot/sendBySession?session=...` takes a robot's message (a
   // message's sessionWebhook) and answers `{"errcode":0}`.
 
+  /// WeCom under `/wecom/cgi-bin/`: gettoken (corp `wecom_corp_id`, secret
+  /// `wecom_secret`), message/send (with that token, else errcode 40014).
+  static constexpr const char* wecom_corp_id = "ww_test_corp";
+  static constexpr const char* wecom_secret = "wecom-secret";
+
  private:
   void accept_loop();
   void serve(int fd);
@@ -99,6 +104,7 @@ class fake_llm_server {
   bool answer_slack(int fd, const request& req);
   bool answer_discord(int fd, const request& req);
   bool answer_lark(int fd, const request& req);
+  bool answer_wecom(int fd, const request& req);
 
   bool record_;
   int listen_fd_ = -1;

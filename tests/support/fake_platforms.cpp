@@ -181,4 +181,22 @@ bool fake_llm_server::answer_lark(int fd, const request& req) {
   return send_json(fd, "404 Not Found", R"({"code":404,"msg":"not found"})");
 }
 
+/// WeCom's API under `/wecom/cgi-bin/`.
+bool fake_llm_server::answer_wecom(int fd, const request& req) {
+  if (req.path.rfind("/wecom/cgi-bin/gettoken?", 0) == 0) {
+    auto expected = std::string{"corpid="} + wecom_corp_id + "&corpsecret=" + wecom_secret;
+    if (req.path.find(expected) == std::string::npos)
+      return send_json(fd, "200 OK", R"({"errcode":40001,"errmsg":"invalid credential"})");
+    return send_json(
+        fd, "200 OK",
+        R"({"errcode":0,"errmsg":"ok","access_token":"wecom-token","expires_in":7200})");
+  }
+  if (req.path.rfind("/wecom/cgi-bin/message/send?", 0) == 0) {
+    if (req.path.find("access_token=wecom-token") == std::string::npos)
+      return send_json(fd, "200 OK", R"({"errcode":40014,"errmsg":"invalid access_token"})");
+    return send_json(fd, "200 OK", R"({"errcode":0,"errmsg":"ok","msgid":"msg-1"})");
+  }
+  return send_json(fd, "404 Not Found", R"({"errcode":404,"errmsg":"not found"})");
+}
+
 } // namespace chatagent::test
