@@ -8,6 +8,7 @@
 #include "adapters/telegram/telegram_adapter.hpp"
 #include "adapters/webhook/webhook_adapter.hpp"
 #include "adapters/wecom/wecom_adapter.hpp"
+#include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
 
 #include <algorithm>
@@ -101,6 +102,58 @@ bool same_secret(std::string_view a, std::string_view b) {
 peer_link::~peer_link() {
   if (peer)
     caf::anon_send(peer, hangup_atom::value, std::string{"the bot stopped"});
+}
+
+caf::expected<json_value> platform_config(const bot& b) {
+  auto doc = parse_json(b.platform_config);
+  if (!doc || !doc->is_object())
+    return api_error(errc::validation_error, "platform_config must be a JSON object",
+                     "platform_config", "invalid");
+  return std::move(*doc);
+}
+
+caf::expected<std::string> api_base_url(const json_value& config, std::string fallback) {
+  auto url = scalar_text(config.find("api_base_url"));
+  if (url.empty())
+    url = std::move(fallback);
+  while (!url.empty() && url.back() == '/')
+    url.pop_back();
+  if (auto why = check_http_url(url); !why.empty())
+    return api_error(errc::validation_error, "platform_config.api_base_url " + why,
+                     "platform_config.api_base_url", "invalid");
+  return url;
+}
+
+std::string trimmed(std::string_view text) {
+  auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos)
+    return {};
+  auto last = text.find_last_not_of(" \t\r\n");
+  return std::string{text.substr(first, last - first + 1)};
+}
+
+std::string message_metadata(std::string_view platform, std::string_view id_key,
+                             const std::string& id, const std::string& user,
+                             const std::string& name, const std::vector<std::string>& attachments) {
+  json_writer w;
+  w.begin_object().member("platform", platform).member(id_key, id).member("platform_user_id", user);
+  if (!name.empty())
+    w.member("platform_user_name", name);
+  if (!attachments.empty()) {
+    w.key("attachments").begin_array();
+    for (auto& a : attachments)
+      w.value(a);
+    w.end_array();
+  }
+  w.end_object();
+  return w.take();
+}
+
+std::function<void(const std::string&)> count_failure(const platform_services& services,
+                                                      const bot_id& bot) {
+  return [bots = services.bots, bot](const std::string&) {
+    caf::anon_send(bots, activity_atom::value, bot, int64_t{0}, int64_t{1});
+  };
 }
 
 std::string session_chat_id(const std::string& chat, const std::string& user, bool group,

@@ -7,10 +7,12 @@
 
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -77,6 +79,28 @@ std::string session_chat_id(const std::string& chat, const std::string& user, bo
 /// `platform_config.conversation_scope`: "chat" (default: one conversation per chat) or
 /// "user" (in groups, one per user in the chat); true for "user", an error otherwise.
 caf::expected<bool> per_user_scope(const protocol::json_value& config);
+
+/// A bot's `platform_config` as a JSON object; VALIDATION_ERROR otherwise.
+caf::expected<protocol::json_value> platform_config(const protocol::bot& b);
+
+/// `platform_config.api_base_url`, or `fallback` (the platform's own), without a trailing
+/// '/'; VALIDATION_ERROR naming the field when it is not an http(s) URL.
+caf::expected<std::string> api_base_url(const protocol::json_value& config, std::string fallback);
+
+/// `text` without the spaces, tabs and line breaks around it.
+std::string trimmed(std::string_view text);
+
+/// The metadata of a platform user's message: `platform`, `id_key`: `id` (the platform's
+/// message id), `platform_user_id`, `platform_user_name` (when known) and `attachments`
+/// (when any).
+std::string message_metadata(std::string_view platform, std::string_view id_key,
+                             const std::string& id, const std::string& user,
+                             const std::string& name,
+                             const std::vector<std::string>& attachments = {});
+
+/// For `reply_surface::failed`: counts the failure in the bot's `error_count`.
+std::function<void(const std::string&)> count_failure(const protocol::platform_services& services,
+                                                      const protocol::bot_id& bot);
 
 /// Starts the adapter of a bot's platform (see `protocol::adapter_factory`); adapters
 /// that connect to their platform over WebSocket dial through `websocket`. Platforms

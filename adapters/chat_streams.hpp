@@ -58,6 +58,28 @@ class chat_streams {
             });
   }
 
+  /// A chat message `text` from the platform: `/help` is answered with `help`, `/reset`
+  /// starts a new conversation, anything else is asked (with `metadata`); each answered
+  /// in `reply`.
+  template <class Self>
+  void answer(Self* self, const protocol::platform_services& services, protocol::user_id owner,
+              protocol::conversation draft, std::string text, std::string metadata,
+              live_reply_actor reply, std::string help) {
+    if (text == "/help") {
+      self->send(reply, finish_atom::value, std::move(help));
+      return;
+    }
+    if (text == "/reset") {
+      reset(self, services, std::move(owner), std::move(draft), std::move(reply),
+            "Done: let's start over.");
+      return;
+    }
+    protocol::message_draft m;
+    m.content = std::move(text);
+    m.metadata = std::move(metadata);
+    ask(self, services, std::move(owner), std::move(draft), std::move(m), std::move(reply));
+  }
+
   /// `/reset`: archives the conversation of `draft`'s chat (its next message starts a new
   /// one), then shows `done` in `reply`.
   template <class Self>

@@ -69,9 +69,7 @@ dingtalk_actor::behavior_type adapter_impl(dingtalk_actor::stateful_pointer<adap
       return code && code->is_integer() && code->as_int() == 0 ? std::string{"sent"}
                                                                : std::string{};
     };
-    s.failed = [bots = services.bots, id = b.id](const std::string&) {
-      caf::anon_send(bots, activity_atom::value, id, int64_t{0}, int64_t{1});
-    };
+    s.failed = count_failure(services, b.id);
     return spawn_live_reply(self->system(), services.http, std::move(s));
   };
   self->send(services.bots, online_atom::value, b.id, true); // DingTalk calls: nothing to dial
@@ -111,11 +109,7 @@ dingtalk_actor::behavior_type adapter_impl(dingtalk_actor::stateful_pointer<adap
         if (scalar_text(doc->find("msgtype")) != "text")
           return platform_ack{200, "{}"}; // pictures, files, audio: not read yet
         auto text_obj = doc->find("text");
-        auto text = text_obj ? scalar_text(text_obj->find("content")) : std::string{};
-        auto first = text.find_first_not_of(" \n\t");
-        text = first == std::string::npos ? std::string{} : text.substr(first);
-        while (!text.empty() && (text.back() == ' ' || text.back() == '\n'))
-          text.pop_back();
+        auto text = trimmed(text_obj ? scalar_text(text_obj->find("content")) : std::string{});
         if (text.empty())
           return platform_ack{200, "{}"};
         bool group = scalar_text(doc->find("conversationType")) == "2";
@@ -128,30 +122,13 @@ dingtalk_actor::behavior_type adapter_impl(dingtalk_actor::stateful_pointer<adap
         draft.platform_chat_id = session_chat_id(conv, user, group, cfg.per_user);
         draft.title = group ? "DingTalk group " + scalar_text(doc->find("conversationTitle"))
                             : "DingTalk: " + nick;
-        auto reply = reply_in(webhook, group ? staff : std::string{});
-        if (text == "/help") {
-          self->send(reply, finish_atom::value,
-                     "I'm " + b.name + ". Send me a message" +
-                         (group ? std::string{" (in groups, @ me)"} : std::string{}) +
-                         " and I answer. /reset starts a new conversation.");
-          return platform_ack{200, "{}"};
-        }
-        if (text == "/reset") {
-          self->state.streams.reset(self, services, b.owner, std::move(draft), reply,
-                                    "Done: let's start over.");
-          return platform_ack{200, "{}"};
-        }
-        json_writer meta;
-        meta.begin_object()
-            .member("platform", "dingtalk")
-            .member("dingtalk_msg_id", msg_id)
-            .member("platform_user_id", user)
-            .member("platform_user_name", nick)
-            .end_object();
-        message_draft m;
-        m.content = std::move(text);
-        m.metadata = meta.take();
-        self->state.streams.ask(self, services, b.owner, std::move(draft), std::move(m), reply);
+        self->state.streams.answer(
+            self, services, b.owner, std::move(draft), std::move(text),
+            message_metadata("dingtalk", "dingtalk_msg_id", msg_id, user, nick),
+            reply_in(webhook, group ? staff : std::string{}),
+            "I'm " + b.name + ". Send me a message" +
+                (group ? std::string{" (in groups, @ me)"} : std::string{}) +
+                " and I answer. /reset starts a new conversation.");
         return platform_ack{200, "{}"};
       },
       [self, services](stream_event& ev) { self->state.streams.on_event(self, services, ev); },
@@ -166,25 +143,20 @@ std::string dingtalk_signature(std::string_view app_secret, std::string_view tim
 
 caf::expected<adapter_actor> spawn_dingtalk_adapter(caf::actor_system& sys, const bot& b,
                                                     const platform_services& services) {
-  auto doc = parse_json(b.platform_config);
-  if (!doc || !doc->is_object())
-    return api_error(errc::validation_error, "platform_config must be a JSON object",
-                     "platform_config", "invalid");
+  auto doc = platform_config(b);
+  if (!doc)
+    return std::move(doc.error());
   settings cfg;
   cfg.app_secret = scalar_text(doc->find("app_secret"));
-  cfg.api = scalar_text(doc->find("api_base_url"));
-  if (cfg.api.empty())
-    cfg.api = "https://oapi.dingtalk.com";
-  while (!cfg.api.empty() && cfg.api.back() == '/')
-    cfg.api.pop_back();
   if (cfg.app_secret.empty())
     return api_error(errc::validation_error,
                      "platform_config.app_secret must be the app's AppSecret: it signs "
                      "DingTalk's calls",
                      "platform_config.app_secret", "required");
-  if (auto why = check_http_url(cfg.api); !why.empty())
-    return api_error(errc::validation_error, "platform_config.api_base_url " + why,
-                     "platform_config.api_base_url", "invalid");
+  auto api = api_base_url(*doc, "https://oapi.dingtalk.com");
+  if (!api)
+    return std::move(api.error());
+  cfg.api = std::move(*api);
   auto scope = per_user_scope(*doc);
   if (!scope)
     return std::move(scope.error());

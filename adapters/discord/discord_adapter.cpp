@@ -158,9 +158,7 @@ discord_actor::behavior_type adapter_impl(discord_actor::stateful_pointer<adapte
       w.begin_object().member("content", text).end_object();
       return rest("PATCH", "/channels/" + channel + "/messages/" + id, w.take());
     };
-    s.failed = [bots = services.bots, id = b.id](const std::string&) {
-      caf::anon_send(bots, activity_atom::value, id, int64_t{0}, int64_t{1});
-    };
+    s.failed = count_failure(services, b.id);
     return spawn_live_reply(self->system(), services.http, std::move(s));
   };
   auto on_message = [self, b, cfg, services, reply_in](const json_value& d) {
@@ -194,10 +192,7 @@ discord_actor::behavior_type adapter_impl(discord_actor::stateful_pointer<adapte
     for (auto markup : {"<@" + st.self_id + ">", "<@!" + st.self_id + ">"})
       for (size_t p; !st.self_id.empty() && (p = text.find(markup)) != std::string::npos;)
         text.erase(p, markup.size());
-    auto first = text.find_first_not_of(" \n\t");
-    text = first == std::string::npos ? std::string{} : text.substr(first);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\n'))
-      text.pop_back();
+    text = trimmed(text);
     std::vector<std::string> attachments;
     if (auto a = d.find("attachments"); a && a->is_array())
       for (auto& f : a->as_array())
@@ -213,35 +208,15 @@ discord_actor::behavior_type adapter_impl(discord_actor::stateful_pointer<adapte
     draft.platform_chat_id = session_chat_id(channel, user, !direct, cfg.per_user);
     draft.title = direct ? "Discord: " + name
                          : "Discord channel " + channel + (cfg.per_user ? " (" + name + ")" : "");
-    auto reply = reply_in(channel, direct ? std::string{} : id);
-    if (text == "/help" || text == "help") {
-      self->send(reply, finish_atom::value,
-                 "I'm " + b.name + ". Message me directly, or mention me in a channel" +
-                     (cfg.prefix.empty() ? std::string{} : " (or start with " + cfg.prefix + ")") +
-                     ", and I answer. /reset starts a new conversation.");
-      return;
-    }
-    if (text == "/reset") {
-      st.streams.reset(self, services, b.owner, std::move(draft), reply, "Done: let's start over.");
-      return;
-    }
-    json_writer meta;
-    meta.begin_object()
-        .member("platform", "discord")
-        .member("discord_message_id", id)
-        .member("platform_user_id", user)
-        .member("platform_user_name", name);
-    if (!attachments.empty()) {
-      meta.key("attachments").begin_array();
-      for (auto& a : attachments)
-        meta.value(a);
-      meta.end_array();
-    }
-    meta.end_object();
-    message_draft m;
-    m.content = std::move(text);
-    m.metadata = meta.take();
-    st.streams.ask(self, services, b.owner, std::move(draft), std::move(m), reply);
+    if (text == "help")
+      text = "/help";
+    st.streams.answer(
+        self, services, b.owner, std::move(draft), std::move(text),
+        message_metadata("discord", "discord_message_id", id, user, name, attachments),
+        reply_in(channel, direct ? std::string{} : id),
+        "I'm " + b.name + ". Message me directly, or mention me in a channel" +
+            (cfg.prefix.empty() ? std::string{} : " (or start with " + cfg.prefix + ")") +
+            ", and I answer. /reset starts a new conversation.");
   };
   self->send(self, connect_again_atom::value);
   return {
@@ -419,25 +394,20 @@ discord_actor::behavior_type adapter_impl(discord_actor::stateful_pointer<adapte
 
 caf::expected<adapter_actor> spawn_discord_adapter(caf::actor_system& sys, const bot& b,
                                                    const platform_services& services) {
-  auto doc = parse_json(b.platform_config);
-  if (!doc || !doc->is_object())
-    return api_error(errc::validation_error, "platform_config must be a JSON object",
-                     "platform_config", "invalid");
+  auto doc = platform_config(b);
+  if (!doc)
+    return std::move(doc.error());
   settings cfg;
   cfg.token = scalar_text(doc->find("token"));
   cfg.prefix = scalar_text(doc->find("prefix"));
-  cfg.api = scalar_text(doc->find("api_base_url"));
-  if (cfg.api.empty())
-    cfg.api = "https://discord.com/api/v10";
-  while (!cfg.api.empty() && cfg.api.back() == '/')
-    cfg.api.pop_back();
   if (cfg.token.empty() || cfg.token.find_first_of(" \r\n") != std::string::npos)
     return api_error(errc::validation_error,
                      "platform_config.token must be the bot's token (Developer Portal, Bot)",
                      "platform_config.token", "required");
-  if (auto why = check_http_url(cfg.api); !why.empty())
-    return api_error(errc::validation_error, "platform_config.api_base_url " + why,
-                     "platform_config.api_base_url", "invalid");
+  auto api = api_base_url(*doc, "https://discord.com/api/v10");
+  if (!api)
+    return std::move(api.error());
+  cfg.api = std::move(*api);
   auto scope = per_user_scope(*doc);
   if (!scope)
     return std::move(scope.error());

@@ -121,9 +121,7 @@ lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_stat
       auto id = data && data->is_object() ? scalar_text(data->find("message_id")) : std::string{};
       return id.empty() ? std::string{"sent"} : id;
     };
-    s.failed = [bots = services.bots, id = b.id](const std::string&) {
-      caf::anon_send(bots, activity_atom::value, id, int64_t{0}, int64_t{1});
-    };
+    s.failed = count_failure(services, b.id);
     return spawn_live_reply(self->system(), caf::actor_cast<http_client_actor>(self), std::move(s));
   };
   auto on_message = [self, b, cfg, services, reply_in](const json_value& event,
@@ -165,10 +163,7 @@ lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_stat
       return;
     if (prefixed)
       text.erase(0, cfg.prefix.size());
-    auto first = text.find_first_not_of(" \n\t");
-    text = first == std::string::npos ? std::string{} : text.substr(first);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\n'))
-      text.pop_back();
+    text = trimmed(text);
     if (text.empty())
       return;
     conversation draft;
@@ -176,18 +171,6 @@ lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_stat
     draft.platform = "lark";
     draft.platform_chat_id = session_chat_id(chat, user, group, cfg.per_user);
     draft.title = group ? "Feishu group " + chat : "Feishu: " + user;
-    auto reply = reply_in(message_id);
-    if (text == "/help") {
-      self->send(reply, finish_atom::value,
-                 "I'm " + b.name + ". Send me a message and I answer" +
-                     (group ? std::string{" (in groups, @ me)"} : std::string{}) +
-                     ". /reset starts a new conversation.");
-      return;
-    }
-    if (text == "/reset") {
-      st.streams.reset(self, services, b.owner, std::move(draft), reply, "Done: let's start over.");
-      return;
-    }
     json_writer meta;
     meta.begin_object()
         .member("platform", "lark")
@@ -195,10 +178,11 @@ lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_stat
         .member("lark_message_id", message_id)
         .member("platform_user_id", user)
         .end_object();
-    message_draft m;
-    m.content = std::move(text);
-    m.metadata = meta.take();
-    st.streams.ask(self, services, b.owner, std::move(draft), std::move(m), reply);
+    st.streams.answer(self, services, b.owner, std::move(draft), std::move(text), meta.take(),
+                      reply_in(message_id),
+                      "I'm " + b.name + ". Send me a message and I answer" +
+                          (group ? std::string{" (in groups, @ me)"} : std::string{}) +
+                          ". /reset starts a new conversation.");
   };
   self->send(self, hello_atom::value);
   return {
@@ -332,21 +316,15 @@ std::optional<std::string> lark_decrypt(std::string_view encrypt_key, std::strin
 
 caf::expected<adapter_actor> spawn_lark_adapter(caf::actor_system& sys, const bot& b,
                                                 const platform_services& services) {
-  auto doc = parse_json(b.platform_config);
-  if (!doc || !doc->is_object())
-    return api_error(errc::validation_error, "platform_config must be a JSON object",
-                     "platform_config", "invalid");
+  auto doc = platform_config(b);
+  if (!doc)
+    return std::move(doc.error());
   settings cfg;
   cfg.app_id = scalar_text(doc->find("app_id"));
   cfg.app_secret = scalar_text(doc->find("app_secret"));
   cfg.verification_token = scalar_text(doc->find("verification_token"));
   cfg.encrypt_key = scalar_text(doc->find("encrypt_key"));
   cfg.prefix = scalar_text(doc->find("prefix"));
-  cfg.api = scalar_text(doc->find("api_base_url"));
-  if (cfg.api.empty())
-    cfg.api = "https://open.feishu.cn/open-apis";
-  while (!cfg.api.empty() && cfg.api.back() == '/')
-    cfg.api.pop_back();
   if (cfg.app_id.empty())
     return api_error(errc::validation_error,
                      "platform_config.app_id must be the app's App ID (cli_…)",
@@ -359,9 +337,10 @@ caf::expected<adapter_actor> spawn_lark_adapter(caf::actor_system& sys, const bo
                      "set platform_config.verification_token (or encrypt_key): without it "
                      "anyone could post events as Lark",
                      "platform_config.verification_token", "required");
-  if (auto why = check_http_url(cfg.api); !why.empty())
-    return api_error(errc::validation_error, "platform_config.api_base_url " + why,
-                     "platform_config.api_base_url", "invalid");
+  auto api = api_base_url(*doc, "https://open.feishu.cn/open-apis");
+  if (!api)
+    return std::move(api.error());
+  cfg.api = std::move(*api);
   auto scope = per_user_scope(*doc);
   if (!scope)
     return std::move(scope.error());

@@ -148,9 +148,7 @@ onebot_actor::behavior_type adapter_impl(onebot_actor::stateful_pointer<adapter_
       auto id = data && data->is_object() ? scalar_text(data->find("message_id")) : std::string{};
       return id.empty() ? std::string{"sent"} : id; // some implementations omit the id
     };
-    s.failed = [bots = services.bots, id = b.id](const std::string&) {
-      caf::anon_send(bots, activity_atom::value, id, int64_t{0}, int64_t{1});
-    };
+    s.failed = count_failure(services, b.id);
     return spawn_live_reply(self->system(), caf::actor_cast<http_client_actor>(self), std::move(s));
   };
   auto on_message = [self, b, cfg, services, reply_in](const json_value& ev) {
@@ -213,39 +211,16 @@ onebot_actor::behavior_type adapter_impl(onebot_actor::stateful_pointer<adapter_
                                  : "private:" + user;
     draft.title = group_chat ? "QQ group " + group + (cfg.per_user ? " (" + name + ")" : "")
                              : "QQ: " + (name.empty() ? user : name);
-    auto reply = reply_in(group, user, message_id);
-    if (text == "/help") {
-      self->send(
-          reply, finish_atom::value,
-          "I'm " + b.name + ". Send me a message and I answer" +
-              (group_chat
-                   ? " (in groups, @ me" +
-                         (cfg.prefix.empty() ? std::string{} : " or start with " + cfg.prefix) + ")"
-                   : std::string{}) +
-              ". /reset starts a new conversation.");
-      return;
-    }
-    if (text == "/reset") {
-      st.streams.reset(self, services, b.owner, std::move(draft), reply, "Done: let's start over.");
-      return;
-    }
-    json_writer meta;
-    meta.begin_object()
-        .member("platform", "onebot")
-        .member("onebot_message_id", message_id)
-        .member("platform_user_id", user)
-        .member("platform_user_name", name);
-    if (!attachments.empty()) {
-      meta.key("attachments").begin_array();
-      for (auto& a : attachments)
-        meta.value(a);
-      meta.end_array();
-    }
-    meta.end_object();
-    message_draft m;
-    m.content = std::move(text);
-    m.metadata = meta.take();
-    st.streams.ask(self, services, b.owner, std::move(draft), std::move(m), reply);
+    st.streams.answer(
+        self, services, b.owner, std::move(draft), std::move(text),
+        message_metadata("onebot", "onebot_message_id", message_id, user, name, attachments),
+        reply_in(group, user, message_id),
+        "I'm " + b.name + ". Send me a message and I answer" +
+            (group_chat
+                 ? " (in groups, @ me" +
+                       (cfg.prefix.empty() ? std::string{} : " or start with " + cfg.prefix) + ")"
+                 : std::string{}) +
+            ". /reset starts a new conversation.");
   };
   self->send(services.bots, online_atom::value, b.id, false); // until it connects
   if (!cfg.ws_url.empty())
@@ -441,10 +416,9 @@ std::vector<onebot_segment> onebot_segments(const json_value& message) {
 
 caf::expected<adapter_actor> spawn_onebot_adapter(caf::actor_system& sys, const bot& b,
                                                   const platform_services& services) {
-  auto doc = parse_json(b.platform_config);
-  if (!doc || !doc->is_object())
-    return api_error(errc::validation_error, "platform_config must be a JSON object",
-                     "platform_config", "invalid");
+  auto doc = platform_config(b);
+  if (!doc)
+    return std::move(doc.error());
   settings cfg;
   cfg.access_token = scalar_text(doc->find("access_token"));
   cfg.prefix = scalar_text(doc->find("prefix"));

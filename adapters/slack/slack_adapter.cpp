@@ -82,11 +82,6 @@ std::string escape(const std::string& text) {
   return out;
 }
 
-std::string trim_front(std::string text) {
-  auto p = text.find_first_not_of(" \n\t");
-  return p == std::string::npos ? std::string{} : text.substr(p);
-}
-
 /// The Web API's answer when it says `"ok": true`.
 std::optional<json_value> ok_answer(const outbound_response& res) {
   auto doc = parse_json(res.body);
@@ -146,9 +141,7 @@ slack_actor::behavior_type adapter_impl(slack_actor::stateful_pointer<adapter_st
           .end_object();
       return call("chat.update", w.take());
     };
-    s.failed = [bots = services.bots, id = b.id](const std::string&) {
-      caf::anon_send(bots, activity_atom::value, id, int64_t{0}, int64_t{1});
-    };
+    s.failed = count_failure(services, b.id);
     return spawn_live_reply(self->system(), services.http, std::move(s));
   };
   auto help = [b, cfg] {
@@ -171,7 +164,7 @@ slack_actor::behavior_type adapter_impl(slack_actor::stateful_pointer<adapter_st
                      draft_for](const std::string& body) -> caf::result<platform_ack> {
     auto form = parse_form(body);
     auto command = form_value(form, "command");
-    auto text = trim_front(form_value(form, "text"));
+    auto text = trimmed(form_value(form, "text"));
     auto channel = form_value(form, "channel_id");
     auto user = form_value(form, "user_id");
     if (command.empty() || channel.empty())
@@ -237,9 +230,7 @@ slack_actor::behavior_type adapter_impl(slack_actor::stateful_pointer<adapter_st
     if (!mention.empty())
       for (size_t p; (p = text.find(mention)) != std::string::npos;)
         text.erase(p, mention.size());
-    text = trim_front(std::move(text));
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\n'))
-      text.pop_back();
+    text = trimmed(text);
     if (text.empty())
       return;
     // In channels the answer goes to the message's thread; in direct messages, to the
@@ -247,16 +238,10 @@ slack_actor::behavior_type adapter_impl(slack_actor::stateful_pointer<adapter_st
     auto thread = scalar_text(ev.find("thread_ts"));
     if (thread.empty() && !direct)
       thread = scalar_text(ev.find("ts"));
-    auto draft = draft_for(channel, user, !direct);
-    if (text == "/help" || text == "help") {
-      self->send(reply_in(channel, thread), finish_atom::value, help());
-      return;
-    }
-    if (text == "/reset") {
-      st.streams.reset(self, services, b.owner, std::move(draft), reply_in(channel, thread),
-                       "Done: let's start over.");
-      return;
-    }
+    if (text == "help")
+      text = "/help";
+    if (text.size() > chat_limits::content_max)
+      text.resize(chat_limits::content_max); // Slack's own limit is 40,000 characters
     json_writer meta;
     meta.begin_object()
         .member("platform", "slack")
@@ -264,13 +249,8 @@ slack_actor::behavior_type adapter_impl(slack_actor::stateful_pointer<adapter_st
         .member("slack_ts", scalar_text(ev.find("ts")))
         .member("platform_user_id", user)
         .end_object();
-    message_draft m;
-    m.content = text;
-    m.metadata = meta.take();
-    if (m.content.size() > chat_limits::content_max)
-      m.content.resize(chat_limits::content_max); // Slack's own limit is 40,000 characters
-    st.streams.ask(self, services, b.owner, std::move(draft), std::move(m),
-                   reply_in(channel, thread));
+    st.streams.answer(self, services, b.owner, draft_for(channel, user, !direct), std::move(text),
+                      meta.take(), reply_in(channel, thread), help());
   };
   self->send(self, hello_atom::value);
   return {
@@ -354,19 +334,13 @@ std::string slack_signature(std::string_view signing_secret, std::string_view ti
 
 caf::expected<adapter_actor> spawn_slack_adapter(caf::actor_system& sys, const bot& b,
                                                  const platform_services& services) {
-  auto doc = parse_json(b.platform_config);
-  if (!doc || !doc->is_object())
-    return api_error(errc::validation_error, "platform_config must be a JSON object",
-                     "platform_config", "invalid");
+  auto doc = platform_config(b);
+  if (!doc)
+    return std::move(doc.error());
   settings cfg;
   cfg.token = scalar_text(doc->find("bot_token"));
   cfg.signing_secret = scalar_text(doc->find("signing_secret"));
   cfg.prefix = scalar_text(doc->find("prefix"));
-  cfg.api = scalar_text(doc->find("api_base_url"));
-  if (cfg.api.empty())
-    cfg.api = "https://slack.com/api";
-  while (!cfg.api.empty() && cfg.api.back() == '/')
-    cfg.api.pop_back();
   if (cfg.token.empty() || cfg.token.find_first_of(" \r\n") != std::string::npos)
     return api_error(errc::validation_error,
                      "platform_config.bot_token must be the app's Bot User OAuth Token (xoxb-…)",
@@ -376,9 +350,10 @@ caf::expected<adapter_actor> spawn_slack_adapter(caf::actor_system& sys, const b
                      "platform_config.signing_secret must be the app's Signing Secret (Basic "
                      "Information page): it proves events come from Slack",
                      "platform_config.signing_secret", "required");
-  if (auto why = check_http_url(cfg.api); !why.empty())
-    return api_error(errc::validation_error, "platform_config.api_base_url " + why,
-                     "platform_config.api_base_url", "invalid");
+  auto api = api_base_url(*doc, "https://slack.com/api");
+  if (!api)
+    return std::move(api.error());
+  cfg.api = std::move(*api);
   auto scope = per_user_scope(*doc);
   if (!scope)
     return std::move(scope.error());

@@ -106,16 +106,12 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
       w.key("message_id").raw(id).member("text", text).end_object();
       return call("editMessageText", w.take(), 15000);
     };
-    s.failed = [bots = services.bots, id = b.id](const std::string&) {
-      caf::anon_send(bots, activity_atom::value, id, int64_t{0}, int64_t{1});
-    };
+    s.failed = count_failure(services, b.id);
     return spawn_live_reply(self->system(), services.http, std::move(s));
   };
-  auto send_text = [self, reply_in](const std::string& chat, int64_t reply_to, std::string text) {
-    self->send(reply_in(chat, reply_to), finish_atom::value, std::move(text));
-  };
+
   // One message from Telegram.
-  auto on_message = [self, b, cfg, services, reply_in, send_text](const json_value& msg) {
+  auto on_message = [self, b, cfg, services, reply_in](const json_value& msg) {
     auto text = scalar_text(msg.find("text"));
     auto chat = msg.find("chat");
     if (text.empty() || chat == nullptr)
@@ -158,31 +154,16 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
     draft.title = group ? "Telegram group " + scalar_text(chat->find("title")) +
                               (cfg.per_user ? " (" + user_name + ")" : "")
                         : "Telegram: " + user_name;
-    auto owner = b.owner;
-    if (text == "/start" || text == "/help") {
-      send_text(chat_id, reply_to,
-                "Hello! I'm " + b.name + ". Send me a message and I answer." +
-                    (group ? " In this group, mention @" + st.username + " or reply to me." : "") +
-                    " /reset starts a new conversation.");
-      return;
-    }
-    if (text == "/reset") {
-      st.streams.reset(self, services, owner, std::move(draft), reply_in(chat_id, reply_to),
-                       "Done: let's start over.");
-      return;
-    }
-    json_writer meta;
-    meta.begin_object()
-        .member("platform", "telegram")
-        .member("telegram_message_id", message_id)
-        .member("platform_user_id", from ? scalar_text(from->find("id")) : std::string{})
-        .member("platform_user_name", user_name)
-        .end_object();
-    message_draft m;
-    m.content = text;
-    m.metadata = meta.take();
-    st.streams.ask(self, services, owner, std::move(draft), std::move(m),
-                   reply_in(chat_id, reply_to));
+    if (text == "/start")
+      text = "/help";
+    st.streams.answer(
+        self, services, b.owner, std::move(draft), std::move(text),
+        message_metadata("telegram", "telegram_message_id", std::to_string(message_id),
+                         from ? scalar_text(from->find("id")) : std::string{}, user_name),
+        reply_in(chat_id, reply_to),
+        "Hello! I'm " + b.name + ". Send me a message and I answer." +
+            (group ? " In this group, mention @" + st.username + " or reply to me." : "") +
+            " /reset starts a new conversation.");
   };
   self->send(self, hello_atom::value);
   return {
@@ -271,10 +252,9 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
 
 caf::expected<adapter_actor> spawn_telegram_adapter(caf::actor_system& sys, const bot& b,
                                                     const platform_services& services) {
-  auto doc = parse_json(b.platform_config);
-  if (!doc || !doc->is_object())
-    return api_error(errc::validation_error, "platform_config must be a JSON object",
-                     "platform_config", "invalid");
+  auto doc = platform_config(b);
+  if (!doc)
+    return std::move(doc.error());
   auto token = scalar_text(doc->find("token"));
   auto base = scalar_text(doc->find("api_base_url"));
   if (base.empty())

@@ -109,9 +109,7 @@ wecom_actor::behavior_type adapter_impl(wecom_actor::stateful_pointer<adapter_st
       auto id = scalar_text(doc->find("msgid"));
       return id.empty() ? std::string{"sent"} : id;
     };
-    s.failed = [bots = services.bots, id = b.id](const std::string&) {
-      caf::anon_send(bots, activity_atom::value, id, int64_t{0}, int64_t{1});
-    };
+    s.failed = count_failure(services, b.id);
     return spawn_live_reply(self->system(), caf::actor_cast<http_client_actor>(self), std::move(s));
   };
   self->send(services.bots, online_atom::value, b.id, true);
@@ -146,11 +144,7 @@ wecom_actor::behavior_type adapter_impl(wecom_actor::stateful_pointer<adapter_st
           return platform_ack{200, ""}; // events, pictures, voice: not read yet
         if (!msg_id.empty() && !self->state.seen.first_time(msg_id))
           return platform_ack{200, ""};
-        auto text = xml_element(*plain, "Content");
-        auto first = text.find_first_not_of(" \n\t");
-        text = first == std::string::npos ? std::string{} : text.substr(first);
-        while (!text.empty() && (text.back() == ' ' || text.back() == '\n'))
-          text.pop_back();
+        auto text = trimmed(xml_element(*plain, "Content"));
         if (text.empty())
           return platform_ack{200, ""};
         conversation draft;
@@ -158,29 +152,11 @@ wecom_actor::behavior_type adapter_impl(wecom_actor::stateful_pointer<adapter_st
         draft.platform = "wecom";
         draft.platform_chat_id = user;
         draft.title = "WeCom: " + user;
-        auto reply = reply_to(user);
-        if (text == "/help") {
-          self->send(reply, finish_atom::value,
-                     "I'm " + b.name +
-                         ". Send me a message and I answer. /reset starts a new "
-                         "conversation.");
-          return platform_ack{200, ""};
-        }
-        if (text == "/reset") {
-          self->state.streams.reset(self, services, b.owner, std::move(draft), reply,
-                                    "Done: let's start over.");
-          return platform_ack{200, ""};
-        }
-        json_writer meta;
-        meta.begin_object()
-            .member("platform", "wecom")
-            .member("wecom_msg_id", msg_id)
-            .member("platform_user_id", user)
-            .end_object();
-        message_draft m;
-        m.content = std::move(text);
-        m.metadata = meta.take();
-        self->state.streams.ask(self, services, b.owner, std::move(draft), std::move(m), reply);
+        self->state.streams.answer(
+            self, services, b.owner, std::move(draft), std::move(text),
+            message_metadata("wecom", "wecom_msg_id", msg_id, user, {}), reply_to(user),
+            "I'm " + b.name +
+                ". Send me a message and I answer. /reset starts a new conversation.");
         return platform_ack{200, ""};
       },
       [self, cfg, services](fetch_atom, outbound_request& req) -> caf::result<outbound_response> {
@@ -297,21 +273,15 @@ std::string xml_element(std::string_view xml, std::string_view tag) {
 
 caf::expected<adapter_actor> spawn_wecom_adapter(caf::actor_system& sys, const bot& b,
                                                  const platform_services& services) {
-  auto doc = parse_json(b.platform_config);
-  if (!doc || !doc->is_object())
-    return api_error(errc::validation_error, "platform_config must be a JSON object",
-                     "platform_config", "invalid");
+  auto doc = platform_config(b);
+  if (!doc)
+    return std::move(doc.error());
   settings cfg;
   cfg.corp_id = scalar_text(doc->find("corp_id"));
   cfg.agent_id = scalar_text(doc->find("agent_id"));
   cfg.secret = scalar_text(doc->find("secret"));
   cfg.token = scalar_text(doc->find("token"));
   cfg.aes_key = scalar_text(doc->find("encoding_aes_key"));
-  cfg.api = scalar_text(doc->find("api_base_url"));
-  if (cfg.api.empty())
-    cfg.api = "https://qyapi.weixin.qq.com";
-  while (!cfg.api.empty() && cfg.api.back() == '/')
-    cfg.api.pop_back();
   for (auto [value, name] :
        {std::pair{&cfg.corp_id, "corp_id"}, std::pair{&cfg.agent_id, "agent_id"},
         std::pair{&cfg.secret, "secret"}, std::pair{&cfg.token, "token"}})
@@ -330,9 +300,10 @@ caf::expected<adapter_actor> spawn_wecom_adapter(caf::actor_system& sys, const b
                      "platform_config.encoding_aes_key must be the app's 43-character "
                      "EncodingAESKey",
                      "platform_config.encoding_aes_key", "invalid");
-  if (auto why = check_http_url(cfg.api); !why.empty())
-    return api_error(errc::validation_error, "platform_config.api_base_url " + why,
-                     "platform_config.api_base_url", "invalid");
+  auto api = api_base_url(*doc, "https://qyapi.weixin.qq.com");
+  if (!api)
+    return std::move(api.error());
+  cfg.api = std::move(*api);
   return sys.spawn(adapter_impl, b, cfg, services);
 }
 
