@@ -208,7 +208,8 @@ slack_actor::behavior_type adapter_impl(slack_actor::stateful_pointer<adapter_st
     auto type = scalar_text(ev.find("type"));
     if (type != "message" && type != "app_mention")
       return;
-    if (ev.find("bot_id") || ev.find("subtype"))
+    auto subtype = scalar_text(ev.find("subtype"));
+    if (ev.find("bot_id") || (!subtype.empty() && subtype != "file_share"))
       return; // bots (itself included), edits, joins...: not questions
     auto& st = self->state;
     auto user = scalar_text(ev.find("user"));
@@ -247,8 +248,14 @@ slack_actor::behavior_type adapter_impl(slack_actor::stateful_pointer<adapter_st
         .member("platform", "slack")
         .member("event_id", event_id)
         .member("slack_ts", scalar_text(ev.find("ts")))
-        .member("platform_user_id", user)
-        .end_object();
+        .member("platform_user_id", user);
+    if (auto files = ev.find("files"); files && files->is_array() && !files->as_array().empty()) {
+      meta.key("attachments").begin_array(); // shared files, by their private URLs
+      for (auto& f : files->as_array())
+        meta.value(scalar_text(f.find("url_private")));
+      meta.end_array();
+    }
+    meta.end_object();
     st.streams.answer(self, services, b.owner, draft_for(channel, user, !direct), std::move(text),
                       meta.take(), reply_in(channel, thread), help());
   };

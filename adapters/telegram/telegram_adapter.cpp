@@ -12,6 +12,7 @@
 #include <chrono>
 #include <deque>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -112,10 +113,20 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
 
   // One message from Telegram.
   auto on_message = [self, b, cfg, services, reply_in](const json_value& msg) {
+    // A photo, document, voice or video carries its words as the caption; the files are
+    // listed (by Telegram file id) in the message's metadata.
     auto text = scalar_text(msg.find("text"));
+    if (text.empty())
+      text = scalar_text(msg.find("caption"));
+    std::vector<std::string> attachments;
+    if (auto photo = msg.find("photo"); photo && photo->is_array() && !photo->as_array().empty())
+      attachments.push_back("photo:" + scalar_text(photo->as_array().back().find("file_id")));
+    for (const char* kind : {"document", "voice", "audio", "video"})
+      if (auto f = msg.find(kind); f && f->is_object())
+        attachments.push_back(std::string{kind} + ":" + scalar_text(f->find("file_id")));
     auto chat = msg.find("chat");
     if (text.empty() || chat == nullptr)
-      return; // photos, stickers, joins...: nothing to answer yet
+      return; // stickers, joins, files without words...: nothing to answer yet
     auto chat_id = scalar_text(chat->find("id"));
     auto chat_type = scalar_text(chat->find("type"));
     auto message_id = num(msg.find("message_id"));
@@ -159,7 +170,8 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
     st.streams.answer(
         self, services, b.owner, std::move(draft), std::move(text),
         message_metadata("telegram", "telegram_message_id", std::to_string(message_id),
-                         from ? scalar_text(from->find("id")) : std::string{}, user_name),
+                         from ? scalar_text(from->find("id")) : std::string{}, user_name,
+                         attachments),
         reply_in(chat_id, reply_to),
         "Hello! I'm " + b.name + ". Send me a message and I answer." +
             (group ? " In this group, mention @" + st.username + " or reply to me." : "") +

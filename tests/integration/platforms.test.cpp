@@ -1427,3 +1427,41 @@ TEST_F(wecom_platform_test, the_url_is_verified_and_encrypted_messages_are_answe
       "<xml><Encrypt><![CDATA[" + other + "]]></Encrypt></xml>", {"Content-Type: text/xml"});
   expect_error(res, 401, "UNAUTHORIZED");
 }
+
+TEST_F(telegram_platform_test, captions_of_photos_are_questions_and_files_are_listed) {
+  auto token = register_user("alice");
+  auto bot = telegram_bot(token);
+  fake.push_telegram_message(R"({"message_id":30,"from":{"id":5,"first_name":"Li"},
+      "chat":{"id":88,"type":"private"},"date":0,"caption":"what is this",
+      "photo":[{"file_id":"small","width":90,"height":90},
+               {"file_id":"big","width":800,"height":800}]})");
+  EXPECT_EQ(shown(88, "Echo: what is this"), "Echo: what is this");
+  auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
+  auto conv = json_string(list, "conversations.0.id");
+  auto history = get("/api/v1/conversations/" + conv + "/messages", token).json();
+  EXPECT_EQ(json_string(history, "messages.0.metadata.attachments.0"), "photo:big");
+}
+
+TEST_F(slack_platform_test, shared_files_with_words_are_answered_and_listed) {
+  auto token = register_user("alice");
+  auto bot = slack_bot(token);
+  ASSERT_TRUE(online(bot, token));
+  ASSERT_EQ(slack_event(bot, "EvF", R"({"type":"message","subtype":"file_share",
+      "channel":"D7","channel_type":"im","user":"U1","text":"see the file","ts":"7.1",
+      "files":[{"id":"F1","name":"a.pdf","url_private":"https://files.slack.com/F1/a.pdf"}]})")
+                .status,
+            200);
+  EXPECT_EQ(shown("D7", "Echo: see the file"), "Echo: see the file");
+  // Edits and joins are not questions.
+  ASSERT_EQ(slack_event(bot, "EvE", R"({"type":"message","subtype":"message_changed",
+      "channel":"D7","channel_type":"im","user":"U1","text":"edited","ts":"7.2"})")
+                .status,
+            200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(posts(0).size(), 1u);
+  auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
+  auto conv = json_string(list, "conversations.0.id");
+  auto history = get("/api/v1/conversations/" + conv + "/messages", token).json();
+  EXPECT_EQ(json_string(history, "messages.0.metadata.attachments.0"),
+            "https://files.slack.com/F1/a.pdf");
+}
