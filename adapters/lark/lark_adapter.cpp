@@ -70,6 +70,44 @@ std::optional<json_value> api_ok(const outbound_response& res) {
   return std::move(*doc);
 }
 
+/// The words of a message: a `text` message's text, or a rich-text `post`'s title and
+/// lines (mentions kept as their `@_user_N` placeholders); the `post`'s image keys are
+/// added to `images`. Empty for other types (pictures, files, stickers).
+std::string lark_message_text(const std::string& type, const std::string& content_json,
+                              std::vector<std::string>& images) {
+  auto content = parse_json(content_json);
+  if (!content || !content->is_object())
+    return {};
+  if (type == "text")
+    return scalar_text(content->find("text"));
+  if (type != "post")
+    return {};
+  std::string text = scalar_text(content->find("title"));
+  auto lines = content->find("content");
+  if (lines == nullptr || !lines->is_array())
+    return text;
+  for (auto& line : lines->as_array()) {
+    if (!line.is_array())
+      continue;
+    std::string words;
+    for (auto& el : line.as_array()) {
+      auto tag = scalar_text(el.find("tag"));
+      if (tag == "text" || tag == "a")
+        words += scalar_text(el.find("text"));
+      else if (tag == "at")
+        words += scalar_text(el.find("user_id"));
+      else if (tag == "img")
+        images.push_back(scalar_text(el.find("image_key")));
+    }
+    if (words.empty())
+      continue;
+    if (!text.empty())
+      text += '\n';
+    text += words;
+  }
+  return text;
+}
+
 lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_state> self, bot b,
                                        settings cfg, platform_services services) {
   {
@@ -140,10 +178,9 @@ lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_stat
     bool group = scalar_text(message->find("chat_type")) == "group";
     if (message_id.empty() || chat.empty())
       return;
-    if (scalar_text(message->find("message_type")) != "text")
-      return; // pictures, files, rich posts: not read yet
-    auto content = parse_json(scalar_text(message->find("content")));
-    auto text = content && content->is_object() ? scalar_text(content->find("text")) : "";
+    std::vector<std::string> images;
+    auto text = lark_message_text(scalar_text(message->find("message_type")),
+                                  scalar_text(message->find("content")), images);
     // Mentions come as @_user_N placeholders: the bot's is removed, others named.
     bool mentioned = false;
     if (auto ms = message->find("mentions"); ms && ms->is_array())
@@ -176,8 +213,14 @@ lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_stat
         .member("platform", "lark")
         .member("event_id", event_id)
         .member("lark_message_id", message_id)
-        .member("platform_user_id", user)
-        .end_object();
+        .member("platform_user_id", user);
+    if (!images.empty()) {
+      meta.key("attachments").begin_array();
+      for (auto& i : images)
+        meta.value("image:" + i);
+      meta.end_array();
+    }
+    meta.end_object();
     st.streams.answer(self, services, b.owner, std::move(draft), std::move(text), meta.take(),
                       reply_in(message_id),
                       "I'm " + b.name + ". Send me a message and I answer" +

@@ -1061,11 +1061,16 @@ class lark_platform_test : public webhook_platform_test {
     return bot;
   }
 
+  /// `content`: the text of a `text` message, the content object of another type.
   static std::string message_event(const std::string& event_id, const std::string& message_id,
                                    const std::string& chat_type, const std::string& content,
-                                   const std::string& mentions = "[]") {
+                                   const std::string& mentions = "[]",
+                                   const std::string& type = "text") {
     chatagent::protocol::json_writer text;
-    text.begin_object().member("text", content).end_object();
+    if (type == "text")
+      text.begin_object().member("text", content).end_object();
+    else
+      text.raw(content);
     chatagent::protocol::json_writer w;
     w.begin_object()
         .member("schema", "2.0")
@@ -1092,7 +1097,7 @@ class lark_platform_test : public webhook_platform_test {
         .member("message_id", message_id)
         .member("chat_id", chat_type == "p2p" ? "oc_p2p" : "oc_group")
         .member("chat_type", chat_type)
-        .member("message_type", "text")
+        .member("message_type", type)
         .member("content", text.take())
         .key("mentions")
         .raw(mentions)
@@ -1464,4 +1469,27 @@ TEST_F(slack_platform_test, shared_files_with_words_are_answered_and_listed) {
   auto history = get("/api/v1/conversations/" + conv + "/messages", token).json();
   EXPECT_EQ(json_string(history, "messages.0.metadata.attachments.0"),
             "https://files.slack.com/F1/a.pdf");
+}
+
+TEST_F(lark_platform_test, rich_text_posts_are_read_with_their_images_listed) {
+  auto token = register_user("alice");
+  auto bot = lark_bot(token);
+  // A `post` message: title and lines are the question; its images are listed.
+  chatagent::protocol::json_writer post;
+  post.begin_object()
+      .member("title", "Report")
+      .key("content")
+      .raw(R"([[{"tag":"text","text":"line one"}],[{"tag":"img","image_key":"img_v2_1"}],)"
+           R"([{"tag":"text","text":"line "},{"tag":"a","text":"two","href":"https://x"}]])")
+      .end_object();
+  auto event = message_event("evp", "om_p", "p2p", post.take(), "[]", "post");
+  ASSERT_EQ(deliver_raw(bot, event).status, 200);
+  auto got = replies(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(reply_text(got[0]), "Echo: Report\nline one\nline two");
+  auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
+  auto conv = json_string(list, "conversations.0.id");
+  auto history = get("/api/v1/conversations/" + conv + "/messages", token).json();
+  EXPECT_EQ(json_string(history, "messages.0.content"), "Report\nline one\nline two");
+  EXPECT_EQ(json_string(history, "messages.0.metadata.attachments.0"), "image:img_v2_1");
 }
