@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <caf/actor_cast.hpp>
+#include <spdlog/spdlog.h>
 
 namespace chatagent::adapters {
 
@@ -25,14 +26,16 @@ class access_token {
   /// The token and its lifetime in seconds from the platform's answer; nullopt: refused.
   using parse_fn = std::function<std::optional<std::pair<std::string, int64_t>>(
       const protocol::outbound_response&)>;
-  /// Told once per refused fetch (to report it).
-  using refused_fn = std::function<void(const protocol::outbound_response&)>;
-
-  /// How the token is fetched (`fetch`), read (`parse`) and refusals reported.
-  void setup(protocol::outbound_request fetch, parse_fn parse, refused_fn refused) {
+  /// How the token is fetched (`fetch`) and read (`parse`) for bot `bot` of `platform`: a
+  /// refusal sets the bot offline and counts in its `error_count`; the next token sets it
+  /// online again.
+  void setup(protocol::outbound_request fetch, parse_fn parse, protocol::bot_manager_actor bots,
+             protocol::bot_id bot, std::string platform) {
     fetch_ = std::move(fetch);
     parse_ = std::move(parse);
-    refused_ = std::move(refused);
+    bots_ = std::move(bots);
+    bot_ = std::move(bot);
+    platform_ = std::move(platform);
   }
 
   /// Runs `then` with a valid token, or with nullptr when none could be had.
@@ -48,7 +51,7 @@ class access_token {
       return;
     fetching_ = true;
     self->request(http, caf::infinite, protocol::fetch_atom::value, fetch_)
-        .then([this](protocol::outbound_response& res) {
+        .then([this, self](protocol::outbound_response& res) {
           fetching_ = false;
           auto waiting = std::move(waiting_);
           waiting_.clear();
@@ -57,9 +60,16 @@ class access_token {
             token_ = std::move(got->first);
             expiry_ = std::chrono::steady_clock::now() +
                       std::chrono::seconds(std::max<int64_t>(60, got->second - 300));
+            if (refused_)
+              self->send(bots_, protocol::online_atom::value, bot_, true);
+            refused_ = false;
           } else {
             token_.clear();
-            refused_(res);
+            refused_ = true;
+            self->send(bots_, protocol::online_atom::value, bot_, false);
+            self->send(bots_, protocol::activity_atom::value, bot_, int64_t{0}, int64_t{1});
+            spdlog::warn("bot {}: {} refused the app's credentials: {}", bot_.value, platform_,
+                         res.status == 0 ? res.error : res.body.substr(0, 200));
           }
           for (auto& f : waiting)
             f(got ? &token_ : nullptr);
@@ -69,7 +79,10 @@ class access_token {
  private:
   protocol::outbound_request fetch_;
   parse_fn parse_;
-  refused_fn refused_;
+  protocol::bot_manager_actor bots_;
+  protocol::bot_id bot_;
+  std::string platform_;
+  bool refused_ = false; // the last fetch was refused
   std::string token_;
   std::chrono::steady_clock::time_point expiry_;
   bool fetching_ = false;

@@ -127,12 +127,7 @@ lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_stat
           return std::pair{scalar_text(doc->find("tenant_access_token")),
                            e && e->is_integer() ? e->as_int() : int64_t{7200}};
         },
-        [self, b, services](const outbound_response& res) {
-          self->send(services.bots, online_atom::value, b.id, false);
-          self->send(services.bots, activity_atom::value, b.id, int64_t{0}, int64_t{1});
-          spdlog::warn("bot {}: Lark refused the app's credentials: {}", b.id.value,
-                       res.status == 0 ? res.error : res.body.substr(0, 200));
-        });
+        services.bots, b.id, "Lark");
   }
   auto with_token = [self, services](std::function<void(const std::string*)> then) {
     self->state.token.with(self, services.http, std::move(then));

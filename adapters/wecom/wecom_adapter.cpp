@@ -78,12 +78,7 @@ wecom_actor::behavior_type adapter_impl(wecom_actor::stateful_pointer<adapter_st
           return std::pair{scalar_text(doc->find("access_token")),
                            e && e->is_integer() ? e->as_int() : int64_t{7200}};
         },
-        [self, b, services](const outbound_response& res) {
-          self->send(services.bots, online_atom::value, b.id, false);
-          self->send(services.bots, activity_atom::value, b.id, int64_t{0}, int64_t{1});
-          spdlog::warn("bot {}: WeCom refused the app's secret: {}", b.id.value,
-                       res.status == 0 ? res.error : res.body.substr(0, 200));
-        });
+        services.bots, b.id, "WeCom");
   }
   auto reply_to = [self, b, cfg, services](const std::string& user) {
     reply_surface s;

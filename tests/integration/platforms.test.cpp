@@ -12,6 +12,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -61,20 +62,58 @@ class webhook_platform_test : public server_test {
                         {"Content-Type: application/json"});
   }
 
-  /// The answers the fake platform received so far.
-  std::vector<fake_llm_server::request> received() {
+  /// The requests the fake received whose path starts with `prefix`, once there are `n`
+  /// of them (or after 5 s).
+  std::vector<fake_llm_server::request> requests_to(const std::string& prefix, size_t n = 0) {
     std::vector<fake_llm_server::request> out;
-    for (auto& r : fake.requests())
-      if (r.path == "/hook/receive")
-        out.push_back(r);
+    for (int i = 0; i < 200; ++i) {
+      out.clear();
+      for (auto& r : fake.requests())
+        if (r.path.rfind(prefix, 0) == 0)
+          out.push_back(r);
+      if (out.size() >= n)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
     return out;
   }
 
-  /// Waits until the fake platform has `n` answers.
-  std::vector<fake_llm_server::request> wait_for(size_t n) {
-    for (int i = 0; i < 200 && received().size() < n; ++i)
+  /// Their bodies, as JSON.
+  std::vector<chatagent::protocol::json_value> bodies_to(const std::string& prefix, size_t n) {
+    std::vector<chatagent::protocol::json_value> out;
+    for (auto& r : requests_to(prefix, n)) {
+      auto doc = chatagent::protocol::parse_json(r.body);
+      out.push_back(doc ? std::move(*doc) : chatagent::protocol::json_value{});
+    }
+    return out;
+  }
+
+  /// What `current` says once it says `expected` (or after 5 s).
+  static std::string eventually(const std::function<std::string()>& current,
+                                const std::string& expected) {
+    std::string now;
+    for (int i = 0; i < 200 && (now = current()) != expected; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    return received();
+    return now;
+  }
+
+  /// The bot's `is_online`, once it is `expected` (or after 5 s).
+  bool online(const std::string& bot, const std::string& token, bool expected = true) {
+    bool now = !expected;
+    for (int i = 0; i < 200 && now != expected; ++i) {
+      now = json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool();
+      if (now != expected)
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return now;
+  }
+
+  /// The answers the fake webhook platform received so far.
+  std::vector<fake_llm_server::request> received() { return requests_to("/hook/receive"); }
+
+  /// Waits until the fake webhook platform has `n` answers.
+  std::vector<fake_llm_server::request> wait_for(size_t n) {
+    return requests_to("/hook/receive", n);
   }
 
   fake_llm_server fake;
@@ -231,33 +270,24 @@ class telegram_platform_test : public webhook_platform_test {
 
   /// The sendMessage calls the fake Telegram received, waiting until there are `n`.
   std::vector<chatagent::protocol::json_value> sent(size_t n) {
-    std::vector<chatagent::protocol::json_value> out;
-    for (int i = 0; i < 200; ++i) {
-      out.clear();
-      for (auto& r : fake.requests())
-        if (r.path.ends_with("/sendMessage"))
-          out.push_back(body_of(r));
-      if (out.size() >= n)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return out;
+    return bodies_to(std::string{"/tg/bot"} + fake_llm_server::telegram_token + "/sendMessage", n);
   }
 
   /// What chat `chat` shows last (the text of the last sendMessage or editMessageText to
   /// it), once it is `expected` (or after 5 s).
   std::string shown(int64_t chat, const std::string& expected) {
-    std::string last;
-    for (int i = 0; i < 200 && last != expected; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-      for (auto& r : fake.requests())
-        if (r.path.ends_with("/sendMessage") || r.path.ends_with("/editMessageText")) {
-          auto body = body_of(r);
-          if (auto c = json_at(body, "chat_id"); c && c->is_integer() && c->as_int() == chat)
-            last = json_string(body, "text");
-        }
-    }
-    return last;
+    return eventually(
+        [&] {
+          std::string last;
+          for (auto& r : fake.requests())
+            if (r.path.ends_with("/sendMessage") || r.path.ends_with("/editMessageText")) {
+              auto body = body_of(r);
+              if (auto c = json_at(body, "chat_id"); c && c->is_integer() && c->as_int() == chat)
+                last = json_string(body, "text");
+            }
+          return last;
+        },
+        expected);
   }
 };
 
@@ -418,16 +448,6 @@ class slack_platform_test : public webhook_platform_test {
     return bot;
   }
 
-  bool online(const std::string& bot, const std::string& token, bool expected = true) {
-    bool now = !expected;
-    for (int i = 0; i < 200 && now != expected; ++i) {
-      now = json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool();
-      if (now != expected)
-        std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return now;
-  }
-
   /// POSTs `body` to the bot's Request URL as Slack does, signed with `key` at `ts`.
   http_result slack_send(const std::string& bot, const std::string& body,
                          const std::string& content_type = "application/json",
@@ -452,32 +472,23 @@ class slack_platform_test : public webhook_platform_test {
 
   /// The chat.postMessage calls, waiting until there are `n`.
   std::vector<chatagent::protocol::json_value> posts(size_t n) {
-    std::vector<chatagent::protocol::json_value> out;
-    for (int i = 0; i < 200; ++i) {
-      out.clear();
-      for (auto& r : fake.requests())
-        if (r.path == "/slack/api/chat.postMessage")
-          out.push_back(body_of(r));
-      if (out.size() >= n)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return out;
+    return bodies_to("/slack/api/chat.postMessage", n);
   }
 
   /// What `channel` shows last (posted or updated), once it is `expected` (or after 5 s).
   std::string shown(const std::string& channel, const std::string& expected) {
-    std::string last;
-    for (int i = 0; i < 200 && last != expected; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-      for (auto& r : fake.requests())
-        if (r.path == "/slack/api/chat.postMessage" || r.path == "/slack/api/chat.update") {
-          auto body = body_of(r);
-          if (json_string(body, "channel") == channel)
-            last = json_string(body, "text");
-        }
-    }
-    return last;
+    return eventually(
+        [&] {
+          std::string last;
+          for (auto& r : fake.requests())
+            if (r.path == "/slack/api/chat.postMessage" || r.path == "/slack/api/chat.update") {
+              auto body = body_of(r);
+              if (json_string(body, "channel") == channel)
+                last = json_string(body, "text");
+            }
+          return last;
+        },
+        expected);
   }
 };
 
@@ -681,10 +692,7 @@ class onebot_platform_test : public webhook_platform_test {
 TEST_F(onebot_platform_test, a_reverse_websocket_receives_messages_and_sends_answers) {
   auto token = register_user("alice");
   auto bot = onebot_bot(token);
-  auto online = [&] {
-    return json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool();
-  };
-  EXPECT_FALSE(online()); // until the implementation connects
+  EXPECT_FALSE(online(bot, token, false)); // until the implementation connects
 
   // A wrong access token is refused at the handshake.
   auto intruder = connect(bot, "wrong-token");
@@ -692,7 +700,7 @@ TEST_F(onebot_platform_test, a_reverse_websocket_receives_messages_and_sends_ans
 
   auto ws = connect(bot);
   ASSERT_EQ(ws->status(), 101) << ws->refusal();
-  EXPECT_TRUE(online());
+  EXPECT_TRUE(online(bot, token));
   ws->send_text(R"({"time":1700000000,"self_id":10001,"post_type":"meta_event",
       "meta_event_type":"lifecycle","sub_type":"connect"})");
 
@@ -732,13 +740,7 @@ TEST_F(onebot_platform_test, a_reverse_websocket_receives_messages_and_sends_ans
 
   // The connection drops: offline, counted; the implementation reconnects.
   ws.reset();
-  bool still = true;
-  for (int i = 0; i < 200 && still; ++i) {
-    still = online();
-    if (still)
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  EXPECT_FALSE(still);
+  EXPECT_FALSE(online(bot, token, false));
   EXPECT_GE(json_int(get("/api/v1/bots/" + bot + "/status", token).json(), "error_count"), 1);
   ws = connect(bot);
   ASSERT_EQ(ws->status(), 101);
@@ -764,16 +766,7 @@ TEST_F(onebot_platform_test, a_forward_websocket_connects_reconnects_and_disconn
   auto token = register_user("alice");
   auto bot = onebot_bot(token, R"(,"ws_url":")" + impl.url("/") + "\"");
   ASSERT_TRUE(impl.wait_connections(1));
-  auto online = [&](bool expected) {
-    bool now = !expected;
-    for (int i = 0; i < 200 && now != expected; ++i) {
-      now = json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool();
-      if (now != expected)
-        std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return now;
-  };
-  EXPECT_TRUE(online(true));
+  EXPECT_TRUE(online(bot, token));
   // The server connects to the implementation: the reverse path is refused.
   EXPECT_EQ(connect(bot)->status(), 400);
 
@@ -794,7 +787,7 @@ TEST_F(onebot_platform_test, a_forward_websocket_connects_reconnects_and_disconn
   // The implementation goes away: offline and counted, then connected again.
   impl.drop();
   ASSERT_TRUE(impl.wait_connections(2));
-  EXPECT_TRUE(online(true));
+  EXPECT_TRUE(online(bot, token));
   EXPECT_GE(json_int(get("/api/v1/bots/" + bot + "/status", token).json(), "error_count"), 1);
   action = answer(message_event("private", 2, R"("again")"));
   EXPECT_EQ(json_string(action, "params.message.0.data.text"), "Echo: again");
@@ -871,27 +864,17 @@ class discord_platform_test : public webhook_platform_test {
                           R"(","user":{"id":"999","username":"disco","bot":true},"guilds":[]})");
   }
 
-  bool online(const std::string& bot, const std::string& token, bool expected = true) {
-    bool now = !expected;
-    for (int i = 0; i < 200 && now != expected; ++i) {
-      now = json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool();
-      if (now != expected)
-        std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return now;
-  }
-
   /// What channel `channel` shows last (posted or edited), once it is `expected`.
   std::string shown(const std::string& channel, const std::string& expected) {
-    std::string last;
     auto prefix = "/discord/api/channels/" + channel + "/messages";
-    for (int i = 0; i < 200 && last != expected; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-      for (auto& r : fake.requests())
-        if (r.path.rfind(prefix, 0) == 0)
-          last = json_string(body_of(r), "content");
-    }
-    return last;
+    return eventually(
+        [&] {
+          std::string last;
+          for (auto& r : requests_to(prefix))
+            last = json_string(body_of(r), "content");
+          return last;
+        },
+        expected);
   }
 
   fake_ws_server gateway;
@@ -1109,17 +1092,7 @@ class lark_platform_test : public webhook_platform_test {
 
   /// The replies the fake Lark received, waiting until there are `n`.
   std::vector<fake_llm_server::request> replies(size_t n) {
-    std::vector<fake_llm_server::request> out;
-    for (int i = 0; i < 200; ++i) {
-      out.clear();
-      for (auto& r : fake.requests())
-        if (r.path.ends_with("/reply"))
-          out.push_back(r);
-      if (out.size() >= n)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return out;
+    return requests_to("/lark/open-apis/im/v1/messages/", n);
   }
 
   static std::string reply_text(const fake_llm_server::request& r) {
@@ -1245,17 +1218,7 @@ class dingtalk_platform_test : public webhook_platform_test {
   }
 
   std::vector<chatagent::protocol::json_value> sent(size_t n) {
-    std::vector<chatagent::protocol::json_value> out;
-    for (int i = 0; i < 200; ++i) {
-      out.clear();
-      for (auto& r : fake.requests())
-        if (r.path.rfind("/dingtalk/robot/sendBySession", 0) == 0)
-          out.push_back(body_of(r));
-      if (out.size() >= n)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return out;
+    return bodies_to("/dingtalk/robot/sendBySession", n);
   }
 };
 
@@ -1366,17 +1329,7 @@ class wecom_platform_test : public webhook_platform_test {
   }
 
   std::vector<chatagent::protocol::json_value> sent(size_t n) {
-    std::vector<chatagent::protocol::json_value> out;
-    for (int i = 0; i < 200; ++i) {
-      out.clear();
-      for (auto& r : fake.requests())
-        if (r.path.rfind("/wecom/cgi-bin/message/send", 0) == 0)
-          out.push_back(body_of(r));
-      if (out.size() >= n)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return out;
+    return bodies_to("/wecom/cgi-bin/message/send", n);
   }
 
   unsigned char key[32];
