@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -34,7 +35,9 @@ constexpr int64_t max_message = 4096; // Telegram's limit for one message's text
 struct settings {
   std::string api; // <api_base>/bot<token>
   std::string prefix;
-  bool per_user = false; // in groups, one conversation per user
+  bool per_user = false;   // in groups, one conversation per user
+  std::string webhook_url; // webhook mode: where Telegram posts updates (else long polling)
+  std::string secret;      // webhook mode: the X-Telegram-Bot-Api-Secret-Token expected
 };
 
 struct adapter_state {
@@ -44,6 +47,7 @@ struct adapter_state {
   int64_t self_id = 0;  // the bot's Telegram user id (getMe)
   std::string username; // the bot's @username, without the @
   int failures = 0;     // consecutive failed polls
+  recent_events seen;   // webhook mode: update ids handled (Telegram delivers again)
 };
 
 /// `hello_atom`: asks getMe (again); `poll_atom`: the next long poll; `stream_event`: a
@@ -53,6 +57,18 @@ using telegram_actor = adapter_actor::extend<caf::reacts_to<hello_atom>, caf::re
 
 int64_t num(const json_value* v) {
   return v != nullptr && v->is_integer() ? v->as_int() : 0;
+}
+
+/// The `result` of a Bot API call that succeeded (HTTP 200, `"ok": true`); none otherwise.
+std::optional<json_value> api_result(const outbound_response& res) {
+  auto doc = parse_json(res.body);
+  if (res.status != 200 || !doc || !doc->is_object())
+    return std::nullopt;
+  auto ok = doc->find("ok");
+  auto result = doc->find("result");
+  if (ok == nullptr || !ok->is_bool() || !ok->as_bool() || result == nullptr)
+    return std::nullopt;
+  return *result;
 }
 
 std::chrono::milliseconds backoff(int failures) {
@@ -177,36 +193,81 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
             (group ? " In this group, mention @" + st.username + " or reply to me." : "") +
             " /reset starts a new conversation.");
   };
+  // getMe or setWebhook refused: offline, counted, asked again later.
+  auto failed = [self, b, services](const char* method, const outbound_response& res) {
+    auto& st = self->state;
+    ++st.failures;
+    self->send(services.bots, online_atom::value, b.id, false);
+    self->send(services.bots, activity_atom::value, b.id, int64_t{0}, int64_t{1});
+    spdlog::warn("telegram bot {}: {} failed ({}), retrying", b.id.value, method,
+                 res.status == 0 ? res.error
+                                 : "HTTP " + std::to_string(res.status) + " " + res.body);
+    self->delayed_send(self, backoff(st.failures), hello_atom::value);
+  };
   self->send(self, hello_atom::value);
   return {
-      [](inbound_atom, const platform_event&) -> caf::result<platform_ack> {
-        return api_error(errc::validation_error,
-                         "this telegram bot uses long polling: Telegram does not call it",
-                         "platform_config", "polling");
+      [self, cfg, on_message](inbound_atom, const platform_event& ev) -> caf::result<platform_ack> {
+        if (cfg.webhook_url.empty())
+          return api_error(errc::validation_error,
+                           "this telegram bot uses long polling (no platform_config.webhook_url): "
+                           "Telegram does not call it",
+                           "platform_config.webhook_url", "polling");
+        if (ev.kind != platform_event::callback || ev.method != "POST")
+          return api_error(errc::method_not_allowed, "Telegram posts its updates");
+        auto given = find_header(ev, "X-Telegram-Bot-Api-Secret-Token");
+        if (given == nullptr || !same_secret(*given, cfg.secret))
+          return api_error(errc::unauthorized, "missing or wrong X-Telegram-Bot-Api-Secret-Token");
+        auto update = parse_json(ev.body);
+        if (!update || !update->is_object())
+          return api_error(errc::validation_error, "the update is not a JSON object", "body",
+                           "invalid");
+        auto id = scalar_text(update->find("update_id"));
+        if (id.empty() || self->state.seen.first_time(id))
+          if (auto msg = update->find("message"); msg && msg->is_object())
+            on_message(*msg);
+        return platform_ack{};
       },
       [self, services](stream_event& ev) { self->state.streams.on_event(self, services, ev); },
-      [self, b, services, call](hello_atom) {
+      [self, b, cfg, services, call, failed](hello_atom) {
         self->request(services.http, caf::infinite, fetch_atom::value, call("getMe", "{}", 15000))
             .then(
-                [self, b, services](outbound_response& res) {
+                [self, b, cfg, services, call, failed](outbound_response& res) {
                   auto& st = self->state;
-                  auto doc = parse_json(res.body);
-                  const json_value* result =
-                      doc && doc->is_object() ? doc->find("result") : nullptr;
-                  if (res.status == 200 && result != nullptr && result->is_object()) {
-                    st.self_id = num(result->find("id"));
-                    st.username = scalar_text(result->find("username"));
+                  auto result = api_result(res);
+                  if (!result || !result->is_object())
+                    return failed("getMe", res);
+                  st.self_id = num(result->find("id"));
+                  st.username = scalar_text(result->find("username"));
+                  if (cfg.webhook_url.empty()) {
                     st.failures = 0;
                     self->send(services.bots, online_atom::value, b.id, true);
                     self->send(self, poll_atom::value);
                     return;
                   }
-                  ++st.failures;
-                  self->send(services.bots, online_atom::value, b.id, false);
-                  self->send(services.bots, activity_atom::value, b.id, int64_t{0}, int64_t{1});
-                  spdlog::warn("telegram bot {}: getMe failed ({}), retrying", b.id.value,
-                               res.status == 0 ? res.error : "HTTP " + std::to_string(res.status));
-                  self->delayed_send(self, backoff(st.failures), hello_atom::value);
+                  // Webhook mode: Telegram posts updates to the callback from now on (those
+                  // that waited while the bot was stopped included).
+                  json_writer w;
+                  w.begin_object()
+                      .member("url", cfg.webhook_url)
+                      .member("secret_token", cfg.secret)
+                      .key("allowed_updates")
+                      .begin_array()
+                      .value("message")
+                      .end_array()
+                      .end_object();
+                  self->request(services.http, caf::infinite, fetch_atom::value,
+                                call("setWebhook", w.take(), 15000))
+                      .then(
+                          [self, b, services, failed](outbound_response& res) {
+                            if (!api_result(res))
+                              return failed("setWebhook", res);
+                            self->state.failures = 0;
+                            self->send(services.bots, online_atom::value, b.id, true);
+                          },
+                          [self](caf::error&) {
+                            self->delayed_send(self, backoff(++self->state.failures),
+                                               hello_atom::value);
+                          });
                 },
                 [self](caf::error&) {
                   self->delayed_send(self, backoff(++self->state.failures), hello_atom::value);
@@ -225,8 +286,21 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
         self->request(services.http, caf::infinite, fetch_atom::value,
                       call("getUpdates", w.take(), (long_poll_s + 10) * 1000))
             .then(
-                [self, b, services, on_message](outbound_response& res) {
+                [self, b, services, call, on_message](outbound_response& res) {
                   auto& st = self->state;
+                  if (res.status == 409 && res.body.find("webhook") != std::string::npos) {
+                    // A webhook of an earlier run in webhook mode: polling needs it gone.
+                    spdlog::info("telegram bot {}: deleting the webhook set earlier to poll",
+                                 b.id.value);
+                    self->request(services.http, caf::infinite, fetch_atom::value,
+                                  call("deleteWebhook", "{}", 15000))
+                        .then([self](outbound_response&) { self->send(self, poll_atom::value); },
+                              [self](caf::error&) {
+                                self->delayed_send(self, backoff(++self->state.failures),
+                                                   poll_atom::value);
+                              });
+                    return;
+                  }
                   auto doc = parse_json(res.body);
                   const json_value* result =
                       doc && doc->is_object() ? doc->find("result") : nullptr;
@@ -284,6 +358,23 @@ caf::expected<adapter_actor> spawn_telegram_adapter(caf::actor_system& sys, cons
                      "platform_config.api_base_url", "invalid");
   settings cfg;
   cfg.api = base + "/bot" + token;
+  // Webhook mode when a public URL is given: Telegram posts to it (it must reach
+  // POST /api/v1/webhooks/{bot_id}) with the secret token; long polling otherwise.
+  cfg.webhook_url = scalar_text(doc->find("webhook_url"));
+  if (!cfg.webhook_url.empty())
+    if (auto why = check_http_url(cfg.webhook_url); !why.empty())
+      return api_error(errc::validation_error, "platform_config.webhook_url " + why,
+                       "platform_config.webhook_url", "invalid");
+  cfg.secret = scalar_text(doc->find("secret_token"));
+  if (cfg.secret.empty()) // derived from the token: the same at every start
+    cfg.secret = hmac_sha256_hex(token, {"chatagent telegram webhook"});
+  if (cfg.secret.size() > 256 ||
+      cfg.secret.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                   "0123456789_-") != std::string::npos)
+    return api_error(errc::validation_error,
+                     "platform_config.secret_token must be 1-256 characters of A-Z, a-z, 0-9, "
+                     "_ and -",
+                     "platform_config.secret_token", "invalid");
   cfg.prefix = scalar_text(doc->find("prefix"));
   auto scope = per_user_scope(*doc);
   if (!scope)

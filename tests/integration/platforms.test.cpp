@@ -381,6 +381,56 @@ TEST_F(telegram_platform_test, long_answers_are_split_into_several_messages) {
   EXPECT_EQ(first + "\n\n" + second, "Echo: " + words);
 }
 
+TEST_F(telegram_platform_test, webhook_mode_sets_the_webhook_and_answers_posted_updates) {
+  auto token = register_user("alice");
+  auto tg = fake.url("/tg");
+  auto bot = create_bot(token, R"({"name":"Hooked","platform_type":"telegram",
+      "platform_config":{"token":")" +
+                                   std::string{fake_llm_server::telegram_token} +
+                                   R"(","api_base_url":")" + tg + R"(",
+        "webhook_url":"https://bots.example.com/api/v1/webhooks/tg","secret_token":"s3cret-Token_1"},
+      "llm_config":{"provider":"openai_compatible","base_url":")" +
+                                   fake.url("/v1") + R"(","model":"m"}})");
+  ASSERT_EQ(post("/api/v1/bots/" + bot + "/start", "", token).status, 200);
+  auto api = std::string{"/tg/bot"} + fake_llm_server::telegram_token;
+  auto set = bodies_to(api + "/setWebhook", 1);
+  ASSERT_EQ(set.size(), 1u);
+  EXPECT_EQ(json_string(set[0], "url"), "https://bots.example.com/api/v1/webhooks/tg");
+  EXPECT_EQ(json_string(set[0], "secret_token"), "s3cret-Token_1");
+  EXPECT_TRUE(online(bot, token));
+
+  // Telegram posts each update with the secret token; a redelivered update is answered once.
+  auto post_update = [&](int64_t id, const std::string& text, const std::string& key) {
+    return http_request(
+        "POST", url("/api/v1/webhooks/" + bot),
+        R"({"update_id":)" + std::to_string(id) + R"(,"message":{"message_id":)" +
+            std::to_string(id) +
+            R"(,"from":{"id":5,"first_name":"Li"},"chat":{"id":42,"type":"private"},)"
+            R"("date":0,"text":")" +
+            text + R"("}})",
+        {"Content-Type: application/json", "X-Telegram-Bot-Api-Secret-Token: " + key});
+  };
+  expect_error(post_update(500, "forged", "wrong"), 401, "UNAUTHORIZED");
+  EXPECT_EQ(post_update(500, "via webhook", "s3cret-Token_1").status, 200);
+  EXPECT_EQ(shown(42, "Echo: via webhook"), "Echo: via webhook");
+  EXPECT_EQ(post_update(500, "via webhook", "s3cret-Token_1").status, 200);
+  EXPECT_EQ(post_update(501, "second", "s3cret-Token_1").status, 200);
+  EXPECT_EQ(shown(42, "Echo: second"), "Echo: second");
+  EXPECT_EQ(sent(2).size(), 2u);
+  EXPECT_TRUE(requests_to(api + "/getUpdates").empty());
+
+  // Back to long polling: the webhook set before is deleted so that getUpdates works.
+  ASSERT_EQ(post("/api/v1/bots/" + bot + "/stop", "", token).status, 200);
+  // (platform_config merges: null removes a key)
+  auto res = put("/api/v1/bots/" + bot, R"({"platform_config":{"webhook_url":null}})", token);
+  ASSERT_EQ(res.status, 200) << res.body;
+  ASSERT_EQ(post("/api/v1/bots/" + bot + "/start", "", token).status, 200);
+  EXPECT_EQ(requests_to(api + "/deleteWebhook", 1).size(), 1u);
+  fake.push_telegram_message(R"({"message_id":30,"from":{"id":5},"chat":{"id":42,
+      "type":"private"},"date":0,"text":"polled again"})");
+  EXPECT_EQ(shown(42, "Echo: polled again"), "Echo: polled again");
+}
+
 TEST_F(telegram_platform_test, a_bot_without_a_token_does_not_start) {
   auto token = register_user("alice");
   auto bot = create_bot(token, R"({"name":"t","platform_type":"telegram"})");

@@ -68,7 +68,8 @@ class fake_llm_server {
   /// Telegram: queues an update carrying `message` (a Bot API Message object as JSON) for
   /// `getUpdates`; returns its update_id. The fake speaks the Bot API under
   /// `/tg/bot<token>/` for the token `telegram_token`: getMe, getUpdates (long polls,
-  /// answered early when an update comes), sendMessage, editMessageText.
+  /// answered early when an update comes; 409 while a webhook is set), sendMessage,
+  /// editMessageText, setWebhook and deleteWebhook.
   int64_t push_telegram_message(const std::string& message);
   static constexpr const char* telegram_token = "123456:TEST-token";
 
@@ -120,6 +121,7 @@ class fake_llm_server {
   std::vector<std::pair<int64_t, std::string>> telegram_updates_; // id, update JSON
   int64_t telegram_next_ = 1;
   int64_t telegram_sent_ = 0;
+  std::string telegram_webhook_; // set by setWebhook: getUpdates answers 409 meanwhile
   int64_t slack_posted_ = 0;
   int64_t discord_posted_ = 0;
   int64_t lark_posted_ = 0;

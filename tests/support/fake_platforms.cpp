@@ -34,7 +34,27 @@ bool fake_llm_server::answer_telegram(int fd, const request& req) {
   if (method == "getMe")
     return reply("200 OK", R"({"ok":true,"result":{"id":777,"is_bot":true,"first_name":"Fake",)"
                            R"("username":"fake_bot"}})");
+  if (method == "setWebhook" || method == "deleteWebhook") {
+    std::string url;
+    if (auto u = doc && doc->is_object() ? doc->find("url") : nullptr; u && u->is_string())
+      url = u->as_string();
+    if (method == "setWebhook" && url.empty())
+      return reply("400 Bad Request",
+                   R"({"ok":false,"error_code":400,"description":"Bad Request: bad webhook"})");
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      telegram_webhook_ = url;
+    }
+    return reply("200 OK", R"({"ok":true,"result":true,"description":"Webhook was set"})");
+  }
   if (method == "getUpdates") {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (!telegram_webhook_.empty()) // as the real API
+        return reply("409 Conflict", R"({"ok":false,"error_code":409,"description":"Conflict: )"
+                                     R"(can't use getUpdates method while webhook is active; )"
+                                     R"(use deleteWebhook to delete the webhook first"})");
+    }
     int64_t offset = 0;
     int64_t timeout = 0;
     if (doc && doc->is_object()) {
