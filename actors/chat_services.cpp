@@ -44,7 +44,8 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
   auto providers = std::make_shared<const llm_providers>(sys, settings.llm_timeout);
   auto plugins = spawn_plugin_registry(sys, providers->engine(), settings.plugins,
                                        store_actors.writer, std::move(*declared));
-  auto http = spawn_http_client(sys, providers->engine());
+  auto http =
+      spawn_http_client(sys, providers->engine(), !settings.platforms_allow_private_network);
   auto bot_manager = spawn_bot_manager(sys, store_actors.writer, plugins, std::move(*bots),
                                        std::move(*activity), std::move(adapters), http);
   auto knowledge = spawn_knowledge_service(

@@ -30,7 +30,8 @@ struct chat_settings {
   std::chrono::seconds embedding_timeout{60}; // one request to an embeddings API
   storage::index_options knowledge_index;     // when searches use clusters
   plugin_settings plugins;
-  int64_t tool_rounds = 5; // tool-call rounds per answer; 0: no tools
+  bool platforms_allow_private_network = false; // adapters may call loopback/private addresses
+  int64_t tool_rounds = 5;                      // tool-call rounds per answer; 0: no tools
 };
 
 /// The bot, conversation and knowledge services, wired to each other.

@@ -28,9 +28,11 @@ struct client_state {
 };
 
 client_impl_actor::behavior_type client_impl(client_impl_actor::stateful_pointer<client_state> self,
-                                             std::shared_ptr<http_engine> engine) {
+                                             std::shared_ptr<http_engine> engine,
+                                             bool public_only) {
   return {
-      [self, engine](fetch_atom, outbound_request& req) -> caf::result<outbound_response> {
+      [self, engine, public_only](fetch_atom,
+                                  outbound_request& req) -> caf::result<outbound_response> {
         auto id = ++self->state.next_id;
         auto rp = self->make_response_promise<outbound_response>();
         self->state.pending.emplace(id, rp);
@@ -42,6 +44,7 @@ client_impl_actor::behavior_type client_impl(client_impl_actor::stateful_pointer
         c.body = std::move(req.body);
         c.timeout = std::chrono::milliseconds(std::max<int64_t>(100, req.timeout_ms));
         c.connect_timeout = std::min(c.timeout, c.connect_timeout);
+        c.public_addresses_only = public_only;
         c.on_status = [got](long status) { got->status = status; };
         c.on_data = [got](std::string_view bytes) {
           got->body.append(bytes);
@@ -72,8 +75,9 @@ client_impl_actor::behavior_type client_impl(client_impl_actor::stateful_pointer
 
 } // namespace
 
-http_client_actor spawn_http_client(caf::actor_system& sys, std::shared_ptr<http_engine> engine) {
-  return sys.spawn(client_impl, std::move(engine));
+http_client_actor spawn_http_client(caf::actor_system& sys, std::shared_ptr<http_engine> engine,
+                                    bool public_only) {
+  return sys.spawn(client_impl, std::move(engine), public_only);
 }
 
 } // namespace chatagent::actors

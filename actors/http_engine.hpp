@@ -1,5 +1,7 @@
 #pragma once
 
+#include "protocol/address.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -36,9 +38,7 @@ struct http_call {
   std::function<void(long status, const std::string& error, bool timed_out)> on_done;
 };
 
-/// Whether `ip` (IPv4 or IPv6 text) is a public unicast address: not loopback, private,
-/// link-local, carrier-grade NAT, multicast, reserved or unspecified.
-bool is_public_ip(std::string_view ip);
+using protocol::is_public_ip;
 
 /// Runs every outgoing HTTP request of the process on one thread with libcurl's multi
 /// interface: no thread per request, connections reused per host.

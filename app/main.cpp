@@ -101,7 +101,7 @@ int serve(const config::command_line& cli) {
   std::unique_ptr<http::server> server;
   std::unique_ptr<http::ws_dialer> dialer; // outgoing platform WebSockets: the same
   caf::actor_system sys{caf_cfg};
-  dialer = std::make_unique<http::ws_dialer>(sys);
+  dialer = std::make_unique<http::ws_dialer>(sys, cfg.platforms_allow_private_network == 0);
 
   actors::account_settings accounts_cfg;
   accounts_cfg.hashing.opslimit = static_cast<unsigned long long>(cfg.password_hash_opslimit);
@@ -113,6 +113,7 @@ int serve(const config::command_line& cli) {
   chat_cfg.llm_timeout = std::chrono::seconds(cfg.llm_timeout_seconds);
   chat_cfg.plugins.timeout = std::chrono::milliseconds(cfg.plugin_timeout_ms);
   chat_cfg.plugins.allow_private_network = cfg.plugins_allow_private_network != 0;
+  chat_cfg.platforms_allow_private_network = cfg.platforms_allow_private_network != 0;
   chat_cfg.tool_rounds = cfg.tool_rounds;
   chat_cfg.knowledge_index.approximate_from = static_cast<size_t>(cfg.knowledge_clusters_from);
   chat_cfg.knowledge_index.probes = static_cast<size_t>(cfg.knowledge_cluster_probes);

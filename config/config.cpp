@@ -63,6 +63,9 @@ const std::vector<key_spec>& keys() {
        "time for one plugin (tool) call, network included"},
       {"plugins_allow_private_network", &c::plugins_allow_private_network, 0, 1,
        "1: plugins may call loopback and private network addresses (0: refused, against SSRF)"},
+      {"platforms_allow_private_network", &c::platforms_allow_private_network, 0, 1,
+       "1: platform adapters may call and connect to loopback and private network addresses "
+       "(0: refused, against SSRF)"},
       {"tool_rounds", &c::tool_rounds, 0, 50,
        "rounds of tool calls a model may make for one answer; 0: bots get no tools"},
       {"knowledge_clusters_from", &c::knowledge_clusters_from, 0, 1LL << 40,

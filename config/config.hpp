@@ -42,9 +42,10 @@ struct server_config {
   int64_t conversation_idle_seconds = 300; // a conversation idle this long leaves memory
   int64_t llm_timeout_seconds = 120;       // for one whole completion
   // Plugins (LLM tools)
-  int64_t plugin_timeout_ms = 10000;         // one tool call
-  int64_t plugins_allow_private_network = 0; // 1: plugins may call loopback/private addresses
-  int64_t tool_rounds = 5;                   // tool-call rounds per answer before it must answer
+  int64_t plugin_timeout_ms = 10000;           // one tool call
+  int64_t plugins_allow_private_network = 0;   // 1: plugins may call loopback/private addresses
+  int64_t platforms_allow_private_network = 0; // 1: platform adapters may too
+  int64_t tool_rounds = 5;                     // tool-call rounds per answer before it must answer
   // Knowledge bases
   int64_t knowledge_clusters_from = 50000; // chunks from which searches scan clusters; 0: never
   int64_t knowledge_cluster_probes = 0;    // clusters a search scans; 0: chosen by size

@@ -1,5 +1,6 @@
 #include "http/ws_dialer.hpp"
 
+#include "protocol/address.hpp"
 #include "protocol/error.hpp"
 
 #include <chrono>
@@ -124,9 +125,10 @@ peer_actor::behavior_type peer_impl(peer_actor::pointer self, std::shared_ptr<co
 } // namespace
 
 struct ws_dialer::impl {
-  explicit impl(caf::actor_system& s) : sys(s) {}
+  impl(caf::actor_system& s, bool public_only) : sys(s), public_only(public_only) {}
 
   caf::actor_system& sys;
+  bool public_only; // refuse loopback and private network addresses
   net::io_context ioc{1};
   net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
   ssl::context tls{ssl::context::tls_client};
@@ -216,9 +218,25 @@ class connection : public connection_base, public std::enable_shared_from_this<c
   void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
     if (ec)
       return fail_dial(ec.message());
+    // The addresses actually connected to are checked (DNS cannot sneak a private one in).
+    std::vector<tcp::endpoint> allowed;
+    std::string refused;
+    for (auto& r : results) {
+      auto a = r.endpoint().address();
+      bool ok = a.is_v4() ? protocol::is_public_ipv4(a.to_v4().to_bytes().data())
+                          : protocol::is_public_ipv6(a.to_v6().to_bytes().data());
+      if (ok || !d_.public_only)
+        allowed.push_back(r.endpoint());
+      else
+        refused = a.to_string();
+    }
+    if (allowed.empty())
+      return fail_dial("refused to connect to " + refused +
+                       ": not a public address (private and loopback addresses are not allowed "
+                       "here: platforms_allow_private_network)");
     beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(15));
     beast::get_lowest_layer(ws_).async_connect(
-        results, [self = this->shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
+        allowed, [self = this->shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
           self->on_connect(ec);
         });
   }
@@ -430,7 +448,8 @@ void ws_dialer::impl::dial(int64_t id, ws_url url, std::vector<std::string> head
   });
 }
 
-ws_dialer::ws_dialer(caf::actor_system& sys) : impl_(std::make_shared<impl>(sys)) {
+ws_dialer::ws_dialer(caf::actor_system& sys, bool public_only)
+    : impl_(std::make_shared<impl>(sys, public_only)) {
   impl_->tls.set_default_verify_paths();
   impl_->tls.set_verify_mode(ssl::verify_peer);
   impl_->thread = std::thread([d = impl_.get()] { d->ioc.run(); });

@@ -16,7 +16,9 @@ namespace chatagent::http {
 /// held by actors until then); `stop()` first.
 class ws_dialer {
  public:
-  explicit ws_dialer(caf::actor_system& sys);
+  /// With `public_only`, loopback and private network addresses are refused (the URLs are
+  /// users' choice: against SSRF).
+  ws_dialer(caf::actor_system& sys, bool public_only);
   ~ws_dialer();
   ws_dialer(const ws_dialer&) = delete;
   ws_dialer& operator=(const ws_dialer&) = delete;

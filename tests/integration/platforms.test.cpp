@@ -116,6 +116,9 @@ class webhook_platform_test : public server_test {
     return requests_to("/hook/receive", n);
   }
 
+  /// Platform fakes listen on loopback: the server must be allowed to call them.
+  env_list environment() override { return {{"CHATAGENT_PLATFORMS_ALLOW_PRIVATE_NETWORK", "1"}}; }
+
   fake_llm_server fake;
 };
 
@@ -236,7 +239,7 @@ TEST_F(webhook_platform_test, a_running_bot_reconnects_after_a_restart) {
   auto bot = webhook_bot(token);
   auto dir = server->data_dir();
   ASSERT_EQ(server->stop(), 0);
-  server_process again({}, dir);
+  server_process again(environment(), dir);
   ASSERT_TRUE(again.start()) << again.log();
   auto status =
       http_request("GET", again.base_url() + "/api/v1/bots/" + bot + "/status", {}, auth(token));
@@ -1495,4 +1498,42 @@ TEST_F(lark_platform_test, rich_text_posts_are_read_with_their_images_listed) {
   auto history = get("/api/v1/conversations/" + conv + "/messages", token).json();
   EXPECT_EQ(json_string(history, "messages.0.content"), "Report\nline one\nline two");
   EXPECT_EQ(json_string(history, "messages.0.metadata.attachments.0"), "image:img_v2_1");
+}
+
+namespace {
+
+/// The server as configured by default: platform calls to loopback and private network
+/// addresses are refused (against SSRF: the URLs are the bot owners' choice).
+class guarded_platform_test : public onebot_platform_test {
+ protected:
+  env_list environment() override { return {}; }
+};
+
+} // namespace
+
+TEST_F(guarded_platform_test, loopback_and_private_addresses_are_refused_by_default) {
+  auto token = register_user("alice");
+  // The generic webhook's answer to a loopback webhook_url is not delivered: counted as an
+  // error, and the user's message and its answer stay stored.
+  auto bot = webhook_bot(token);
+  ASSERT_EQ(deliver(bot, R"({"event_id":"g1","chat_id":"c1","text":"hello"})").status, 202);
+  auto errors = [&](const std::string& id) {
+    return std::to_string(
+        json_int(get("/api/v1/bots/" + id + "/status", token).json(), "error_count"));
+  };
+  EXPECT_EQ(eventually([&] { return errors(bot); }, "1"), "1");
+  EXPECT_TRUE(received().empty());
+  auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
+  ASSERT_EQ(json_int(list, "total"), 1);
+  auto history = "/api/v1/conversations/" + json_string(list, "conversations.0.id") + "/messages";
+  EXPECT_EQ(eventually(
+                [&] { return std::to_string(json_int(get(history, token).json(), "total")); }, "2"),
+            "2");
+
+  // A OneBot implementation's forward WebSocket on loopback is not connected to.
+  fake_ws_server impl{std::string{"Bearer "} + onebot_token};
+  auto q = onebot_bot(token, R"(,"ws_url":")" + impl.url("/") + "\"");
+  EXPECT_EQ(eventually([&] { return errors(q); }, "1"), "1");
+  EXPECT_FALSE(online(q, token, false));
+  EXPECT_FALSE(impl.wait_connections(1, 200));
 }
