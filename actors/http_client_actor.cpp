@@ -2,6 +2,8 @@
 
 #include "actors/http_engine.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
@@ -46,6 +48,16 @@ client_impl_actor::behavior_type client_impl(client_impl_actor::stateful_pointer
         c.connect_timeout = std::min(c.timeout, c.connect_timeout);
         c.public_addresses_only = public_only;
         c.on_status = [got](long status) { got->status = status; };
+        c.on_header = [got](std::string_view name, std::string_view value) {
+          // Seconds (the HTTP-date form is rare from APIs and taken as absent).
+          if (name.size() != 11 || !std::equal(name.begin(), name.end(), "retry-after",
+                                               [](char a, char b) { return (a | 0x20) == b; }))
+            return;
+          int64_t s = 0;
+          auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), s);
+          if (ec == std::errc{} && end == value.data() + value.size() && s >= 0)
+            got->retry_after_ms = std::min<int64_t>(s, 86400) * 1000;
+        };
         c.on_data = [got](std::string_view bytes) {
           got->body.append(bytes);
           return got->body.size() < (1u << 20);

@@ -1,7 +1,11 @@
 #include "adapters/live_reply.hpp"
 
+#include "protocol/json.hpp"
+
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <utility>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -29,7 +33,10 @@ struct reply_state {
   bool busy = false; // a platform call is in flight or an edit is waiting for its turn
   std::vector<shown_part> shown;
   std::chrono::steady_clock::time_point last_call;
+  int throttled = 0; // calls refused in a row for too many requests (HTTP 429)
 };
+
+constexpr int max_throttled = 6; // then the part is given up
 
 /// `show_atom`: brings the platform's messages up to date with the answer.
 using reply_actor = live_reply_actor::extend<caf::reacts_to<show_atom>>;
@@ -66,6 +73,15 @@ reply_actor::behavior_type reply_impl(reply_actor::stateful_pointer<reply_state>
         self->request(http, caf::infinite, fetch_atom::value, surface.post(parts[i], i))
             .then(
                 [self, surface, text = parts[i]](outbound_response& res) {
+                  auto& st = self->state;
+                  if (res.status == 429 && st.throttled < max_throttled) {
+                    // Rate-limited: posted again when the platform says (busy until then).
+                    auto wait = retry_delay(res, st.throttled++);
+                    spdlog::info("a platform asked to wait {} ms before posting", wait.count());
+                    self->delayed_send(self, wait, show_atom::value);
+                    return;
+                  }
+                  st.throttled = 0;
                   auto id = surface.posted_id(res);
                   if (id.empty()) {
                     auto why = res.status == 0 ? res.error
@@ -93,11 +109,22 @@ reply_actor::behavior_type reply_impl(reply_actor::stateful_pointer<reply_state>
         return;
       }
       st.last_call = std::chrono::steady_clock::now();
-      // A failed edit is not retried: the message keeps what it showed.
-      st.shown[i].text = parts[i];
+      // A failed edit is not retried (the message keeps what it showed) unless the
+      // platform asked to wait.
+      auto before = std::exchange(st.shown[i].text, parts[i]);
       self->request(http, caf::infinite, fetch_atom::value, surface.edit(st.shown[i].id, parts[i]))
-          .then([self](outbound_response&) { self->send(self, show_atom::value); },
-                [self](caf::error&) { self->send(self, show_atom::value); });
+          .then(
+              [self, i, before](outbound_response& res) {
+                auto& st = self->state;
+                if (res.status == 429 && st.throttled < max_throttled) {
+                  st.shown[i].text = before; // edited again after the wait
+                  self->delayed_send(self, retry_delay(res, st.throttled++), show_atom::value);
+                  return;
+                }
+                st.throttled = 0;
+                self->send(self, show_atom::value);
+              },
+              [self](caf::error&) { self->send(self, show_atom::value); });
       return;
     }
     if (st.complete)
@@ -123,6 +150,21 @@ reply_actor::behavior_type reply_impl(reply_actor::stateful_pointer<reply_state>
 }
 
 } // namespace
+
+std::chrono::milliseconds retry_delay(const outbound_response& res, int attempt) {
+  int64_t ms = res.retry_after_ms;
+  if (ms <= 0)
+    if (auto doc = parse_json(res.body); doc && doc->is_object()) {
+      auto v = doc->find("retry_after"); // Discord: seconds, with a fraction
+      if (auto p = doc->find("parameters"); v == nullptr && p && p->is_object())
+        v = p->find("retry_after"); // Telegram
+      if (v && v->is_number())
+        ms = std::llround(v->as_double() * 1000);
+    }
+  if (ms <= 0)
+    ms = int64_t{1000} << std::clamp(attempt, 0, 5);
+  return std::chrono::milliseconds(std::clamp<int64_t>(ms, 100, 60000));
+}
 
 std::vector<std::string> split_message(std::string_view text, size_t max_bytes) {
   std::vector<std::string> out;

@@ -51,6 +51,12 @@ using live_reply_actor = caf::typed_actor<caf::reacts_to<grow_atom, std::string>
 live_reply_actor spawn_live_reply(caf::actor_system& sys, protocol::http_client_actor http,
                                   reply_surface surface);
 
+/// How long to wait before calling again after `res` refused a call for too many requests
+/// (HTTP 429), the `attempt`th time in a row (0: the first): what the platform asked for
+/// (the `Retry-After` header; Discord's `retry_after` or Telegram's
+/// `parameters.retry_after` in the body), else 1 s doubling; between 0.1 and 60 s.
+std::chrono::milliseconds retry_delay(const protocol::outbound_response& res, int attempt);
+
 /// `text` in messages of at most `max_bytes` bytes, split at the best boundary (paragraph,
 /// line, sentence (Chinese punctuation included), space) in the last three quarters of
 /// each, else before a UTF-8 character. Whitespace at the cuts is dropped.

@@ -43,11 +43,12 @@ struct outbound_response {
   int64_t status = 0;
   std::string body;
   std::string error;
+  int64_t retry_after_ms = 0; // the `Retry-After` header (seconds) when given
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, outbound_response& x) {
-  return f(caf::meta::type_name("outbound_response"), x.status, x.body, x.error);
+  return f(caf::meta::type_name("outbound_response"), x.status, x.body, x.error, x.retry_after_ms);
 }
 
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;

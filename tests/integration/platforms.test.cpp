@@ -1537,3 +1537,17 @@ TEST_F(guarded_platform_test, loopback_and_private_addresses_are_refused_by_defa
   EXPECT_FALSE(online(q, token, false));
   EXPECT_FALSE(impl.wait_connections(1, 200));
 }
+
+TEST_F(slack_platform_test, a_rate_limited_post_is_sent_again_when_slack_says) {
+  auto token = register_user("alice");
+  auto bot = slack_bot(token);
+  ASSERT_TRUE(online(bot, token));
+  fake.throttle_slack(1); // HTTP 429 with Retry-After: 1
+  ASSERT_EQ(slack_event(bot, "Ev9", R"({"type":"message","channel":"D9","channel_type":"im",
+      "user":"U1","text":"patience","ts":"9.1"})")
+                .status,
+            200);
+  EXPECT_EQ(shown("D9", "Echo: patience"), "Echo: patience");
+  EXPECT_EQ(posts(2).size(), 2u); // refused once, then posted
+  EXPECT_EQ(json_int(get("/api/v1/bots/" + bot + "/status", token).json(), "error_count"), 0);
+}

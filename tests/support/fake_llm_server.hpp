@@ -77,6 +77,9 @@ class fake_llm_server {
   /// `invalid_auth`): auth.test (the bot is user `UBOT`), chat.postMessage (channel
   /// `CGONE`: channel_not_found), chat.update. Events are the test's to sign and send.
   static constexpr const char* slack_token = "xoxb-test-token";
+  /// Slack: the next `n` chat.postMessage calls are refused with HTTP 429 and
+  /// `Retry-After: 1`, as Slack limits each channel to about one message a second.
+  void throttle_slack(int n);
 
   /// Discord's REST API under `/discord/api/` for the token `discord_token` (otherwise
   /// 401): GET gateway/bot (its `url` is what `set_discord_gateway` set), POST
@@ -123,6 +126,7 @@ class fake_llm_server {
   int64_t telegram_sent_ = 0;
   std::string telegram_webhook_; // set by setWebhook: getUpdates answers 409 meanwhile
   int64_t slack_posted_ = 0;
+  int slack_throttled_ = 0; // chat.postMessage calls still to refuse with 429
   int64_t discord_posted_ = 0;
   int64_t lark_posted_ = 0;
   std::string discord_gateway_;

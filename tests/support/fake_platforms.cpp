@@ -96,6 +96,11 @@ bool fake_llm_server::answer_telegram(int fd, const request& req) {
   return reply("404 Not Found", R"({"ok":false,"error_code":404,"description":"Not Found"})");
 }
 
+void fake_llm_server::throttle_slack(int n) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  slack_throttled_ = n;
+}
+
 /// Slack's Web API under `/slack/api/<method>`: answers HTTP 200 with `"ok"` as Slack does.
 bool fake_llm_server::answer_slack(int fd, const request& req) {
   auto reply = [fd](const std::string& body) { return send_json(fd, "200 OK", body); };
@@ -111,6 +116,16 @@ bool fake_llm_server::answer_slack(int fd, const request& req) {
   if (method == "auth.test")
     return reply(R"({"ok":true,"url":"https://fake.slack.com/","team":"Fake","user":"chatbot",)"
                  R"("team_id":"T0001","user_id":"UBOT","bot_id":"BBOT"})");
+  if (method == "chat.postMessage") {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (slack_throttled_ > 0) {
+      --slack_throttled_;
+      std::string body = R"({"ok":false,"error":"ratelimited"})";
+      return send_all(fd, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n"
+                          "Content-Type: application/json\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body);
+    }
+  }
   if (method == "chat.postMessage" || method == "chat.update") {
     auto channel = field("channel");
     if (channel.empty() || field("text").empty())

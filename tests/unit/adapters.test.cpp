@@ -4,7 +4,27 @@
 
 #include <gtest/gtest.h>
 
+using chatagent::adapters::retry_delay;
 using chatagent::adapters::split_message;
+
+TEST(retry_delay, follows_what_the_platform_asked_else_backs_off) {
+  using std::chrono::milliseconds;
+  chatagent::protocol::outbound_response res;
+  res.status = 429;
+  res.retry_after_ms = 3000; // the Retry-After header (Slack)
+  EXPECT_EQ(retry_delay(res, 0), milliseconds(3000));
+  res.retry_after_ms = 0;
+  res.body = R"({"message":"You are being rate limited.","retry_after":0.25,"global":false})";
+  EXPECT_EQ(retry_delay(res, 0), milliseconds(250)); // Discord
+  res.body = R"({"ok":false,"error_code":429,"parameters":{"retry_after":7}})";
+  EXPECT_EQ(retry_delay(res, 3), milliseconds(7000)); // Telegram
+  res.body = "Too Many Requests";
+  EXPECT_EQ(retry_delay(res, 0), milliseconds(1000));
+  EXPECT_EQ(retry_delay(res, 2), milliseconds(4000));
+  EXPECT_EQ(retry_delay(res, 30), milliseconds(32000));
+  res.retry_after_ms = 3600 * 1000; // never longer than a minute
+  EXPECT_EQ(retry_delay(res, 0), milliseconds(60000));
+}
 
 TEST(split_message, short_texts_stay_whole_and_trimmed) {
   EXPECT_EQ(split_message("  hello  \n", 100), std::vector<std::string>{"hello"});
