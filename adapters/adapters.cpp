@@ -149,6 +149,16 @@ std::string message_metadata(std::string_view platform, std::string_view id_key,
   return w.take();
 }
 
+caf::error only_posts(const platform_event& ev) {
+  if (ev.kind != platform_event::callback)
+    return api_error(errc::validation_error,
+                     "this platform calls with HTTP POST, not over a WebSocket");
+  if (ev.method != "POST")
+    return api_error(errc::method_not_allowed,
+                     "this platform's callbacks are HTTP POST, not " + ev.method);
+  return caf::none;
+}
+
 std::function<void(const std::string&)> count_failure(const platform_services& services,
                                                       const bot_id& bot) {
   return [bots = services.bots, bot](const std::string&) {

@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include <caf/error.hpp>
 #include <caf/expected.hpp>
 
 namespace chatagent::adapters {
@@ -24,6 +25,10 @@ std::string scalar_text(const protocol::json_value* v);
 
 /// The value of header `name` (any case) of a platform's callback; null when absent.
 const std::string* find_header(const protocol::platform_event& ev, std::string_view name);
+
+/// For adapters whose platform only POSTs callbacks: the error for anything else (405
+/// METHOD_NOT_ALLOWED for another method, 400 for a WebSocket upgrade); none for a POST.
+caf::error only_posts(const protocol::platform_event& ev);
 
 /// HMAC-SHA256 of the concatenated `parts` under `key`, in lower-case hex.
 std::string hmac_sha256_hex(std::string_view key, std::initializer_list<std::string_view> parts);

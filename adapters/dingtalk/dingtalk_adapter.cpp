@@ -76,9 +76,8 @@ dingtalk_actor::behavior_type adapter_impl(dingtalk_actor::stateful_pointer<adap
   return {
       [self, b, cfg, services, reply_in](inbound_atom,
                                          platform_event& ev) -> caf::result<platform_ack> {
-        if (ev.kind != platform_event::callback)
-          return api_error(errc::validation_error,
-                           "this platform calls with HTTP POST, not over a WebSocket");
+        if (auto err = only_posts(ev))
+          return err;
         auto ts = find_header(ev, "timestamp");
         auto sign = find_header(ev, "sign");
         if (ts == nullptr || sign == nullptr)

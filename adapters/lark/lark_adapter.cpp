@@ -225,9 +225,8 @@ lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_stat
   self->send(self, hello_atom::value);
   return {
       [self, cfg, on_message](inbound_atom, platform_event& ev) -> caf::result<platform_ack> {
-        if (ev.kind != platform_event::callback)
-          return api_error(errc::validation_error,
-                           "this platform calls with HTTP POST, not over a WebSocket");
+        if (auto err = only_posts(ev))
+          return err;
         auto doc = parse_json(ev.body);
         if (!doc || !doc->is_object())
           return api_error(errc::validation_error, "the event must be a JSON object");

@@ -263,9 +263,8 @@ slack_actor::behavior_type adapter_impl(slack_actor::stateful_pointer<adapter_st
   return {
       [self, cfg, on_command, on_event](inbound_atom,
                                         const platform_event& ev) -> caf::result<platform_ack> {
-        if (ev.kind != platform_event::callback)
-          return api_error(errc::validation_error,
-                           "this platform calls with HTTP POST, not over a WebSocket");
+        if (auto err = only_posts(ev))
+          return err;
         auto ts = find_header(ev, "X-Slack-Request-Timestamp");
         auto sig = find_header(ev, "X-Slack-Signature");
         if (ts == nullptr || sig == nullptr)

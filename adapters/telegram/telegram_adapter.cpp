@@ -212,8 +212,8 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
                            "this telegram bot uses long polling (no platform_config.webhook_url): "
                            "Telegram does not call it",
                            "platform_config.webhook_url", "polling");
-        if (ev.kind != platform_event::callback || ev.method != "POST")
-          return api_error(errc::method_not_allowed, "Telegram posts its updates");
+        if (auto err = only_posts(ev))
+          return err;
         auto given = find_header(ev, "X-Telegram-Bot-Api-Secret-Token");
         if (given == nullptr || !same_secret(*given, cfg.secret))
           return api_error(errc::unauthorized, "missing or wrong X-Telegram-Bot-Api-Secret-Token");

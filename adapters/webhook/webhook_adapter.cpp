@@ -75,9 +75,8 @@ webhook_actor::behavior_type adapter_impl(webhook_actor::stateful_pointer<adapte
   return {
       [self, b, cfg, services, deliver](inbound_atom,
                                         const platform_event& ev) -> caf::result<platform_ack> {
-        if (ev.kind != platform_event::callback)
-          return api_error(errc::validation_error,
-                           "this platform calls with HTTP POST, not over a WebSocket");
+        if (auto err = only_posts(ev))
+          return err;
         auto ts = find_header(ev, "X-ChatAgent-Timestamp");
         auto sig = find_header(ev, "X-ChatAgent-Signature");
         if (ts == nullptr || sig == nullptr)

@@ -184,6 +184,8 @@ TEST_F(webhook_platform_test, bad_signatures_stale_events_and_stopped_bots_are_r
   expect_error(deliver(bot, event, secret, 1000000000), 401, "UNAUTHORIZED");
   expect_error(http_request("POST", url("/api/v1/webhooks/" + bot), event, {}), 401,
                "UNAUTHORIZED");
+  expect_error(http_request("GET", url("/api/v1/webhooks/" + bot), "", {}), 405,
+               "METHOD_NOT_ALLOWED");
   expect_error(deliver(bot, R"({"event_id":"x2","text":"hi"})"), 400, "VALIDATION_ERROR");
   expect_error(deliver("bot_missing", event), 404, "NOT_FOUND");
   // Groups: only when mentioned or addressed by the prefix.
