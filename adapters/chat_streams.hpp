@@ -3,9 +3,12 @@
 // The answers an adapter gives its platform's chats: each chat message goes to the chat's
 // conversation, and its answer streams into a live reply as the model writes it.
 
+#include "adapters/adapters.hpp"
+#include "adapters/inbound.hpp"
 #include "adapters/live_reply.hpp"
 #include "protocol/chat_api.hpp"
 #include "protocol/error.hpp"
+#include "protocol/inbound_message.hpp"
 #include "protocol/platform.hpp"
 
 #include <chrono>
@@ -78,6 +81,30 @@ class chat_streams {
     m.content = std::move(text);
     m.metadata = std::move(metadata);
     ask(self, services, std::move(owner), std::move(draft), std::move(m), std::move(reply));
+  }
+
+  /// A chat message `m` from the platform, read for a bot addressed by `a`: when it
+  /// addresses the bot, its words are answered (see `answer`; "help" and "/start" are
+  /// `/help`) in the conversation of its chat (`title` names a new one), in the reply
+  /// `make_reply()` starts. False when it is not for the bot or says nothing.
+  template <class Self, class MakeReply>
+  bool deliver(Self* self, const protocol::platform_services& services, const protocol::bot& b,
+               const protocol::inbound_message& m, const addressing& a, std::string title,
+               MakeReply make_reply, std::string help, const std::string& event_id = {}) {
+    auto r = read_message(m, a);
+    if (!r.addressed || r.text.empty())
+      return false; // not for the bot, or pictures alone: nothing to answer yet
+    protocol::conversation draft;
+    draft.bot = b.id;
+    draft.platform = m.platform;
+    draft.platform_chat_id = session_chat_id(m.chat_id, m.user_id, m.group, a.per_user);
+    draft.title = std::move(title);
+    auto metadata = message_metadata(m, r, event_id);
+    if (r.text == "help" || r.text == "/start")
+      r.text = "/help";
+    answer(self, services, b.owner, std::move(draft), std::move(r.text), std::move(metadata),
+           make_reply(), std::move(help));
+    return true;
   }
 
   /// `/reset`: archives the conversation of `draft`'s chat (its next message starts a new

@@ -2,6 +2,7 @@
 
 #include "adapters/adapters.hpp"
 #include "adapters/chat_streams.hpp"
+#include "adapters/inbound.hpp"
 #include "adapters/live_reply.hpp"
 #include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
@@ -33,9 +34,8 @@ constexpr int64_t long_poll_s = 25;
 constexpr int64_t max_message = 4096; // Telegram's limit for one message's text
 
 struct settings {
-  std::string api; // <api_base>/bot<token>
-  std::string prefix;
-  bool per_user = false;   // in groups, one conversation per user
+  std::string api;         // <api_base>/bot<token>
+  addressing addr;         // prefix, per_user
   std::string webhook_url; // webhook mode: where Telegram posts updates (else long polling)
   std::string secret;      // webhook mode: the X-Telegram-Bot-Api-Secret-Token expected
 };
@@ -44,7 +44,7 @@ struct adapter_state {
   adapter_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
   chat_streams streams;
   int64_t offset = 0;   // the next update wanted
-  int64_t self_id = 0;  // the bot's Telegram user id (getMe)
+  addressing addr;      // self_id: the bot's Telegram user id (getMe)
   std::string username; // the bot's @username, without the @
   int failures = 0;     // consecutive failed polls
   recent_events seen;   // webhook mode: update ids handled (Telegram delivers again)
@@ -128,69 +128,61 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
   };
 
   // One message from Telegram.
-  auto on_message = [self, b, cfg, services, reply_in](const json_value& msg) {
-    // A photo, document, voice or video carries its words as the caption; the files are
-    // listed (by Telegram file id) in the message's metadata.
+  // One message from Telegram, in the common form.
+  auto on_message = [self, b, services, reply_in](const json_value& msg) {
+    auto& st = self->state;
+    auto chat = msg.find("chat");
+    if (chat == nullptr || !chat->is_object())
+      return;
+    inbound_message m;
+    m.platform = "telegram";
+    m.message_id = scalar_text(msg.find("message_id"));
+    m.chat_id = scalar_text(chat->find("id"));
+    auto chat_type = scalar_text(chat->find("type"));
+    m.group = chat_type == "group" || chat_type == "supergroup";
+    m.chat_title = scalar_text(chat->find("title"));
+    if (auto from = msg.find("from"); from && from->is_object()) {
+      m.user_id = scalar_text(from->find("id"));
+      m.user_name = scalar_text(from->find("username"));
+      if (m.user_name.empty())
+        m.user_name = scalar_text(from->find("first_name"));
+    }
+    if (auto reply = msg.find("reply_to_message"); reply && reply->is_object()) {
+      auto author = reply->find("from");
+      m.segments.push_back(segment(segment_kind::quote,
+                                   author ? scalar_text(author->find("id")) : std::string{},
+                                   scalar_text(reply->find("message_id"))));
+    }
+    // The words (a photo's or a file's are its caption); "@<the bot>" mentions it.
     auto text = scalar_text(msg.find("text"));
     if (text.empty())
       text = scalar_text(msg.find("caption"));
-    std::vector<std::string> attachments;
+    auto words = token_segments(text, st.username.empty() ? std::string{} : "@" + st.username,
+                                st.addr.self_id);
+    m.segments.insert(m.segments.end(), words.begin(), words.end());
     if (auto photo = msg.find("photo"); photo && photo->is_array() && !photo->as_array().empty())
-      attachments.push_back("photo:" + scalar_text(photo->as_array().back().find("file_id")));
-    for (const char* kind : {"document", "voice", "audio", "video"})
-      if (auto f = msg.find(kind); f && f->is_object())
-        attachments.push_back(std::string{kind} + ":" + scalar_text(f->find("file_id")));
-    auto chat = msg.find("chat");
-    if (text.empty() || chat == nullptr)
-      return; // stickers, joins, files without words...: nothing to answer yet
-    auto chat_id = scalar_text(chat->find("id"));
-    auto chat_type = scalar_text(chat->find("type"));
-    auto message_id = num(msg.find("message_id"));
-    auto from = msg.find("from");
-    auto user_name = from ? scalar_text(from->find("username")) : std::string{};
-    if (user_name.empty() && from)
-      user_name = scalar_text(from->find("first_name"));
-    bool group = chat_type == "group" || chat_type == "supergroup";
-    auto& st = self->state;
-    auto mention = "@" + st.username;
-    if (group) {
-      bool mentioned = !st.username.empty() && text.find(mention) != std::string::npos;
-      auto reply = msg.find("reply_to_message");
-      bool replied = reply && reply->find("from") &&
-                     num(reply->find("from")->find("id")) == st.self_id && st.self_id != 0;
-      bool prefixed = !cfg.prefix.empty() && text.starts_with(cfg.prefix);
-      if (!mentioned && !replied && !prefixed)
-        return;
-      if (prefixed)
-        text.erase(0, cfg.prefix.size());
-    }
-    // "/help@fake_bot" and "@fake_bot hi" address the bot: the name itself is noise.
-    if (!st.username.empty())
-      for (size_t p; (p = text.find(mention)) != std::string::npos;)
-        text.erase(p, mention.size());
-    while (!text.empty() && text.front() == ' ')
-      text.erase(0, 1);
-    if (text.empty())
-      return;
-    auto reply_to = group ? message_id : 0;
-    conversation draft;
-    draft.bot = b.id;
-    draft.platform = "telegram";
-    draft.platform_chat_id = session_chat_id(
-        chat_id, from ? scalar_text(from->find("id")) : std::string{}, group, cfg.per_user);
-    draft.title = group ? "Telegram group " + scalar_text(chat->find("title")) +
-                              (cfg.per_user ? " (" + user_name + ")" : "")
-                        : "Telegram: " + user_name;
-    if (text == "/start")
-      text = "/help";
-    st.streams.answer(
-        self, services, b.owner, std::move(draft), std::move(text),
-        message_metadata("telegram", "telegram_message_id", std::to_string(message_id),
-                         from ? scalar_text(from->find("id")) : std::string{}, user_name,
-                         attachments),
-        reply_in(chat_id, reply_to),
+      m.segments.push_back(
+          segment(segment_kind::image, scalar_text(photo->as_array().back().find("file_id"))));
+    static constexpr std::pair<const char*, segment_kind> files[] = {
+        {"document", segment_kind::file},
+        {"voice", segment_kind::voice},
+        {"audio", segment_kind::voice},
+        {"video", segment_kind::video}};
+    for (auto [field, kind] : files)
+      if (auto f = msg.find(field); f && f->is_object())
+        m.segments.push_back(
+            segment(kind, scalar_text(f->find("file_id")), scalar_text(f->find("file_name"))));
+    auto title = m.group ? "Telegram group " + m.chat_title +
+                               (st.addr.per_user ? " (" + m.user_name + ")" : std::string{})
+                         : "Telegram: " + m.user_name;
+    auto chat_id = m.chat_id;
+    auto reply_to = m.group ? num(msg.find("message_id")) : 0;
+    st.streams.deliver(
+        self, services, b, m, st.addr, std::move(title),
+        [&] { return reply_in(chat_id, reply_to); },
         "Hello! I'm " + b.name + ". Send me a message and I answer." +
-            (group ? " In this group, mention @" + st.username + " or reply to me." : "") +
+            (m.group ? " In this group, mention @" + st.username + " or reply to me."
+                     : std::string{}) +
             " /reset starts a new conversation.");
   };
   // getMe or setWebhook refused: offline, counted, asked again later.
@@ -204,6 +196,7 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
                                  : "HTTP " + std::to_string(res.status) + " " + res.body);
     self->delayed_send(self, backoff(st.failures), hello_atom::value);
   };
+  self->state.addr = cfg.addr;
   self->send(self, hello_atom::value);
   return {
       [self, cfg, on_message](inbound_atom, const platform_event& ev) -> caf::result<platform_ack> {
@@ -236,7 +229,7 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
                   auto result = api_result(res);
                   if (!result || !result->is_object())
                     return failed("getMe", res);
-                  st.self_id = num(result->find("id"));
+                  st.addr.self_id = scalar_text(result->find("id"));
                   st.username = scalar_text(result->find("username"));
                   if (cfg.webhook_url.empty()) {
                     st.failures = 0;
@@ -375,11 +368,11 @@ caf::expected<adapter_actor> spawn_telegram_adapter(caf::actor_system& sys, cons
                      "platform_config.secret_token must be 1-256 characters of A-Z, a-z, 0-9, "
                      "_ and -",
                      "platform_config.secret_token", "invalid");
-  cfg.prefix = scalar_text(doc->find("prefix"));
+  cfg.addr.prefix = scalar_text(doc->find("prefix"));
   auto scope = per_user_scope(*doc);
   if (!scope)
     return std::move(scope.error());
-  cfg.per_user = *scope;
+  cfg.addr.per_user = *scope;
   return sys.spawn(adapter_impl, b, cfg, services);
 }
 

@@ -1452,7 +1452,7 @@ TEST_F(telegram_platform_test, captions_of_photos_are_questions_and_files_are_li
   auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
   auto conv = json_string(list, "conversations.0.id");
   auto history = get("/api/v1/conversations/" + conv + "/messages", token).json();
-  EXPECT_EQ(json_string(history, "messages.0.metadata.attachments.0"), "photo:big");
+  EXPECT_EQ(json_string(history, "messages.0.metadata.attachments.0"), "image:big");
 }
 
 TEST_F(slack_platform_test, shared_files_with_words_are_answered_and_listed) {
