@@ -2,6 +2,7 @@
 
 #include "adapters/adapters.hpp"
 #include "adapters/chat_streams.hpp"
+#include "adapters/inbound.hpp"
 #include "adapters/live_reply.hpp"
 #include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
@@ -168,52 +169,52 @@ discord_actor::behavior_type adapter_impl(discord_actor::stateful_pointer<adapte
       return;
     if (auto bot_flag = author->find("bot"); bot_flag && bot_flag->is_bool() && bot_flag->as_bool())
       return; // bots, itself included
-    auto id = scalar_text(d.find("id"));
-    auto channel = scalar_text(d.find("channel_id"));
-    auto user = scalar_text(author->find("id"));
-    auto text = scalar_text(d.find("content"));
-    if (id.empty() || channel.empty() || user.empty() || user == st.self_id ||
-        !st.seen.first_time(id))
+    inbound_message m;
+    m.platform = "discord";
+    m.message_id = scalar_text(d.find("id"));
+    m.chat_id = scalar_text(d.find("channel_id"));
+    m.user_id = scalar_text(author->find("id"));
+    if (m.message_id.empty() || m.chat_id.empty() || m.user_id.empty() || m.user_id == st.self_id ||
+        !st.seen.first_time(m.message_id))
       return;
-    bool direct = d.find("guild_id") == nullptr || d.find("guild_id")->is_null();
-    bool mentioned = false;
-    if (auto m = d.find("mentions"); m && m->is_array())
-      for (auto& u : m->as_array())
-        mentioned = mentioned || scalar_text(u.find("id")) == st.self_id;
-    bool replied = false;
-    if (auto ref = d.find("referenced_message"); ref && ref->is_object())
-      if (auto a = ref->find("author"); a && a->is_object())
-        replied = scalar_text(a->find("id")) == st.self_id;
-    bool prefixed = !cfg.prefix.empty() && text.starts_with(cfg.prefix);
-    if (!direct && !mentioned && !replied && !prefixed)
-      return;
-    if (prefixed)
-      text.erase(0, cfg.prefix.size());
-    for (auto markup : {"<@" + st.self_id + ">", "<@!" + st.self_id + ">"})
-      for (size_t p; !st.self_id.empty() && (p = text.find(markup)) != std::string::npos;)
-        text.erase(p, markup.size());
-    text = trimmed(text);
-    std::vector<std::string> attachments;
-    if (auto a = d.find("attachments"); a && a->is_array())
-      for (auto& f : a->as_array())
-        attachments.push_back(scalar_text(f.find("url")));
-    if (text.empty())
-      return;
-    auto name = scalar_text(author->find("global_name"));
-    if (name.empty())
-      name = scalar_text(author->find("username"));
-    conversation draft;
-    draft.bot = b.id;
-    draft.platform = "discord";
-    draft.platform_chat_id = session_chat_id(channel, user, !direct, cfg.per_user);
-    draft.title = direct ? "Discord: " + name
-                         : "Discord channel " + channel + (cfg.per_user ? " (" + name + ")" : "");
-    if (text == "help")
-      text = "/help";
-    st.streams.answer(
-        self, services, b.owner, std::move(draft), std::move(text),
-        message_metadata("discord", "discord_message_id", id, user, name, attachments),
-        reply_in(channel, direct ? std::string{} : id),
+    m.group = d.find("guild_id") != nullptr && !d.find("guild_id")->is_null();
+    m.user_name = scalar_text(author->find("global_name"));
+    if (m.user_name.empty())
+      m.user_name = scalar_text(author->find("username"));
+    if (auto ref = d.find("referenced_message"); ref && ref->is_object()) {
+      auto a = ref->find("author");
+      m.segments.push_back(segment(segment_kind::quote,
+                                   a && a->is_object() ? scalar_text(a->find("id")) : std::string{},
+                                   scalar_text(ref->find("id"))));
+    }
+    // Mentions are <@id> markup in the content; `mentions` names the users.
+    auto words = markup_segments(scalar_text(d.find("content")));
+    if (auto users = d.find("mentions"); users && users->is_array())
+      for (auto& w : words)
+        for (auto& u : users->as_array())
+          if (w.kind == segment_kind::mention && scalar_text(u.find("id")) == w.ref) {
+            w.text = scalar_text(u.find("global_name"));
+            if (w.text.empty())
+              w.text = scalar_text(u.find("username"));
+          }
+    m.segments.insert(m.segments.end(), words.begin(), words.end());
+    if (auto files = d.find("attachments"); files && files->is_array())
+      for (auto& f : files->as_array()) {
+        auto type = scalar_text(f.find("content_type"));
+        auto kind = type.starts_with("image/")   ? segment_kind::image
+                    : type.starts_with("audio/") ? segment_kind::voice
+                    : type.starts_with("video/") ? segment_kind::video
+                                                 : segment_kind::file;
+        m.segments.push_back(
+            segment(kind, scalar_text(f.find("url")), scalar_text(f.find("filename"))));
+      }
+    auto title = m.group ? "Discord channel " + m.chat_id +
+                               (cfg.per_user ? " (" + m.user_name + ")" : std::string{})
+                         : "Discord: " + m.user_name;
+    auto reply_to = m.group ? m.message_id : std::string{};
+    st.streams.deliver(
+        self, services, b, m, addressing{st.self_id, cfg.prefix, cfg.per_user}, std::move(title),
+        [&] { return reply_in(m.chat_id, reply_to); },
         "I'm " + b.name + ". Message me directly, or mention me in a channel" +
             (cfg.prefix.empty() ? std::string{} : " (or start with " + cfg.prefix + ")") +
             ", and I answer. /reset starts a new conversation.");

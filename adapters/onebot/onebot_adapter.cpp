@@ -2,6 +2,7 @@
 
 #include "adapters/adapters.hpp"
 #include "adapters/chat_streams.hpp"
+#include "adapters/inbound.hpp"
 #include "adapters/live_reply.hpp"
 #include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
@@ -166,57 +167,48 @@ onebot_actor::behavior_type adapter_impl(onebot_actor::stateful_pointer<adapter_
       return;
     if (!message_id.empty() && !st.seen.first_time(type + ":" + message_id))
       return; // delivered again (after a reconnect)
+    // QQ numbers of people and groups overlap: the chat id says which.
+    inbound_message m;
+    m.platform = "onebot";
+    m.message_id = message_id;
+    m.group = !group.empty();
+    m.chat_id = m.group ? "group:" + group : "private:" + user;
+    m.user_id = user;
+    if (auto sender = ev.find("sender"); sender && sender->is_object()) {
+      m.user_name = scalar_text(sender->find("card"));
+      if (m.user_name.empty())
+        m.user_name = scalar_text(sender->find("nickname"));
+    }
     auto message = ev.find("message");
-    auto segments = message ? onebot_segments(*message) : std::vector<onebot_segment>{};
-    std::string text;
-    bool mentioned = false;
-    std::vector<std::string> attachments;
-    for (auto& seg : segments) {
+    for (auto& seg : message ? onebot_segments(*message) : std::vector<onebot_segment>{}) {
+      auto file = seg.get("url").empty() ? seg.get("file") : seg.get("url");
       if (seg.type == "text")
-        text += seg.get("text");
+        m.segments.push_back(text_segment(seg.get("text")));
+      else if (seg.type == "at" && seg.get("qq") == "all")
+        m.segments.push_back(segment(segment_kind::mention_all, {}));
       else if (seg.type == "at")
-        mentioned = mentioned || (!st.self_id.empty() && seg.get("qq") == st.self_id);
-      else if (seg.type == "image" || seg.type == "record" || seg.type == "video" ||
-               seg.type == "file")
-        attachments.push_back(seg.type + ":" +
-                              (seg.get("url").empty() ? seg.get("file") : seg.get("url")));
+        m.segments.push_back(segment(segment_kind::mention, seg.get("qq"), seg.get("name")));
+      else if (seg.type == "reply")
+        m.segments.push_back(segment(segment_kind::quote, {}, seg.get("id")));
+      else if (seg.type == "image")
+        m.segments.push_back(segment(segment_kind::image, file));
+      else if (seg.type == "record")
+        m.segments.push_back(segment(segment_kind::voice, file));
+      else if (seg.type == "video")
+        m.segments.push_back(segment(segment_kind::video, file));
+      else if (seg.type == "file")
+        m.segments.push_back(segment(segment_kind::file, file, seg.get("name")));
+      else
+        m.segments.push_back(segment(segment_kind::unknown, {}, seg.type));
     }
-    auto trim = [](std::string& t) {
-      auto first = t.find_first_not_of(" \n\t");
-      t = first == std::string::npos ? std::string{} : t.substr(first);
-      while (!t.empty() && (t.back() == ' ' || t.back() == '\n' || t.back() == '\t'))
-        t.pop_back();
-    };
-    trim(text);
-    bool group_chat = !group.empty();
-    if (group_chat) {
-      bool prefixed = !cfg.prefix.empty() && text.starts_with(cfg.prefix);
-      if (!mentioned && !prefixed)
-        return;
-      if (prefixed)
-        text.erase(0, cfg.prefix.size());
-      trim(text);
-    }
-    if (text.empty())
-      return; // pictures alone, stickers...: nothing to answer yet
-    auto sender = ev.find("sender");
-    auto name = sender ? scalar_text(sender->find("card")) : std::string{};
-    if (name.empty() && sender)
-      name = scalar_text(sender->find("nickname"));
-    conversation draft;
-    draft.bot = b.id;
-    draft.platform = "onebot";
-    draft.platform_chat_id = group_chat
-                                 ? session_chat_id("group:" + group, user, true, cfg.per_user)
-                                 : "private:" + user;
-    draft.title = group_chat ? "QQ group " + group + (cfg.per_user ? " (" + name + ")" : "")
-                             : "QQ: " + (name.empty() ? user : name);
-    st.streams.answer(
-        self, services, b.owner, std::move(draft), std::move(text),
-        message_metadata("onebot", "onebot_message_id", message_id, user, name, attachments),
-        reply_in(group, user, message_id),
+    auto title =
+        m.group ? "QQ group " + group + (cfg.per_user ? " (" + m.user_name + ")" : std::string{})
+                : "QQ: " + (m.user_name.empty() ? user : m.user_name);
+    st.streams.deliver(
+        self, services, b, m, addressing{st.self_id, cfg.prefix, cfg.per_user}, std::move(title),
+        [&] { return reply_in(group, user, message_id); },
         "I'm " + b.name + ". Send me a message and I answer" +
-            (group_chat
+            (m.group
                  ? " (in groups, @ me" +
                        (cfg.prefix.empty() ? std::string{} : " or start with " + cfg.prefix) + ")"
                  : std::string{}) +
