@@ -2,6 +2,7 @@
 
 #include "adapters/adapters.hpp"
 #include "adapters/chat_streams.hpp"
+#include "adapters/inbound.hpp"
 #include "adapters/live_reply.hpp"
 #include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
@@ -212,52 +213,44 @@ slack_actor::behavior_type adapter_impl(slack_actor::stateful_pointer<adapter_st
     if (ev.find("bot_id") || (!subtype.empty() && subtype != "file_share"))
       return; // bots (itself included), edits, joins...: not questions
     auto& st = self->state;
-    auto user = scalar_text(ev.find("user"));
-    auto channel = scalar_text(ev.find("channel"));
+    inbound_message m;
+    m.platform = "slack";
+    m.message_id = scalar_text(ev.find("ts"));
+    m.user_id = scalar_text(ev.find("user"));
+    m.chat_id = scalar_text(ev.find("channel"));
+    if (m.user_id.empty() || m.chat_id.empty() || m.user_id == st.self_id)
+      return;
+    m.group = scalar_text(ev.find("channel_type")) != "im";
     auto text = unescape(scalar_text(ev.find("text")));
-    if (user.empty() || channel.empty() || user == st.self_id)
-      return;
     auto mention = st.self_id.empty() ? std::string{} : "<@" + st.self_id + ">";
-    bool direct = scalar_text(ev.find("channel_type")) == "im";
     bool mentioned = !mention.empty() && text.find(mention) != std::string::npos;
-    bool prefixed = !cfg.prefix.empty() && text.starts_with(cfg.prefix);
-    if (type == "message" && !direct) {
-      // In channels a mention comes as `app_mention` (answered there); a prefix here.
-      if (!prefixed || mentioned)
-        return;
-    }
-    if (prefixed)
-      text.erase(0, cfg.prefix.size());
-    if (!mention.empty())
-      for (size_t p; (p = text.find(mention)) != std::string::npos;)
-        text.erase(p, mention.size());
-    text = trimmed(text);
-    if (text.empty())
+    // In channels a mention comes twice, as `message` and as `app_mention`: answered once,
+    // as the latter.
+    if (type == "message" && m.group && mentioned)
       return;
+    if (type == "app_mention")
+      m.group = !m.chat_id.starts_with("D");
+    m.segments = markup_segments(text);
+    if (auto files = ev.find("files"); files && files->is_array())
+      for (auto& f : files->as_array()) { // shared files, by their private URLs
+        auto mime = scalar_text(f.find("mimetype"));
+        auto kind = mime.starts_with("image/")   ? segment_kind::image
+                    : mime.starts_with("audio/") ? segment_kind::voice
+                    : mime.starts_with("video/") ? segment_kind::video
+                                                 : segment_kind::file;
+        m.segments.push_back(
+            segment(kind, scalar_text(f.find("url_private")), scalar_text(f.find("name"))));
+      }
     // In channels the answer goes to the message's thread; in direct messages, to the
     // thread only when the question was asked in one.
     auto thread = scalar_text(ev.find("thread_ts"));
-    if (thread.empty() && !direct)
-      thread = scalar_text(ev.find("ts"));
-    if (text == "help")
-      text = "/help";
-    if (text.size() > chat_limits::content_max)
-      text.resize(chat_limits::content_max); // Slack's own limit is 40,000 characters
-    json_writer meta;
-    meta.begin_object()
-        .member("platform", "slack")
-        .member("event_id", event_id)
-        .member("slack_ts", scalar_text(ev.find("ts")))
-        .member("platform_user_id", user);
-    if (auto files = ev.find("files"); files && files->is_array() && !files->as_array().empty()) {
-      meta.key("attachments").begin_array(); // shared files, by their private URLs
-      for (auto& f : files->as_array())
-        meta.value(scalar_text(f.find("url_private")));
-      meta.end_array();
-    }
-    meta.end_object();
-    st.streams.answer(self, services, b.owner, draft_for(channel, user, !direct), std::move(text),
-                      meta.take(), reply_in(channel, thread), help());
+    if (thread.empty() && m.group)
+      thread = m.message_id;
+    auto channel = m.chat_id;
+    st.streams.deliver(
+        self, services, b, m, addressing{st.self_id, cfg.prefix, cfg.per_user},
+        draft_for(m.chat_id, m.user_id, m.group).title, [&] { return reply_in(channel, thread); },
+        help(), event_id);
   };
   self->send(self, hello_atom::value);
   return {

@@ -1476,7 +1476,8 @@ TEST_F(slack_platform_test, shared_files_with_words_are_answered_and_listed) {
   auto conv = json_string(list, "conversations.0.id");
   auto history = get("/api/v1/conversations/" + conv + "/messages", token).json();
   EXPECT_EQ(json_string(history, "messages.0.metadata.attachments.0"),
-            "https://files.slack.com/F1/a.pdf");
+            "file:https://files.slack.com/F1/a.pdf");
+  EXPECT_EQ(json_string(history, "messages.0.metadata.chat_type"), "private");
 }
 
 TEST_F(lark_platform_test, rich_text_posts_are_read_with_their_images_listed) {
