@@ -145,20 +145,27 @@ std::vector<message_segment> markup_segments(std::string_view text) {
   return out;
 }
 
-std::vector<message_segment> token_segments(std::string_view text, std::string_view token,
-                                            const std::string& id) {
+std::vector<message_segment> token_segments(std::vector<message_segment> segments,
+                                            std::string_view token, const std::string& id,
+                                            const std::string& name) {
+  if (token.empty())
+    return segments;
   std::vector<message_segment> out;
-  while (!token.empty()) {
-    auto p = text.find(token);
-    if (p == std::string_view::npos)
-      break;
-    if (p > 0)
-      out.push_back(text_segment(std::string{text.substr(0, p)}));
-    out.push_back(segment(segment_kind::mention, id, std::string{token.substr(1)}));
-    text.remove_prefix(p + token.size());
+  for (auto& s : segments) {
+    if (s.kind != segment_kind::text) {
+      out.push_back(std::move(s));
+      continue;
+    }
+    std::string_view text = s.text;
+    for (size_t p; (p = text.find(token)) != std::string_view::npos;) {
+      if (p > 0)
+        out.push_back(text_segment(std::string{text.substr(0, p)}));
+      out.push_back(segment(segment_kind::mention, id, name));
+      text.remove_prefix(p + token.size());
+    }
+    if (!text.empty())
+      out.push_back(text_segment(std::string{text}));
   }
-  if (!text.empty())
-    out.push_back(text_segment(std::string{text}));
   return out;
 }
 

@@ -45,10 +45,11 @@ std::string message_metadata(const protocol::inbound_message& m, const reading& 
 /// mention segment, the rest as text segments.
 std::vector<protocol::message_segment> markup_segments(std::string_view text);
 
-/// `text` with each occurrence of `token` (a bot's "@username") as a mention of `id`, the
-/// rest as text segments.
-std::vector<protocol::message_segment> token_segments(std::string_view text, std::string_view token,
-                                                      const std::string& id);
+/// `segments` with each occurrence of `token` in their text (a bot's "@username", a
+/// mention's placeholder) as a mention of `id` named `name`.
+std::vector<protocol::message_segment>
+token_segments(std::vector<protocol::message_segment> segments, std::string_view token,
+               const std::string& id, const std::string& name);
 
 /// A text segment with `words`.
 protocol::message_segment text_segment(std::string words);

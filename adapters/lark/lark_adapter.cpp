@@ -3,6 +3,7 @@
 #include "adapters/access_token.hpp"
 #include "adapters/adapters.hpp"
 #include "adapters/chat_streams.hpp"
+#include "adapters/inbound.hpp"
 #include "adapters/live_reply.hpp"
 #include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
@@ -167,60 +168,40 @@ lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_stat
     if (scalar_text(sender->find("sender_type")) != "user")
       return; // apps and bots
     auto ids = sender->find("sender_id");
-    auto user = ids ? scalar_text(ids->find("open_id")) : std::string{};
-    auto message_id = scalar_text(message->find("message_id"));
-    auto chat = scalar_text(message->find("chat_id"));
-    bool group = scalar_text(message->find("chat_type")) == "group";
-    if (message_id.empty() || chat.empty())
+    inbound_message m;
+    m.platform = "lark";
+    m.user_id = ids ? scalar_text(ids->find("open_id")) : std::string{};
+    m.message_id = scalar_text(message->find("message_id"));
+    m.chat_id = scalar_text(message->find("chat_id"));
+    m.group = scalar_text(message->find("chat_type")) == "group";
+    if (m.message_id.empty() || m.chat_id.empty())
       return;
+    if (auto parent = scalar_text(message->find("parent_id")); !parent.empty())
+      m.segments.push_back(segment(segment_kind::quote, {}, parent));
     std::vector<std::string> images;
     auto text = lark_message_text(scalar_text(message->find("message_type")),
                                   scalar_text(message->find("content")), images);
-    // Mentions come as @_user_N placeholders: the bot's is removed, others named.
-    bool mentioned = false;
+    // Mentions come as @_user_N placeholders in the text, `mentions` says whom.
+    std::vector<message_segment> words{text_segment(std::move(text))};
     if (auto ms = message->find("mentions"); ms && ms->is_array())
-      for (auto& m : ms->as_array()) {
-        auto key = scalar_text(m.find("key"));
-        auto id = m.find("id");
-        bool me = id && !st.open_id.empty() && scalar_text(id->find("open_id")) == st.open_id;
-        mentioned = mentioned || me;
-        if (key.empty())
-          continue;
-        auto as = me ? std::string{} : "@" + scalar_text(m.find("name"));
-        for (size_t p; (p = text.find(key)) != std::string::npos;)
-          text.replace(p, key.size(), as);
+      for (auto& who : ms->as_array()) {
+        auto id = who.find("id");
+        words = token_segments(std::move(words), scalar_text(who.find("key")),
+                               id ? scalar_text(id->find("open_id")) : std::string{},
+                               scalar_text(who.find("name")));
       }
-    bool prefixed = !cfg.prefix.empty() && text.starts_with(cfg.prefix);
-    if (group && !mentioned && !prefixed)
-      return;
-    if (prefixed)
-      text.erase(0, cfg.prefix.size());
-    text = trimmed(text);
-    if (text.empty())
-      return;
-    conversation draft;
-    draft.bot = b.id;
-    draft.platform = "lark";
-    draft.platform_chat_id = session_chat_id(chat, user, group, cfg.per_user);
-    draft.title = group ? "Feishu group " + chat : "Feishu: " + user;
-    json_writer meta;
-    meta.begin_object()
-        .member("platform", "lark")
-        .member("event_id", event_id)
-        .member("lark_message_id", message_id)
-        .member("platform_user_id", user);
-    if (!images.empty()) {
-      meta.key("attachments").begin_array();
-      for (auto& i : images)
-        meta.value("image:" + i);
-      meta.end_array();
-    }
-    meta.end_object();
-    st.streams.answer(self, services, b.owner, std::move(draft), std::move(text), meta.take(),
-                      reply_in(message_id),
-                      "I'm " + b.name + ". Send me a message and I answer" +
-                          (group ? std::string{" (in groups, @ me)"} : std::string{}) +
-                          ". /reset starts a new conversation.");
+    m.segments.insert(m.segments.end(), words.begin(), words.end());
+    for (auto& key : images)
+      m.segments.push_back(segment(segment_kind::image, key));
+    auto message_id = m.message_id;
+    st.streams.deliver(
+        self, services, b, m, addressing{st.open_id, cfg.prefix, cfg.per_user},
+        m.group ? "Feishu group " + m.chat_id : "Feishu: " + m.user_id,
+        [&] { return reply_in(message_id); },
+        "I'm " + b.name + ". Send me a message and I answer" +
+            (m.group ? std::string{" (in groups, @ me)"} : std::string{}) +
+            ". /reset starts a new conversation.",
+        event_id);
   };
   self->send(self, hello_atom::value);
   return {

@@ -157,8 +157,8 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
     auto text = scalar_text(msg.find("text"));
     if (text.empty())
       text = scalar_text(msg.find("caption"));
-    auto words = token_segments(text, st.username.empty() ? std::string{} : "@" + st.username,
-                                st.addr.self_id);
+    auto words = token_segments({text_segment(text)}, st.username.empty() ? "" : "@" + st.username,
+                                st.addr.self_id, st.username);
     m.segments.insert(m.segments.end(), words.begin(), words.end());
     if (auto photo = msg.find("photo"); photo && photo->is_array() && !photo->as_array().empty())
       m.segments.push_back(
