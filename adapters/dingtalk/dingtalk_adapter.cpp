@@ -2,6 +2,7 @@
 
 #include "adapters/adapters.hpp"
 #include "adapters/chat_streams.hpp"
+#include "adapters/inbound.hpp"
 #include "adapters/live_reply.hpp"
 #include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
@@ -105,28 +106,48 @@ dingtalk_actor::behavior_type adapter_impl(dingtalk_actor::stateful_pointer<adap
                            "sessionWebhook", "not DingTalk");
         if (!self->state.seen.first_time(msg_id))
           return platform_ack{200, "{}"};
-        if (scalar_text(doc->find("msgtype")) != "text")
-          return platform_ack{200, "{}"}; // pictures, files, audio: not read yet
-        auto text_obj = doc->find("text");
-        auto text = trimmed(text_obj ? scalar_text(text_obj->find("content")) : std::string{});
-        if (text.empty())
-          return platform_ack{200, "{}"};
-        bool group = scalar_text(doc->find("conversationType")) == "2";
+        // In groups DingTalk calls only when the robot is @-mentioned (the mention is
+        // taken out of the text; `isInAtList` says so).
+        inbound_message m;
+        m.platform = "dingtalk";
+        m.message_id = msg_id;
+        m.chat_id = conv;
+        m.group = scalar_text(doc->find("conversationType")) == "2";
+        m.chat_title = scalar_text(doc->find("conversationTitle"));
         auto staff = scalar_text(doc->find("senderStaffId"));
-        auto user = staff.empty() ? scalar_text(doc->find("senderId")) : staff;
-        auto nick = scalar_text(doc->find("senderNick"));
-        conversation draft;
-        draft.bot = b.id;
-        draft.platform = "dingtalk";
-        draft.platform_chat_id = session_chat_id(conv, user, group, cfg.per_user);
-        draft.title = group ? "DingTalk group " + scalar_text(doc->find("conversationTitle"))
-                            : "DingTalk: " + nick;
-        self->state.streams.answer(
-            self, services, b.owner, std::move(draft), std::move(text),
-            message_metadata("dingtalk", "dingtalk_msg_id", msg_id, user, nick),
-            reply_in(webhook, group ? staff : std::string{}),
+        m.user_id = staff.empty() ? scalar_text(doc->find("senderId")) : staff;
+        m.user_name = scalar_text(doc->find("senderNick"));
+        auto robot = scalar_text(doc->find("chatbotUserId"));
+        if (auto at = doc->find("isInAtList"); at && at->is_bool() && at->as_bool())
+          m.segments.push_back(segment(segment_kind::mention, robot.empty() ? "robot" : robot));
+        auto type = scalar_text(doc->find("msgtype"));
+        auto content = doc->find("content");
+        auto field = [&](const char* name) {
+          return content && content->is_object() ? scalar_text(content->find(name)) : std::string{};
+        };
+        if (type == "text") {
+          auto text_obj = doc->find("text");
+          m.segments.push_back(
+              text_segment(text_obj ? scalar_text(text_obj->find("content")) : std::string{}));
+        } else if (type == "picture") {
+          m.segments.push_back(segment(segment_kind::image, field("downloadCode")));
+        } else if (type == "audio") { // DingTalk's own speech recognition comes along
+          m.segments.push_back(segment(segment_kind::voice, field("downloadCode")));
+          m.segments.push_back(text_segment(field("recognition")));
+        } else if (type == "video") {
+          m.segments.push_back(segment(segment_kind::video, field("downloadCode")));
+        } else if (type == "file") {
+          m.segments.push_back(
+              segment(segment_kind::file, field("downloadCode"), field("fileName")));
+        } else {
+          m.segments.push_back(segment(segment_kind::unknown, {}, type));
+        }
+        self->state.streams.deliver(
+            self, services, b, m, addressing{robot.empty() ? "robot" : robot, {}, cfg.per_user},
+            m.group ? "DingTalk group " + m.chat_title : "DingTalk: " + m.user_name,
+            [&] { return reply_in(webhook, m.group ? staff : std::string{}); },
             "I'm " + b.name + ". Send me a message" +
-                (group ? std::string{" (in groups, @ me)"} : std::string{}) +
+                (m.group ? std::string{" (in groups, @ me)"} : std::string{}) +
                 " and I answer. /reset starts a new conversation.");
         return platform_ack{200, "{}"};
       },

@@ -81,6 +81,8 @@ std::string lark_message_text(const std::string& type, const std::string& conten
     return {};
   if (type == "text")
     return scalar_text(content->find("text"));
+  if (type == "image")
+    images.push_back(scalar_text(content->find("image_key")));
   if (type != "post")
     return {};
   std::string text = scalar_text(content->find("title"));

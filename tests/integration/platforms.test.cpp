@@ -1244,21 +1244,26 @@ class dingtalk_platform_test : public webhook_platform_test {
     return bot;
   }
 
-  /// A message as DingTalk delivers it, signed with `secret`.
+  /// A message as DingTalk delivers it, signed with `secret`: `text`, or a voice message
+  /// (`msgtype` "audio") whose recognised words are `text`.
   http_result ding(const std::string& bot, const std::string& msg_id, const std::string& type,
                    const std::string& text, const std::string& webhook,
-                   const std::string& secret = dingtalk_secret) {
+                   const std::string& secret = dingtalk_secret,
+                   const std::string& msgtype = "text") {
     auto ts = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count());
     chatagent::protocol::json_writer w;
-    w.begin_object()
-        .member("msgtype", "text")
-        .key("text")
-        .begin_object()
-        .member("content", text)
-        .end_object()
-        .member("msgId", msg_id)
+    w.begin_object().member("msgtype", msgtype);
+    if (msgtype == "audio")
+      w.key("content")
+          .begin_object()
+          .member("downloadCode", "dl-voice-1")
+          .member("recognition", text)
+          .end_object();
+    else
+      w.key("text").begin_object().member("content", text).end_object();
+    w.member("msgId", msg_id)
         .member("conversationType", type)
         .member("conversationId", type == "1" ? "cid-private" : "cid-group")
         .member("conversationTitle", "team")
@@ -1308,6 +1313,20 @@ TEST_F(dingtalk_platform_test, signed_messages_are_answered_through_the_session_
 
   auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
   EXPECT_EQ(json_int(list, "total"), 2);
+
+  // A voice message is answered from DingTalk's recognition of it; the recording is listed.
+  ASSERT_EQ(ding(bot, "msg5", "1", "what time is it", hook, dingtalk_secret, "audio").status, 200);
+  out = sent(3);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(json_string(out[2], "text.content"), "Echo: what time is it");
+  std::string conv;
+  list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
+  for (auto& c : json_at(list, "conversations")->as_array())
+    if (json_string(c, "platform_chat_id") == "cid-private")
+      conv = json_string(c, "id");
+  auto history = get("/api/v1/conversations/" + conv + "/messages", token).json();
+  EXPECT_EQ(json_string(history, "messages.2.metadata.attachments.0"), "voice:dl-voice-1");
+  EXPECT_EQ(json_string(history, "messages.2.metadata.platform_user_name"), "Li");
 }
 
 namespace {
