@@ -3,6 +3,7 @@
 #include "adapters/access_token.hpp"
 #include "adapters/adapters.hpp"
 #include "adapters/chat_streams.hpp"
+#include "adapters/inbound.hpp"
 #include "adapters/live_reply.hpp"
 #include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
@@ -114,6 +115,9 @@ wecom_actor::behavior_type adapter_impl(wecom_actor::stateful_pointer<adapter_st
         if (ev.kind != platform_event::callback)
           return api_error(errc::validation_error,
                            "this platform calls with HTTP, not over a WebSocket");
+        if (ev.method != "GET" && ev.method != "POST")
+          return api_error(errc::method_not_allowed,
+                           "WeCom verifies the URL with GET and posts messages");
         auto query = parse_form(ev.query);
         auto signature = form_value(query, "msg_signature");
         auto ts = form_value(query, "timestamp");
@@ -133,23 +137,34 @@ wecom_actor::behavior_type adapter_impl(wecom_actor::stateful_pointer<adapter_st
                            "the message does not decrypt with encoding_aes_key for corp_id");
         if (ev.method == "GET")
           return platform_ack{200, std::move(*plain)};
-        auto msg_id = xml_element(*plain, "MsgId");
-        auto user = xml_element(*plain, "FromUserName");
-        if (xml_element(*plain, "MsgType") != "text" || user.empty())
-          return platform_ack{200, ""}; // events, pictures, voice: not read yet
-        if (!msg_id.empty() && !self->state.seen.first_time(msg_id))
+        // An app's messages: private chats with one member each.
+        inbound_message m;
+        m.platform = "wecom";
+        m.message_id = xml_element(*plain, "MsgId");
+        m.user_id = xml_element(*plain, "FromUserName");
+        m.chat_id = m.user_id;
+        auto type = xml_element(*plain, "MsgType");
+        if (type == "event" || m.user_id.empty())
+          return platform_ack{200, ""}; // entering the app, menus...: not messages
+        if (!m.message_id.empty() && !self->state.seen.first_time(m.message_id))
           return platform_ack{200, ""};
-        auto text = trimmed(xml_element(*plain, "Content"));
-        if (text.empty())
-          return platform_ack{200, ""};
-        conversation draft;
-        draft.bot = b.id;
-        draft.platform = "wecom";
-        draft.platform_chat_id = user;
-        draft.title = "WeCom: " + user;
-        self->state.streams.answer(
-            self, services, b.owner, std::move(draft), std::move(text),
-            message_metadata("wecom", "wecom_msg_id", msg_id, user, {}), reply_to(user),
+        auto media = xml_element(*plain, "MediaId");
+        if (type == "text") {
+          m.segments.push_back(text_segment(xml_element(*plain, "Content")));
+        } else if (type == "image") {
+          auto url = xml_element(*plain, "PicUrl");
+          m.segments.push_back(segment(segment_kind::image, url.empty() ? media : url));
+        } else if (type == "voice") { // with speech recognition on, its words come along
+          m.segments.push_back(segment(segment_kind::voice, media));
+          m.segments.push_back(text_segment(xml_element(*plain, "Recognition")));
+        } else if (type == "video") {
+          m.segments.push_back(segment(segment_kind::video, media));
+        } else {
+          m.segments.push_back(segment(segment_kind::unknown, {}, type));
+        }
+        auto user = m.user_id;
+        self->state.streams.deliver(
+            self, services, b, m, addressing{}, "WeCom: " + user, [&] { return reply_to(user); },
             "I'm " + b.name +
                 ". Send me a message and I answer. /reset starts a new conversation.");
         return platform_ack{200, ""};
