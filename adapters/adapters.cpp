@@ -132,23 +132,6 @@ std::string trimmed(std::string_view text) {
   return std::string{text.substr(first, last - first + 1)};
 }
 
-std::string message_metadata(std::string_view platform, std::string_view id_key,
-                             const std::string& id, const std::string& user,
-                             const std::string& name, const std::vector<std::string>& attachments) {
-  json_writer w;
-  w.begin_object().member("platform", platform).member(id_key, id).member("platform_user_id", user);
-  if (!name.empty())
-    w.member("platform_user_name", name);
-  if (!attachments.empty()) {
-    w.key("attachments").begin_array();
-    for (auto& a : attachments)
-      w.value(a);
-    w.end_array();
-  }
-  w.end_object();
-  return w.take();
-}
-
 caf::error only_posts(const platform_event& ev) {
   if (ev.kind != platform_event::callback)
     return api_error(errc::validation_error,

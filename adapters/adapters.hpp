@@ -95,14 +95,6 @@ caf::expected<std::string> api_base_url(const protocol::json_value& config, std:
 /// `text` without the spaces, tabs and line breaks around it.
 std::string trimmed(std::string_view text);
 
-/// The metadata of a platform user's message: `platform`, `id_key`: `id` (the platform's
-/// message id), `platform_user_id`, `platform_user_name` (when known) and `attachments`
-/// (when any).
-std::string message_metadata(std::string_view platform, std::string_view id_key,
-                             const std::string& id, const std::string& user,
-                             const std::string& name,
-                             const std::vector<std::string>& attachments = {});
-
 /// For `reply_surface::failed`: counts the failure in the bot's `error_count`.
 std::function<void(const std::string&)> count_failure(const protocol::platform_services& services,
                                                       const protocol::bot_id& bot);

@@ -1,6 +1,7 @@
 #include "adapters/webhook/webhook_adapter.hpp"
 
 #include "adapters/adapters.hpp"
+#include "adapters/inbound.hpp"
 #include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
 #include "protocol/json.hpp"
@@ -112,39 +113,42 @@ webhook_actor::behavior_type adapter_impl(webhook_actor::stateful_pointer<adapte
         if (!self->state.seen.first_time(event_id))
           return platform_ack{200, R"({"accepted":false,"reason":"duplicate event"})"};
         // In groups the bot answers when it is mentioned or addressed by the prefix.
-        auto chat_type = string_member(*doc, "chat_type");
-        if (chat_type == "group") {
-          auto m = doc->find("mentioned");
-          bool mentioned = m && m->is_bool() && m->as_bool();
-          if (!mentioned && !(!cfg.prefix.empty() && text.starts_with(cfg.prefix)))
-            return platform_ack{200, R"({"accepted":false,"reason":"not addressed to the bot"})"};
-          if (!cfg.prefix.empty() && text.starts_with(cfg.prefix))
-            text.erase(0, cfg.prefix.size());
-          while (!text.empty() && text.front() == ' ')
-            text.erase(0, 1);
-          if (text.empty())
-            return platform_ack{200, R"({"accepted":false,"reason":"empty message"})"};
-        }
-        auto user_name = string_member(*doc, "user_name");
+        inbound_message m;
+        m.platform = "webhook";
+        m.message_id = event_id;
+        m.chat_id = chat_id;
+        m.group = string_member(*doc, "chat_type") == "group";
+        m.user_id = string_member(*doc, "user_id");
+        m.user_name = string_member(*doc, "user_name");
+        if (auto v = doc->find("mentioned"); v && v->is_bool() && v->as_bool())
+          m.segments.push_back(segment(segment_kind::mention, "bot"));
+        if (auto quoted = string_member(*doc, "reply_to"); !quoted.empty())
+          m.segments.push_back(segment(segment_kind::quote, {}, quoted));
+        m.segments.push_back(text_segment(text));
+        if (auto files = doc->find("attachments"); files && files->is_array())
+          for (auto& f : files->as_array()) {
+            auto type = string_member(f, "type");
+            auto kind = type == "image"   ? segment_kind::image
+                        : type == "voice" ? segment_kind::voice
+                        : type == "video" ? segment_kind::video
+                                          : segment_kind::file;
+            m.segments.push_back(segment(kind, string_member(f, "url"), string_member(f, "name")));
+          }
+        auto r = read_message(m, addressing{"bot", cfg.prefix, cfg.per_user});
+        if (!r.addressed)
+          return platform_ack{200, R"({"accepted":false,"reason":"not addressed to the bot"})"};
+        if (r.text.empty())
+          return platform_ack{200, R"({"accepted":false,"reason":"empty message"})"};
         conversation draft;
         draft.bot = b.id;
         draft.platform = "webhook";
-        auto user_id = string_member(*doc, "user_id");
-        draft.platform_chat_id =
-            session_chat_id(chat_id, user_id, chat_type == "group", cfg.per_user);
-        draft.title =
-            (chat_type == "group" ? "webhook group " : "webhook: ") +
-            (user_name.empty() || chat_type == "group" ? draft.platform_chat_id : user_name);
-        json_writer meta;
-        meta.begin_object()
-            .member("platform", "webhook")
-            .member("event_id", event_id)
-            .member("platform_user_id", user_id)
-            .member("platform_user_name", user_name)
-            .end_object();
+        draft.platform_chat_id = session_chat_id(chat_id, m.user_id, m.group, cfg.per_user);
+        draft.title = (m.group ? "webhook group " : "webhook: ") +
+                      (m.user_name.empty() || m.group ? draft.platform_chat_id : m.user_name);
+        text = r.text;
         message_draft msg;
         msg.content = text;
-        msg.metadata = meta.take();
+        msg.metadata = message_metadata(m, r, event_id);
         auto owner = b.owner;
         auto bot_id = b.id;
         // Posts a reply (`m`, or `text` of a command) or the failure `err` to the platform.

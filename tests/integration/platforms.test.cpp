@@ -1573,3 +1573,34 @@ TEST_F(slack_platform_test, a_rate_limited_post_is_sent_again_when_slack_says) {
   EXPECT_EQ(posts(2).size(), 2u); // refused once, then posted
   EXPECT_EQ(json_int(get("/api/v1/bots/" + bot + "/status", token).json(), "error_count"), 0);
 }
+
+TEST_F(webhook_platform_test, attachments_mentions_and_replies_are_read_into_the_message) {
+  auto token = register_user("alice");
+  auto bot = webhook_bot(token, R"(,"conversation_scope":"user")");
+  // A group message for someone else is not answered; one that mentions the bot is, with
+  // its files listed and the message it replies to noted.
+  auto res = deliver(bot, R"({"event_id":"a1","chat_id":"g1","chat_type":"group","user_id":"u1",
+      "text":"lunch?"})");
+  EXPECT_EQ(res.status, 200) << res.body;
+  EXPECT_FALSE(json_at(res.json(), "accepted")->as_bool());
+  res = deliver(bot, R"({"event_id":"a2","chat_id":"g1","chat_type":"group","user_id":"u1",
+      "user_name":"Li","mentioned":true,"reply_to":"a0","text":"what is in this picture?",
+      "attachments":[{"type":"image","url":"https://example.com/p.png"},
+                     {"type":"file","url":"https://example.com/r.pdf","name":"r.pdf"}]})");
+  ASSERT_EQ(res.status, 202) << res.body;
+  auto got = wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  auto answer = body_of(got[0]);
+  EXPECT_EQ(json_string(answer, "text"), "Echo: what is in this picture?");
+  auto conv = get("/api/v1/conversations/" + json_string(answer, "conversation_id"), token).json();
+  EXPECT_EQ(json_string(conv, "platform_chat_id"), "g1/u1");
+  auto history =
+      get("/api/v1/conversations/" + json_string(answer, "conversation_id") + "/messages", token)
+          .json();
+  EXPECT_EQ(json_string(history, "messages.0.metadata.chat_type"), "group");
+  EXPECT_EQ(json_string(history, "messages.0.metadata.reply_to"), "a0");
+  EXPECT_EQ(json_string(history, "messages.0.metadata.attachments.0"),
+            "image:https://example.com/p.png");
+  EXPECT_EQ(json_string(history, "messages.0.metadata.attachments.1"),
+            "file:https://example.com/r.pdf");
+}

@@ -1,7 +1,9 @@
+#include "adapters/inbound.hpp"
 #include "adapters/live_reply.hpp"
 #include "adapters/onebot/onebot_adapter.hpp"
 #include "protocol/json.hpp"
 
+#include <caf/deep_to_string.hpp>
 #include <gtest/gtest.h>
 
 using chatagent::adapters::retry_delay;
@@ -108,4 +110,84 @@ TEST(onebot_segments, arrays_of_segments_are_read) {
   ASSERT_EQ(segs.size(), 2u);
   EXPECT_EQ(segs[0].get("qq"), "10001"); // numbers as text
   EXPECT_EQ(segs[1].get("text"), " hi");
+}
+
+namespace {
+
+using namespace chatagent::adapters;
+using chatagent::protocol::inbound_message;
+using chatagent::protocol::segment_kind;
+
+inbound_message group_message(std::vector<chatagent::protocol::message_segment> segments) {
+  inbound_message m;
+  m.platform = "test";
+  m.message_id = "m1";
+  m.chat_id = "c1";
+  m.group = true;
+  m.user_id = "u1";
+  m.segments = std::move(segments);
+  return m;
+}
+
+} // namespace
+
+TEST(read_message, groups_need_a_mention_a_reply_or_the_prefix) {
+  addressing a{"B", "!", false};
+  auto plain = read_message(group_message({text_segment("lunch?")}), a);
+  EXPECT_FALSE(plain.addressed);
+  EXPECT_EQ(plain.text, "lunch?");
+  auto everyone = read_message(
+      group_message({segment(segment_kind::mention_all, {}), text_segment(" meeting")}), a);
+  EXPECT_FALSE(everyone.addressed);
+  EXPECT_EQ(everyone.text, "@all meeting");
+  // The bot's mention is left out, others' are kept by name.
+  auto mentioned = read_message(
+      group_message({segment(segment_kind::mention, "B", "bot"), text_segment(" ask "),
+                     segment(segment_kind::mention, "U2", "Wang"), text_segment(" please ")}),
+      a);
+  EXPECT_TRUE(mentioned.addressed);
+  EXPECT_EQ(mentioned.text, "ask @Wang please");
+  auto replied = read_message(
+      group_message({segment(segment_kind::quote, "B", "m0"), text_segment("why")}), a);
+  EXPECT_TRUE(replied.addressed);
+  auto to_someone_else = read_message(
+      group_message({segment(segment_kind::quote, "U2", "m0"), text_segment("ok")}), a);
+  EXPECT_FALSE(to_someone_else.addressed);
+  auto prefixed = read_message(group_message({text_segment("  !what now")}), a);
+  EXPECT_TRUE(prefixed.addressed);
+  EXPECT_EQ(prefixed.text, "what now");
+  auto in_private = group_message({text_segment("hi"), segment(segment_kind::image, "f1"),
+                                   segment(segment_kind::file, "f2", "a.pdf"),
+                                   segment(segment_kind::unknown, {}, "sticker")});
+  in_private.group = false;
+  auto r = read_message(in_private, a);
+  EXPECT_TRUE(r.addressed);
+  EXPECT_EQ(r.attachments, (std::vector<std::string>{"image:f1", "file:f2"}));
+  auto meta = chatagent::protocol::parse_json(message_metadata(in_private, r, "e1"));
+  ASSERT_TRUE(meta && meta->is_object());
+  EXPECT_EQ(meta->find("chat_type")->as_string(), "private");
+  EXPECT_EQ(meta->find("event_id")->as_string(), "e1");
+  EXPECT_EQ(meta->find("platform_message_id")->as_string(), "m1");
+}
+
+TEST(read_message, mention_markup_and_tokens_become_segments) {
+  auto s = markup_segments("<@U1> hi <@!42> and <@U3|li> <@ nope> <@");
+  ASSERT_EQ(s.size(), 6u);
+  EXPECT_EQ(s[0].kind, segment_kind::mention);
+  EXPECT_EQ(s[0].ref, "U1");
+  EXPECT_EQ(s[1].text, " hi ");
+  EXPECT_EQ(s[2].ref, "42");
+  EXPECT_EQ(s[4].ref, "U3");
+  EXPECT_EQ(s[4].text, "li");
+  EXPECT_EQ(s[5].kind, segment_kind::text);
+  EXPECT_EQ(s[5].text, " <@ nope> <@");
+  auto t = token_segments({text_segment("/help@fake_bot"), segment(segment_kind::image, "x")},
+                          "@fake_bot", "777", "fake_bot");
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_EQ(t[0].text, "/help");
+  EXPECT_EQ(t[1].kind, segment_kind::mention);
+  EXPECT_EQ(t[1].ref, "777");
+  EXPECT_EQ(t[2].kind, segment_kind::image);
+  // The common message travels between actors (and nodes) as it is.
+  EXPECT_NE(caf::deep_to_string(group_message(t)).find("777"), std::string::npos);
 }
