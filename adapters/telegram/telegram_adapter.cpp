@@ -72,7 +72,9 @@ std::optional<json_value> api_result(const outbound_response& res) {
 }
 
 std::chrono::milliseconds backoff(int failures) {
-  return std::chrono::milliseconds(std::min<int64_t>(30000, 500LL << std::min(failures, 6)));
+  // 0.5 s after the first failure, doubling to 30 s.
+  return std::chrono::milliseconds(
+      std::min<int64_t>(30000, 500LL << std::clamp(failures - 1, 0, 6)));
 }
 
 telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adapter_state> self,

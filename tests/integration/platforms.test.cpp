@@ -101,7 +101,12 @@ class webhook_platform_test : public server_test {
   bool online(const std::string& bot, const std::string& token, bool expected = true) {
     bool now = !expected;
     for (int i = 0; i < 200 && now != expected; ++i) {
-      now = json_at(get("/api/v1/bots/" + bot + "/status", token).json(), "is_online")->as_bool();
+      auto status = get("/api/v1/bots/" + bot + "/status", token).json();
+      auto v = json_at(status, "is_online");
+      EXPECT_NE(v, nullptr) << "no status";
+      if (v == nullptr)
+        return now;
+      now = v->as_bool();
       if (now != expected)
         std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
@@ -116,8 +121,12 @@ class webhook_platform_test : public server_test {
     return requests_to("/hook/receive", n);
   }
 
-  /// Platform fakes listen on loopback: the server must be allowed to call them.
-  env_list environment() override { return {{"CHATAGENT_PLATFORMS_ALLOW_PRIVATE_NETWORK", "1"}}; }
+  /// Platform fakes listen on loopback: the server must be allowed to call them. (Tests
+  /// poll the API while they wait: more than a user's 100 requests a minute.)
+  env_list environment() override {
+    return {{"CHATAGENT_PLATFORMS_ALLOW_PRIVATE_NETWORK", "1"},
+            {"CHATAGENT_RATE_LIMIT_USER", "100000"}};
+  }
 
   fake_llm_server fake;
 };
@@ -1528,7 +1537,7 @@ namespace {
 /// addresses are refused (against SSRF: the URLs are the bot owners' choice).
 class guarded_platform_test : public onebot_platform_test {
  protected:
-  env_list environment() override { return {}; }
+  env_list environment() override { return {{"CHATAGENT_RATE_LIMIT_USER", "100000"}}; }
 };
 
 } // namespace
@@ -1603,4 +1612,21 @@ TEST_F(webhook_platform_test, attachments_mentions_and_replies_are_read_into_the
             "image:https://example.com/p.png");
   EXPECT_EQ(json_string(history, "messages.0.metadata.attachments.1"),
             "file:https://example.com/r.pdf");
+}
+
+TEST_F(telegram_platform_test, an_outage_shows_the_bot_offline_until_polls_succeed_again) {
+  auto token = register_user("alice");
+  auto bot = telegram_bot(token);
+  ASSERT_TRUE(online(bot, token));
+  // The poll in flight ends with this update; the next three fail (502), then Telegram is
+  // back: the bot goes offline after three failures in a row, counts them, and recovers.
+  fake.fail_telegram_polls(3);
+  fake.push_telegram_message(R"({"message_id":1,"from":{"id":5},"chat":{"id":42,
+      "type":"private"},"date":0,"text":"before"})");
+  EXPECT_FALSE(online(bot, token, false));
+  EXPECT_GE(json_int(get("/api/v1/bots/" + bot + "/status", token).json(), "error_count"), 3);
+  EXPECT_TRUE(online(bot, token));
+  fake.push_telegram_message(R"({"message_id":2,"from":{"id":5},"chat":{"id":42,
+      "type":"private"},"date":0,"text":"after"})");
+  EXPECT_EQ(shown(42, "Echo: after"), "Echo: after");
 }

@@ -72,6 +72,8 @@ class fake_llm_server {
   /// editMessageText, setWebhook and deleteWebhook.
   int64_t push_telegram_message(const std::string& message);
   static constexpr const char* telegram_token = "123456:TEST-token";
+  /// Telegram: the next `n` getUpdates calls answer 502 Bad Gateway (an outage).
+  void fail_telegram_polls(int n);
 
   /// Slack's Web API under `/slack/api/` for the bot token `slack_token` (otherwise
   /// `invalid_auth`): auth.test (the bot is user `UBOT`), chat.postMessage (channel
@@ -125,6 +127,7 @@ class fake_llm_server {
   int64_t telegram_next_ = 1;
   int64_t telegram_sent_ = 0;
   std::string telegram_webhook_; // set by setWebhook: getUpdates answers 409 meanwhile
+  int telegram_failing_ = 0;     // getUpdates calls still to answer 502
   int64_t slack_posted_ = 0;
   int slack_throttled_ = 0; // chat.postMessage calls still to refuse with 429
   int64_t discord_posted_ = 0;

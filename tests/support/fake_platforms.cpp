@@ -21,6 +21,11 @@ int64_t fake_llm_server::push_telegram_message(const std::string& message) {
   return id;
 }
 
+void fake_llm_server::fail_telegram_polls(int n) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  telegram_failing_ = n;
+}
+
 bool fake_llm_server::answer_telegram(int fd, const request& req) {
   auto reply = [fd](const std::string& status, const std::string& body) {
     return send_json(fd, status, body);
@@ -50,6 +55,11 @@ bool fake_llm_server::answer_telegram(int fd, const request& req) {
   if (method == "getUpdates") {
     {
       std::lock_guard<std::mutex> guard{mtx_};
+      if (telegram_failing_ > 0) {
+        --telegram_failing_;
+        return reply("502 Bad Gateway",
+                     R"({"ok":false,"error_code":502,"description":"Bad Gateway"})");
+      }
       if (!telegram_webhook_.empty()) // as the real API
         return reply("409 Conflict", R"({"ok":false,"error_code":409,"description":"Conflict: )"
                                      R"(can't use getUpdates method while webhook is active; )"
