@@ -29,6 +29,16 @@ const char* kind_name(segment_kind kind) {
 
 } // namespace
 
+segment_kind kind_of_mime(std::string_view mime) {
+  if (mime.starts_with("image/"))
+    return segment_kind::image;
+  if (mime.starts_with("audio/"))
+    return segment_kind::voice;
+  if (mime.starts_with("video/"))
+    return segment_kind::video;
+  return segment_kind::file;
+}
+
 message_segment text_segment(std::string words) {
   return segment(segment_kind::text, {}, std::move(words));
 }

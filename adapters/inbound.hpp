@@ -51,6 +51,9 @@ std::vector<protocol::message_segment>
 token_segments(std::vector<protocol::message_segment> segments, std::string_view token,
                const std::string& id, const std::string& name);
 
+/// The segment kind of a file of MIME type `mime`: image, voice (audio), video or file.
+protocol::segment_kind kind_of_mime(std::string_view mime);
+
 /// A text segment with `words`.
 protocol::message_segment text_segment(std::string words);
 

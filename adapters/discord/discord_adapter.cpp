@@ -199,15 +199,9 @@ discord_actor::behavior_type adapter_impl(discord_actor::stateful_pointer<adapte
           }
     m.segments.insert(m.segments.end(), words.begin(), words.end());
     if (auto files = d.find("attachments"); files && files->is_array())
-      for (auto& f : files->as_array()) {
-        auto type = scalar_text(f.find("content_type"));
-        auto kind = type.starts_with("image/")   ? segment_kind::image
-                    : type.starts_with("audio/") ? segment_kind::voice
-                    : type.starts_with("video/") ? segment_kind::video
-                                                 : segment_kind::file;
-        m.segments.push_back(
-            segment(kind, scalar_text(f.find("url")), scalar_text(f.find("filename"))));
-      }
+      for (auto& f : files->as_array())
+        m.segments.push_back(segment(kind_of_mime(scalar_text(f.find("content_type"))),
+                                     scalar_text(f.find("url")), scalar_text(f.find("filename"))));
     auto title = m.group ? "Discord channel " + m.chat_id +
                                (cfg.per_user ? " (" + m.user_name + ")" : std::string{})
                          : "Discord: " + m.user_name;

@@ -232,15 +232,10 @@ slack_actor::behavior_type adapter_impl(slack_actor::stateful_pointer<adapter_st
       m.group = !m.chat_id.starts_with("D");
     m.segments = markup_segments(text);
     if (auto files = ev.find("files"); files && files->is_array())
-      for (auto& f : files->as_array()) { // shared files, by their private URLs
-        auto mime = scalar_text(f.find("mimetype"));
-        auto kind = mime.starts_with("image/")   ? segment_kind::image
-                    : mime.starts_with("audio/") ? segment_kind::voice
-                    : mime.starts_with("video/") ? segment_kind::video
-                                                 : segment_kind::file;
-        m.segments.push_back(
-            segment(kind, scalar_text(f.find("url_private")), scalar_text(f.find("name"))));
-      }
+      for (auto& f : files->as_array()) // shared files, by their private URLs
+        m.segments.push_back(segment(kind_of_mime(scalar_text(f.find("mimetype"))),
+                                     scalar_text(f.find("url_private")),
+                                     scalar_text(f.find("name"))));
     // In channels the answer goes to the message's thread; in direct messages, to the
     // thread only when the question was asked in one.
     auto thread = scalar_text(ev.find("thread_ts"));
