@@ -1241,11 +1241,11 @@ constexpr const char* dingtalk_secret = "dingtalk-app-secret";
 
 class dingtalk_platform_test : public webhook_platform_test {
  protected:
-  std::string dingtalk_bot(const std::string& token) {
+  std::string dingtalk_bot(const std::string& token, const std::string& extra = "") {
     auto bot = create_bot(token, R"({"name":"Ding","platform_type":"dingtalk",
         "platform_config":{"app_secret":")" +
                                      std::string{dingtalk_secret} + R"(","api_base_url":")" +
-                                     fake.url("/dingtalk") + R"("},
+                                     fake.url("/dingtalk") + "\"" + extra + R"(},
         "llm_config":{"provider":"openai_compatible","base_url":")" +
                                      fake.url("/v1") + R"(","model":"m"}})");
     auto res = post("/api/v1/bots/" + bot + "/start", "", token);
@@ -1253,15 +1253,11 @@ class dingtalk_platform_test : public webhook_platform_test {
     return bot;
   }
 
-  /// A message as DingTalk delivers it, signed with `secret`: `text`, or a voice message
-  /// (`msgtype` "audio") whose recognised words are `text`.
-  http_result ding(const std::string& bot, const std::string& msg_id, const std::string& type,
-                   const std::string& text, const std::string& webhook,
-                   const std::string& secret = dingtalk_secret,
-                   const std::string& msgtype = "text") {
-    auto ts = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count());
+  /// A robot message: `text`, or a voice message (`msgtype` "audio") whose recognised
+  /// words are `text`; `type` "1" private, "2" group.
+  static std::string robot_message(const std::string& msg_id, const std::string& type,
+                                   const std::string& text, const std::string& webhook,
+                                   const std::string& msgtype = "text") {
     chatagent::protocol::json_writer w;
     w.begin_object().member("msgtype", msgtype);
     if (msgtype == "audio")
@@ -1281,7 +1277,19 @@ class dingtalk_platform_test : public webhook_platform_test {
         .member("isInAtList", true)
         .member("sessionWebhook", webhook)
         .end_object();
-    return http_request("POST", url("/api/v1/webhooks/" + bot), w.take(),
+    return w.take();
+  }
+
+  /// The message as DingTalk's HTTP mode delivers it, signed with `secret`.
+  http_result ding(const std::string& bot, const std::string& msg_id, const std::string& type,
+                   const std::string& text, const std::string& webhook,
+                   const std::string& secret = dingtalk_secret,
+                   const std::string& msgtype = "text") {
+    auto ts = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+    return http_request("POST", url("/api/v1/webhooks/" + bot),
+                        robot_message(msg_id, type, text, webhook, msgtype),
                         {"Content-Type: application/json", "timestamp: " + ts,
                          "sign: " + dingtalk_signature(secret, ts)});
   }
@@ -1629,4 +1637,70 @@ TEST_F(telegram_platform_test, an_outage_shows_the_bot_offline_until_polls_succe
   fake.push_telegram_message(R"({"message_id":2,"from":{"id":5},"chat":{"id":42,
       "type":"private"},"date":0,"text":"after"})");
   EXPECT_EQ(shown(42, "Echo: after"), "Echo: after");
+}
+
+TEST_F(dingtalk_platform_test, stream_mode_connects_to_the_gateway_and_answers_there) {
+  fake_ws_server gateway;
+  fake.set_dingtalk_stream(gateway.url("/connect"), dingtalk_secret);
+  auto token = register_user("alice");
+  auto bot = dingtalk_bot(token, R"(,"mode":"stream","app_key":")" +
+                                     std::string{fake_llm_server::dingtalk_app_key} +
+                                     R"(","stream_base_url":")" + fake.url("/dingtalk") + "\"");
+  ASSERT_TRUE(gateway.wait_connections(1));
+  EXPECT_EQ(gateway.headers()[":target"], "/connect?ticket=dingtalk-ticket");
+  EXPECT_TRUE(online(bot, token));
+  auto frame = [](const std::string& type, const std::string& topic, const std::string& id,
+                  const std::string& data) {
+    chatagent::protocol::json_writer w;
+    w.begin_object()
+        .member("specVersion", "1.0")
+        .member("type", type)
+        .key("headers")
+        .begin_object()
+        .member("topic", topic)
+        .member("messageId", id)
+        .member("contentType", "application/json")
+        .end_object()
+        .member("data", data)
+        .end_object();
+    return w.take();
+  };
+  auto next_ack = [&] {
+    auto text = gateway.next_text(5000);
+    auto doc = chatagent::protocol::parse_json(text.value_or(""));
+    return doc ? std::move(*doc) : chatagent::protocol::json_value{};
+  };
+  // Pings are echoed; robot messages acknowledged and answered through their sessionWebhook.
+  ASSERT_TRUE(gateway.send_text(frame("SYSTEM", "ping", "p1", R"({"opaque":"x1"})")));
+  auto ack = next_ack();
+  EXPECT_EQ(json_int(ack, "code"), 200);
+  EXPECT_EQ(json_string(ack, "headers.messageId"), "p1");
+  EXPECT_EQ(json_string(ack, "data"), R"({"opaque":"x1"})");
+  auto hook = fake.url("/dingtalk/robot/sendBySession?session=s1");
+  ASSERT_TRUE(gateway.send_text(frame("CALLBACK", "/v1.0/im/bot/messages/get", "m1",
+                                      robot_message("sm1", "1", "hello stream", hook))));
+  ack = next_ack();
+  EXPECT_EQ(json_string(ack, "headers.messageId"), "m1");
+  auto out = sent(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(json_string(out[0], "text.content"), "Echo: hello stream");
+  // DingTalk does not call a bot in stream mode.
+  expect_error(ding(bot, "sm2", "1", "over http", hook), 400, "VALIDATION_ERROR");
+
+  // A lost connection is opened again (and counted); stopping the bot closes it.
+  gateway.drop();
+  ASSERT_TRUE(gateway.wait_connections(2));
+  EXPECT_TRUE(online(bot, token));
+  EXPECT_GE(json_int(get("/api/v1/bots/" + bot + "/status", token).json(), "error_count"), 1);
+  ASSERT_EQ(post("/api/v1/bots/" + bot + "/stop", "", token).status, 200);
+  EXPECT_TRUE(gateway.wait_closed(5000));
+}
+
+TEST_F(dingtalk_platform_test, stream_mode_needs_the_app_key) {
+  auto token = register_user("alice");
+  auto bot = create_bot(token, R"({"name":"d","platform_type":"dingtalk",
+      "platform_config":{"app_secret":"s","mode":"stream"}})");
+  auto res = post("/api/v1/bots/" + bot + "/start", "", token);
+  expect_error(res, 400, "VALIDATION_ERROR");
+  EXPECT_EQ(json_string(res.json(), "error.details.field"), "platform_config.app_key");
 }

@@ -498,6 +498,11 @@ void fake_llm_server::serve(int fd) {
           goto done;
         continue;
       }
+      if (req.path == "/dingtalk/v1.0/gateway/connections/open") {
+        if (!answer_dingtalk_gateway(fd, req))
+          goto done;
+        continue;
+      }
       if (req.path.rfind("/dingtalk/robot/sendBySession", 0) == 0) {
         if (!send_json(fd, "200 OK", R"({"errcode":0,"errmsg":"ok"})"))
           goto done;

@@ -96,6 +96,11 @@ class fake_llm_server {
   static constexpr const char* lark_app_secret = "lark-secret";
   // DingTalk: `/dingtalk/robot/sendBySession?session=...` takes a robot's message (a
   // message's sessionWebhook) and answers `{"errcode":0}`.
+  /// DingTalk's stream gateway: `POST /dingtalk/v1.0/gateway/connections/open` with the
+  /// app `dingtalk_app_key` and its secret (else 401) answers the `endpoint` that
+  /// `set_dingtalk_stream` set and the ticket `dingtalk-ticket`.
+  static constexpr const char* dingtalk_app_key = "ding-app-key";
+  void set_dingtalk_stream(const std::string& endpoint, const std::string& app_secret);
 
   /// WeCom under `/wecom/cgi-bin/`: gettoken (corp `wecom_corp_id`, secret
   /// `wecom_secret`), message/send (with that token, else errcode 40014).
@@ -107,6 +112,7 @@ class fake_llm_server {
   void serve(int fd);
   bool answer_embeddings(int fd, const request& req);
   bool answer_telegram(int fd, const request& req);
+  bool answer_dingtalk_gateway(int fd, const request& req);
   bool answer_slack(int fd, const request& req);
   bool answer_discord(int fd, const request& req);
   bool answer_lark(int fd, const request& req);
@@ -133,6 +139,7 @@ class fake_llm_server {
   int64_t discord_posted_ = 0;
   int64_t lark_posted_ = 0;
   std::string discord_gateway_;
+  std::string dingtalk_stream_, dingtalk_secret_;
 };
 
 } // namespace chatagent::test

@@ -152,6 +152,27 @@ bool fake_llm_server::answer_slack(int fd, const request& req) {
   return reply(R"({"ok":false,"error":"unknown_method"})");
 }
 
+void fake_llm_server::set_dingtalk_stream(const std::string& endpoint,
+                                          const std::string& app_secret) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  dingtalk_stream_ = endpoint;
+  dingtalk_secret_ = app_secret;
+}
+
+bool fake_llm_server::answer_dingtalk_gateway(int fd, const request& req) {
+  auto doc = protocol::parse_json(req.body);
+  auto field = [&](const char* name) {
+    const protocol::json_value* v = doc && doc->is_object() ? doc->find(name) : nullptr;
+    return v && v->is_string() ? v->as_string() : std::string{};
+  };
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (field("clientId") != dingtalk_app_key || field("clientSecret") != dingtalk_secret_)
+    return send_json(fd, "401 Unauthorized",
+                     R"({"code":"InvalidAuthentication","message":"clientId or clientSecret"})");
+  return send_json(fd, "200 OK",
+                   R"({"endpoint":")" + dingtalk_stream_ + R"(","ticket":"dingtalk-ticket"})");
+}
+
 void fake_llm_server::set_discord_gateway(const std::string& url) {
   std::lock_guard<std::mutex> guard{mtx_};
   discord_gateway_ = url;

@@ -114,6 +114,10 @@ void fake_ws_server::serve(int fd) {
     if (!read_exact(fd, in, in.size() + 1))
       return;
   std::map<std::string, std::string> headers;
+  auto request_line = in.substr(0, in.find("\r\n")); // GET <target> HTTP/1.1
+  auto first_space = request_line.find(' ');
+  headers[":target"] =
+      request_line.substr(first_space + 1, request_line.rfind(' ') - first_space - 1);
   for (size_t pos = in.find("\r\n") + 2; pos < end;) {
     auto e = in.find("\r\n", pos);
     auto line = in.substr(pos, e - pos);

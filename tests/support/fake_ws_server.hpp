@@ -48,7 +48,8 @@ class fake_ws_server {
   /// waiting up to `timeout_ms`.
   bool wait_closed(int timeout_ms = 10000);
 
-  /// The headers of the newest handshake (lower-case names).
+  /// The headers of the newest handshake (lower-case names; ":target" is the request
+  /// target, path and query).
   std::map<std::string, std::string> headers() const;
 
  private:
