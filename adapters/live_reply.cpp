@@ -24,6 +24,7 @@ using show_atom = caf::atom_constant<caf::atom("show")>;
 struct shown_part {
   std::string id;
   std::string text;
+  int edits = 0;
 };
 
 struct reply_state {
@@ -101,6 +102,12 @@ reply_actor::behavior_type reply_impl(reply_actor::stateful_pointer<reply_state>
       }
       if (st.shown[i].text == parts[i] || !surface.edit)
         continue;
+      // A part is final once the answer is complete or goes on in a later part.
+      bool final_text = st.complete || i + 1 < parts.size();
+      if (surface.max_edits > 0 && st.shown[i].edits + 1 >= surface.max_edits && !final_text)
+        continue; // its last edit waits for its final text
+      if (surface.max_edits > 0 && st.shown[i].edits >= surface.max_edits)
+        continue;
       st.busy = true;
       auto wait = surface.edit_interval - std::chrono::duration_cast<std::chrono::milliseconds>(
                                               std::chrono::steady_clock::now() - st.last_call);
@@ -112,12 +119,14 @@ reply_actor::behavior_type reply_impl(reply_actor::stateful_pointer<reply_state>
       // A failed edit is not retried (the message keeps what it showed) unless the
       // platform asked to wait.
       auto before = std::exchange(st.shown[i].text, parts[i]);
+      ++st.shown[i].edits;
       self->request(http, caf::infinite, fetch_atom::value, surface.edit(st.shown[i].id, parts[i]))
           .then(
               [self, i, before](outbound_response& res) {
                 auto& st = self->state;
                 if (res.status == 429 && st.throttled < max_throttled) {
                   st.shown[i].text = before; // edited again after the wait
+                  --st.shown[i].edits;
                   self->delayed_send(self, retry_delay(res, st.throttled++), show_atom::value);
                   return;
                 }

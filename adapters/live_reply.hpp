@@ -35,6 +35,9 @@ struct reply_surface {
   std::function<void(const std::string& why)> failed;
   size_t max_bytes = 4096;                       // the longest message, bytes of UTF-8
   std::chrono::milliseconds edit_interval{1000}; // at most one edit this often
+  /// At most this many edits of one message (0: no limit): the last one is kept for the
+  /// message's final text.
+  int max_edits = 0;
 };
 
 using grow_atom = caf::atom_constant<caf::atom("grow")>;

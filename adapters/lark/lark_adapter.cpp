@@ -157,6 +157,22 @@ lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_stat
       auto id = data && data->is_object() ? scalar_text(data->find("message_id")) : std::string{};
       return id.empty() ? std::string{"sent"} : id;
     };
+    // Streamed: the reply is edited as the answer grows (Lark allows 20 edits a message:
+    // every 1.5 s, and the last one kept for the final text).
+    s.edit = [](const std::string& id, const std::string& text) {
+      outbound_request r;
+      r.method = "PUT";
+      r.url = "/im/v1/messages/" + id;
+      r.headers = {"Content-Type: application/json; charset=utf-8"};
+      json_writer content;
+      content.begin_object().member("text", text).end_object();
+      json_writer w;
+      w.begin_object().member("msg_type", "text").member("content", content.take()).end_object();
+      r.body = w.take();
+      return r;
+    };
+    s.edit_interval = std::chrono::milliseconds(1500);
+    s.max_edits = 20;
     s.failed = count_failure(services, b.id);
     return spawn_live_reply(self->system(), caf::actor_cast<http_client_actor>(self), std::move(s));
   };

@@ -1156,7 +1156,35 @@ class lark_platform_test : public webhook_platform_test {
 
   /// The replies the fake Lark received, waiting until there are `n`.
   std::vector<fake_llm_server::request> replies(size_t n) {
-    return requests_to("/lark/open-apis/im/v1/messages/", n);
+    std::vector<fake_llm_server::request> out;
+    for (int i = 0; i < 200; ++i) {
+      out.clear();
+      for (auto& r : requests_to("/lark/open-apis/im/v1/messages/"))
+        if (r.path.ends_with("/reply"))
+          out.push_back(r);
+      if (out.size() >= n)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return out;
+  }
+
+  /// What the (first) reply to message `id` shows last, once it is `expected` (or after
+  /// 10 s): the reply's text, then its edits' (the fake names it re_<id>_1).
+  std::string shown(const std::string& id, const std::string& expected) {
+    std::string now;
+    for (int i = 0; i < 400 && (now = shown_now(id)) != expected; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    return now;
+  }
+
+  std::string shown_now(const std::string& id) {
+    std::string last;
+    for (auto& r : fake.requests())
+      if (r.path == "/lark/open-apis/im/v1/messages/" + id + "/reply" ||
+          (r.method == "PUT" && r.path == "/lark/open-apis/im/v1/messages/re_" + id + "_1"))
+        last = reply_text(r);
+    return last;
   }
 
   static std::string reply_text(const fake_llm_server::request& r) {
@@ -1182,7 +1210,7 @@ TEST_F(lark_platform_test, events_are_verified_and_answered_as_replies) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].path, "/lark/open-apis/im/v1/messages/om_1/reply");
   EXPECT_EQ(got[0].headers.at("authorization"), "Bearer t-test-token");
-  EXPECT_EQ(reply_text(got[0]), "Echo: hello lark");
+  EXPECT_EQ(shown("om_1", "Echo: hello lark"), "Echo: hello lark"); // streamed: edited
 
   // Groups: only when the bot is @-mentioned; a redelivered event is handled once.
   ASSERT_EQ(deliver_raw(bot, message_event("ev2", "om_2", "group", "lunch?")).status, 200);
@@ -1196,7 +1224,7 @@ TEST_F(lark_platform_test, events_are_verified_and_answered_as_replies) {
   got = replies(2);
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[1].path, "/lark/open-apis/im/v1/messages/om_3/reply");
-  EXPECT_EQ(reply_text(got[1]), "Echo: what is up");
+  EXPECT_EQ(shown("om_3", "Echo: what is up"), "Echo: what is up");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(replies(0).size(), 2u); // (0: as they are now)
   EXPECT_TRUE(
@@ -1229,7 +1257,7 @@ TEST_F(lark_platform_test, encrypted_events_are_decrypted_and_signatures_checked
   ASSERT_EQ(send(sig).status, 200);
   auto got = replies(1);
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(reply_text(got[0]), "Echo: secret hi");
+  EXPECT_EQ(shown("om_9", "Echo: secret hi"), "Echo: secret hi");
   // Unencrypted events are refused once the app encrypts.
   expect_error(deliver_raw(bot, message_event("ev10", "om_10", "p2p", "plain")), 401,
                "UNAUTHORIZED");
@@ -1531,7 +1559,7 @@ TEST_F(lark_platform_test, rich_text_posts_are_read_with_their_images_listed) {
   ASSERT_EQ(deliver_raw(bot, event).status, 200);
   auto got = replies(1);
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(reply_text(got[0]), "Echo: Report\nline one\nline two");
+  EXPECT_EQ(shown("om_p", "Echo: Report\nline one\nline two"), "Echo: Report\nline one\nline two");
   auto list = get("/api/v1/conversations/?bot_id=" + bot, token).json();
   auto conv = json_string(list, "conversations.0.id");
   auto history = get("/api/v1/conversations/" + conv + "/messages", token).json();

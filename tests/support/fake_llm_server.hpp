@@ -137,7 +137,8 @@ class fake_llm_server {
   int64_t slack_posted_ = 0;
   int slack_throttled_ = 0; // chat.postMessage calls still to refuse with 429
   int64_t discord_posted_ = 0;
-  int64_t lark_posted_ = 0;
+  std::map<std::string, int> lark_replies_; // replies to each message
+  std::map<std::string, int> lark_edits_;   // edits of each reply
   std::string discord_gateway_;
   std::string dingtalk_stream_, dingtalk_secret_;
 };

@@ -234,15 +234,24 @@ bool fake_llm_server::answer_lark(int fd, const request& req) {
   if (path == "/bot/v3/info")
     return send_json(fd, "200 OK",
                      R"({"code":0,"msg":"ok","bot":{"app_name":"Fake","open_id":"ou_bot"}})");
+  // Replies to om_X are re_om_X_1, re_om_X_2, ... (in order); each may be edited 20 times.
   if (path.rfind("/im/v1/messages/", 0) == 0 && path.ends_with("/reply")) {
-    int64_t n;
+    auto original = path.substr(16, path.size() - 16 - 6);
+    std::string id;
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      n = ++lark_posted_;
+      id = "re_" + original + "_" + std::to_string(++lark_replies_[original]);
     }
     return send_json(fd, "200 OK",
-                     R"({"code":0,"msg":"success","data":{"message_id":"om_r)" + std::to_string(n) +
-                         R"("}})");
+                     R"({"code":0,"msg":"success","data":{"message_id":")" + id + R"("}})");
+  }
+  if (path.rfind("/im/v1/messages/", 0) == 0 && req.method == "PUT") {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (++lark_edits_[path.substr(16)] > 20)
+      return send_json(fd, "400 Bad Request",
+                       R"({"code":230072,"msg":"The message has reached the number of times )"
+                       R"(it can be edited."})");
+    return send_json(fd, "200 OK", R"({"code":0,"msg":"success","data":{}})");
   }
   return send_json(fd, "404 Not Found", R"({"code":404,"msg":"not found"})");
 }

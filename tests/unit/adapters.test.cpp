@@ -3,7 +3,17 @@
 #include "adapters/onebot/onebot_adapter.hpp"
 #include "protocol/json.hpp"
 
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <caf/deep_to_string.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <gtest/gtest.h>
 
 using chatagent::adapters::retry_delay;
@@ -190,4 +200,73 @@ TEST(read_message, mention_markup_and_tokens_become_segments) {
   EXPECT_EQ(t[2].kind, segment_kind::image);
   // The common message travels between actors (and nodes) as it is.
   EXPECT_NE(caf::deep_to_string(group_message(t)).find("777"), std::string::npos);
+}
+
+namespace {
+
+/// Platform calls of a live reply, as a fake platform answers them at once.
+struct call_log {
+  std::mutex mtx;
+  std::vector<std::pair<std::string, std::string>> calls; // "post"/"edit", text
+};
+
+chatagent::protocol::http_client_actor::behavior_type
+fake_platform(chatagent::protocol::http_client_actor::pointer, std::shared_ptr<call_log> log) {
+  return {
+      [log](chatagent::protocol::fetch_atom, chatagent::protocol::outbound_request& r) {
+        std::lock_guard<std::mutex> guard{log->mtx};
+        log->calls.emplace_back(r.url, r.body);
+        return chatagent::protocol::outbound_response{200, "m1", {}};
+      },
+  };
+}
+
+} // namespace
+
+TEST(live_reply, edits_within_the_platforms_limit_and_keeps_the_last_for_the_final_text) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto log = std::make_shared<call_log>();
+  reply_surface s;
+  s.post = [](const std::string& text, size_t) {
+    chatagent::protocol::outbound_request r;
+    r.url = "post";
+    r.body = text;
+    return r;
+  };
+  s.posted_id = [](const chatagent::protocol::outbound_response& res) { return res.body; };
+  s.edit = [](const std::string&, const std::string& text) {
+    chatagent::protocol::outbound_request r;
+    r.url = "edit";
+    r.body = text;
+    return r;
+  };
+  s.edit_interval = std::chrono::milliseconds(0);
+  s.max_edits = 3;
+  auto reply = spawn_live_reply(sys, sys.spawn(fake_platform, log), s);
+  std::string whole;
+  for (int i = 0; i < 20; ++i) {
+    std::string piece = "w";
+    piece += std::to_string(i);
+    piece += ' ';
+    whole += piece;
+    caf::anon_send(reply, grow_atom::value, piece);
+    // Paced, so that each piece could be an edit of its own without the limit.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  caf::anon_send(reply, finish_atom::value, whole + "end");
+  caf::scoped_actor self{sys};
+  self->monitor(reply);
+  bool ended = false;
+  self->receive([&](caf::down_msg&) { ended = true; },
+                caf::after(std::chrono::seconds(10)) >> [] {});
+  ASSERT_TRUE(ended);
+  std::lock_guard<std::mutex> guard{log->mtx};
+  ASSERT_GE(log->calls.size(), 2u);
+  EXPECT_EQ(log->calls.front().first, "post");
+  auto edits = std::count_if(log->calls.begin(), log->calls.end(),
+                             [](auto& c) { return c.first == "edit"; });
+  EXPECT_LE(edits, 3);
+  EXPECT_EQ(log->calls.back().first, "edit");
+  EXPECT_EQ(log->calls.back().second, whole + "end");
 }
