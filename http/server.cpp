@@ -1,6 +1,7 @@
 #include "http/server.hpp"
 
 #include "http/api.hpp"
+#include "http/close_reason.hpp"
 
 #include <algorithm>
 #include <array>
@@ -147,7 +148,8 @@ class websocket_session : public ws_outlet, public std::enable_shared_from_this<
 
   void close(std::string reason) override {
     net::post(ws_.get_executor(), [self = shared_from_this(), reason = std::move(reason)] {
-      self->do_close(websocket::close_code::normal, reason);
+      auto [code, why] = split_close_reason(reason); // "4000 why": code 4000
+      self->do_close(static_cast<websocket::close_code>(code), why);
     });
   }
 

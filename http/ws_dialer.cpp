@@ -1,5 +1,6 @@
 #include "http/ws_dialer.hpp"
 
+#include "http/close_reason.hpp"
 #include "protocol/address.hpp"
 #include "protocol/error.hpp"
 
@@ -344,14 +345,7 @@ class connection : public connection_base, public std::enable_shared_from_this<c
       return;
     }
     closing_ = true;
-    // "4000 why" closes with code 4000 (platforms tell a resumable reconnect by the code).
-    auto code = static_cast<uint16_t>(websocket::close_code::normal);
-    auto why = reason;
-    if (why.size() > 5 && why[4] == ' ' &&
-        why.substr(0, 4).find_first_not_of("0123456789") == std::string::npos) {
-      code = static_cast<uint16_t>(std::stoi(why.substr(0, 4)));
-      why.erase(0, 5);
-    }
+    auto [code, why] = split_close_reason(reason);
     ws_.async_close(websocket::close_reason{static_cast<websocket::close_code>(code), why},
                     [self = this->shared_from_this()](beast::error_code) {
                       // The pending read ends now, and reports it.

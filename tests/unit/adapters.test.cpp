@@ -1,6 +1,7 @@
 #include "adapters/inbound.hpp"
 #include "adapters/live_reply.hpp"
 #include "adapters/onebot/onebot_adapter.hpp"
+#include "http/close_reason.hpp"
 #include "protocol/json.hpp"
 
 #include <algorithm>
@@ -269,4 +270,16 @@ TEST(live_reply, edits_within_the_platforms_limit_and_keeps_the_last_for_the_fin
   EXPECT_LE(edits, 3);
   EXPECT_EQ(log->calls.back().first, "edit");
   EXPECT_EQ(log->calls.back().second, whole + "end");
+}
+
+TEST(split_close_reason, a_leading_code_sets_the_close_code) {
+  using chatagent::http::split_close_reason;
+  EXPECT_EQ(split_close_reason("4000 reconnecting"),
+            (std::pair<uint16_t, std::string>{4000, "reconnecting"}));
+  EXPECT_EQ(split_close_reason("the bot stopped"),
+            (std::pair<uint16_t, std::string>{1000, "the bot stopped"}));
+  EXPECT_EQ(split_close_reason("2024 was a year"),
+            (std::pair<uint16_t, std::string>{2024, "was a year"}));
+  EXPECT_EQ(split_close_reason("9000 nope"), (std::pair<uint16_t, std::string>{1000, "9000 nope"}));
+  EXPECT_EQ(split_close_reason("4000"), (std::pair<uint16_t, std::string>{1000, "4000"}));
 }
