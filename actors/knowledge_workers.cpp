@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <unordered_set>
 
 #include <caf/actor_system.hpp>
@@ -127,27 +128,43 @@ caf::expected<std::vector<found_chunk>> find_chunks(const storage::knowledge_sto
                                             std::to_string(job.index->dimension()));
   auto terms = index_terms(job.request.query);
   // Filters on what a document says of itself (its metadata, title, source, id) choose
-  // the documents before scoring: only their chunks are scored. Filters on a chunk's own
-  // place (`page`, `chunk_index`) apply to the chunks found, so every accepted chunk is
-  // looked at then.
+  // the documents before scoring, and `chunk_index` (part of a chunk's id) the chunks:
+  // only those are scored. A `page` filter (in the chunk's record) applies to the chunks
+  // found, so every accepted chunk is looked at then.
   std::function<bool(int64_t)> accept;
   std::unordered_set<int64_t> documents;
+  std::optional<std::unordered_set<int64_t>> indices; // chunk_index wanted
   bool per_chunk = false;
   if (filtered) {
     json_value::object_t document_level;
     for (auto& [key, want] : filters->as_object()) {
-      if (key == "page" || key == "chunk_index")
+      if (key == "page") {
         per_chunk = true;
-      else
+      } else if (key == "chunk_index") {
+        indices.emplace();
+        auto add = [&](const json_value& v) {
+          if (v.is_integer())
+            indices->insert(v.as_int());
+        };
+        if (want.is_array())
+          for (auto& v : want.as_array())
+            add(v);
+        else
+          add(want);
+      } else {
         document_level.emplace_back(key, want);
+      }
     }
     json_value doc_filters{std::move(document_level)};
     for (auto& [seq, info] : *job.documents)
       if (passes(doc_filters, chunk_metadata(&info, storage::chunk_record{})))
         documents.insert(seq);
-    if (documents.empty())
+    if (documents.empty() || (indices && indices->empty()))
       return out;
-    accept = [&](int64_t id) { return documents.count(storage::document_seq_of(id)) != 0; };
+    accept = [&](int64_t id) {
+      return documents.count(storage::document_seq_of(id)) != 0 &&
+             (!indices || indices->count(storage::chunk_index_of(id)) != 0);
+    };
   }
   auto k = per_chunk ? job.index->size() : top_k;
   auto hits = job.index->search(vector, terms, k, std::max<size_t>(50, 4 * top_k), false, accept);

@@ -172,6 +172,10 @@ TEST_F(documents_test, every_format_is_ingested_and_found) {
   EXPECT_EQ(json_int(results(code)[0], "metadata.page"), 2);
   EXPECT_EQ(json_string(results(code)[0], "metadata.title"), "Admin Manual");
   EXPECT_GT(json_at(results(code)[0], "score")->as_double(), 0.6);
+  auto on_page = search(token, kb, R"({"query":"disk full","filters":{"page":2}})");
+  ASSERT_FALSE(results(on_page).empty());
+  for (auto& r : results(on_page))
+    EXPECT_EQ(json_int(r, "metadata.page"), 2);
   auto hook = search(token, kb, R"({"query":"webhook configuration","top_k":1})");
   ASSERT_EQ(results(hook).size(), 1u);
   EXPECT_EQ(json_string(results(hook)[0], "metadata.source"), "guide.md");
@@ -201,6 +205,14 @@ TEST_F(documents_test, filters_threshold_and_top_k) {
   ASSERT_EQ(results(by_source).size(), 1u);
   EXPECT_TRUE(
       results(search(token, kb, R"({"query":"refund","filters":{"category":"none"}})")).empty());
+  // A chunk's place: each document here is one chunk, the first (chunk_index 0).
+  auto first =
+      search(token, kb, R"({"query":"refund order","filters":{"chunk_index":0,"lang":"en"}})");
+  EXPECT_EQ(results(first).size(), 2u);
+  EXPECT_TRUE(
+      results(search(token, kb, R"({"query":"refund","filters":{"chunk_index":[1,2]}})")).empty());
+  EXPECT_TRUE(
+      results(search(token, kb, R"({"query":"refund","filters":{"chunk_index":"0"}})")).empty());
   EXPECT_EQ(results(search(token, kb, R"({"query":"refund order","top_k":1})")).size(), 1u);
   auto found = search(token, kb, R"({"query":"refund","score_threshold":0.5})");
   for (auto& r : results(found))
