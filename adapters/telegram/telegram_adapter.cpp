@@ -194,8 +194,9 @@ telegram_actor::behavior_type adapter_impl(telegram_actor::stateful_pointer<adap
     self->send(services.bots, online_atom::value, b.id, false);
     self->send(services.bots, activity_atom::value, b.id, int64_t{0}, int64_t{1});
     spdlog::warn("telegram bot {}: {} failed ({}), retrying", b.id.value, method,
-                 res.status == 0 ? res.error
-                                 : "HTTP " + std::to_string(res.status) + " " + res.body);
+                 res.status == 0
+                     ? res.error
+                     : "HTTP " + std::to_string(res.status) + " " + res.body.substr(0, 200));
     self->delayed_send(self, backoff(st.failures), hello_atom::value);
   };
   self->state.addr = cfg.addr;
