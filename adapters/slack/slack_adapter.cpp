@@ -221,16 +221,16 @@ slack_actor::behavior_type adapter_impl(slack_actor::stateful_pointer<adapter_st
     if (m.user_id.empty() || m.chat_id.empty() || m.user_id == st.self_id)
       return;
     m.group = scalar_text(ev.find("channel_type")) != "im";
-    auto text = unescape(scalar_text(ev.find("text")));
-    auto mention = st.self_id.empty() ? std::string{} : "<@" + st.self_id + ">";
-    bool mentioned = !mention.empty() && text.find(mention) != std::string::npos;
+    m.segments = slack_segments(scalar_text(ev.find("text")));
+    bool mentioned = std::any_of(m.segments.begin(), m.segments.end(), [&](auto& s) {
+      return s.kind == segment_kind::mention && !st.self_id.empty() && s.ref == st.self_id;
+    });
     // In channels a mention comes twice, as `message` and as `app_mention`: answered once,
     // as the latter.
     if (type == "message" && m.group && mentioned)
       return;
     if (type == "app_mention")
       m.group = !m.chat_id.starts_with("D");
-    m.segments = markup_segments(text);
     if (auto files = ev.find("files"); files && files->is_array())
       for (auto& f : files->as_array()) // shared files, by their private URLs
         m.segments.push_back(segment(kind_of_mime(scalar_text(f.find("mimetype"))),
@@ -320,6 +320,47 @@ slack_actor::behavior_type adapter_impl(slack_actor::stateful_pointer<adapter_st
 }
 
 } // namespace
+
+std::vector<message_segment> slack_segments(std::string_view text) {
+  std::vector<message_segment> out;
+  auto words = [&](std::string_view t) {
+    if (!t.empty())
+      out.push_back(text_segment(unescape(std::string{t})));
+  };
+  size_t at = 0;
+  for (size_t open; (open = text.find('<', at)) != std::string_view::npos;) {
+    auto close = text.find('>', open);
+    if (close == std::string_view::npos)
+      break;
+    words(text.substr(at, open - at));
+    auto inner = text.substr(open + 1, close - open - 1);
+    auto bar = inner.find('|');
+    auto target = inner.substr(0, bar);
+    auto label = bar == std::string_view::npos ? std::string_view{} : inner.substr(bar + 1);
+    if (target.starts_with('@')) { // a user
+      out.push_back(segment(segment_kind::mention, std::string{target.substr(1)},
+                            unescape(std::string{label})));
+    } else if (target == "!here" || target == "!channel" || target == "!everyone") {
+      out.push_back(segment(segment_kind::mention_all, {}));
+    } else if (target.starts_with('#') || target.starts_with("!subteam^")) {
+      // a channel or a user group: by its name
+      std::string name{target.starts_with('#') ? "#" : ""};
+      name += label.empty() ? target.substr(target.starts_with('#') ? 1 : 0) : label;
+      words(name);
+    } else if (label.empty() || label == target) { // a link
+      words(target);
+    } else {
+      std::string link{label};
+      link += " (";
+      link += target;
+      link += ')';
+      words(link);
+    }
+    at = close + 1;
+  }
+  words(text.substr(at));
+  return out;
+}
 
 std::string slack_signature(std::string_view signing_secret, std::string_view timestamp,
                             std::string_view body) {

@@ -18,10 +18,12 @@
 // `platform_config`: `bot_token` (xoxb-…, required), `signing_secret` (required),
 // `api_base_url` (default https://slack.com/api), `prefix`, `conversation_scope`.
 
+#include "protocol/inbound_message.hpp"
 #include "protocol/platform.hpp"
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
@@ -31,6 +33,11 @@ namespace chatagent::adapters {
 /// `v0=<hex HMAC-SHA256(signing_secret, "v0:" + timestamp + ":" + body)>`, as Slack signs.
 std::string slack_signature(std::string_view signing_secret, std::string_view timestamp,
                             std::string_view body);
+
+/// A message's `text` as segments: Slack's markup read (`<@U1>` mentions, `<!here>`
+/// mention-all, `<#C1|general>` as "#general", `<url|label>` as "label (url)") and its
+/// escapes (`&lt;` `&gt;` `&amp;`) undone in the words.
+std::vector<protocol::message_segment> slack_segments(std::string_view text);
 
 /// Starts the adapter of bot `b`; VALIDATION_ERROR naming the field when its
 /// `platform_config` lacks `bot_token` or `signing_secret` or has an invalid URL.

@@ -1,6 +1,7 @@
 #include "adapters/inbound.hpp"
 #include "adapters/live_reply.hpp"
 #include "adapters/onebot/onebot_adapter.hpp"
+#include "adapters/slack/slack_adapter.hpp"
 #include "http/close_reason.hpp"
 #include "protocol/json.hpp"
 
@@ -282,4 +283,19 @@ TEST(split_close_reason, a_leading_code_sets_the_close_code) {
             (std::pair<uint16_t, std::string>{2024, "was a year"}));
   EXPECT_EQ(split_close_reason("9000 nope"), (std::pair<uint16_t, std::string>{1000, "9000 nope"}));
   EXPECT_EQ(split_close_reason("4000"), (std::pair<uint16_t, std::string>{1000, "4000"}));
+}
+
+TEST(slack_segments, markup_is_read_and_escapes_undone) {
+  auto s = chatagent::adapters::slack_segments(
+      "<@UBOT> is 1 &lt; 2 in <#C1|general>? see <https://x.io|docs>, <https://y.io> <!here> "
+      "&lt;@UBOT&gt;");
+  using chatagent::adapters::addressing;
+  auto m = group_message(s);
+  auto r = read_message(m, addressing{"UBOT", {}, false});
+  EXPECT_TRUE(r.addressed);
+  // A user typing the markup literally (escaped) does not mention anyone.
+  EXPECT_EQ(r.text, "is 1 < 2 in #general? see docs (https://x.io), https://y.io @all <@UBOT>");
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s[0].kind, segment_kind::mention);
+  EXPECT_EQ(s[0].ref, "UBOT");
 }
