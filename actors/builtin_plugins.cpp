@@ -1,6 +1,7 @@
 #include "actors/builtin_plugins.hpp"
 
 #include "actors/calculator.hpp"
+#include "protocol/form.hpp"
 
 #include <algorithm>
 #include <array>
@@ -520,26 +521,13 @@ weather_request build_weather_request(const json_value& args, const json_value& 
     base = *b;
   while (!base.empty() && base.back() == '/')
     base.pop_back();
-  auto encode = [](std::string_view s) {
-    std::string out;
-    for (unsigned char c : s) {
-      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-        out.push_back(static_cast<char>(c));
-      } else {
-        char buf[4];
-        std::snprintf(buf, sizeof(buf), "%%%02X", c);
-        out += buf;
-      }
-    }
-    return out;
-  };
   std::string units = "metric";
   if (auto u = string_arg(config, "units"); u && !u->empty())
     units = *u;
-  r.url = base + "/weather?q=" + encode(*location) + "&appid=" + encode(*key) +
-          "&units=" + encode(units);
+  r.url = base + "/weather?q=" + protocol::form_escape(*location) +
+          "&appid=" + protocol::form_escape(*key) + "&units=" + protocol::form_escape(units);
   if (auto l = string_arg(config, "lang"); l && !l->empty())
-    r.url += "&lang=" + encode(*l);
+    r.url += "&lang=" + protocol::form_escape(*l);
   r.location = *location;
   return r;
 }

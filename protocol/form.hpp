@@ -13,6 +13,10 @@ namespace chatagent::protocol {
 /// space); a pair without `=` has an empty value.
 std::vector<std::pair<std::string, std::string>> parse_form(std::string_view form);
 
+/// `s` percent-encoded for a query string or form value (unreserved characters as they
+/// are, every other byte as %XX).
+std::string form_escape(std::string_view s);
+
 /// The value of the first pair named `name` in `pairs`; empty when there is none.
 std::string form_value(const std::vector<std::pair<std::string, std::string>>& pairs,
                        std::string_view name);

@@ -6,12 +6,12 @@
 #include "adapters/live_reply.hpp"
 #include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
+#include "protocol/form.hpp"
 #include "protocol/json.hpp"
 #include "protocol/time.hpp"
 #include "protocol/validation.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
@@ -55,22 +55,6 @@ using dial_again_atom = caf::atom_constant<caf::atom("redial")>;
 /// `dial_again_atom`: (stream mode) opens a connection to DingTalk's gateway.
 using dingtalk_actor =
     adapter_actor::extend<caf::reacts_to<stream_event>, caf::reacts_to<dial_again_atom>>;
-
-/// `s` percent-encoded for a URL's query (unreserved characters as they are).
-std::string form_escape(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
-}
 
 std::chrono::milliseconds backoff(int failures) {
   return std::chrono::milliseconds(

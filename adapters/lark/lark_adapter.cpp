@@ -74,6 +74,21 @@ std::optional<json_value> api_ok(const outbound_response& res) {
 /// The words of a message: a `text` message's text, or a rich-text `post`'s title and
 /// lines (mentions kept as their `@_user_N` placeholders); the `post`'s image keys are
 /// added to `images`. Empty for other types (pictures, files, stickers).
+/// A text message to `path` of the Open API (`api_base_url` and the token are added by the
+/// adapter's `fetch_atom`): a reply (POST) or an edit (PUT).
+outbound_request text_message(std::string method, std::string path, const std::string& text) {
+  outbound_request r;
+  r.method = std::move(method);
+  r.url = std::move(path);
+  r.headers = {"Content-Type: application/json; charset=utf-8"};
+  json_writer content;
+  content.begin_object().member("text", text).end_object();
+  json_writer w;
+  w.begin_object().member("msg_type", "text").member("content", content.take()).end_object();
+  r.body = w.take();
+  return r;
+}
+
 std::string lark_message_text(const std::string& type, const std::string& content_json,
                               std::vector<std::string>& images) {
   auto content = parse_json(content_json);
@@ -139,15 +154,7 @@ lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_stat
     reply_surface s;
     s.max_bytes = max_message;
     s.post = [message_id](const std::string& text, size_t) {
-      outbound_request r;
-      r.url = "/im/v1/messages/" + message_id + "/reply"; // under api_base_url (see fetch)
-      r.headers = {"Content-Type: application/json; charset=utf-8"};
-      json_writer content;
-      content.begin_object().member("text", text).end_object();
-      json_writer w;
-      w.begin_object().member("msg_type", "text").member("content", content.take()).end_object();
-      r.body = w.take();
-      return r;
+      return text_message("POST", "/im/v1/messages/" + message_id + "/reply", text);
     };
     s.posted_id = [](const outbound_response& res) {
       auto doc = api_ok(res);
@@ -160,16 +167,7 @@ lark_actor::behavior_type adapter_impl(lark_actor::stateful_pointer<adapter_stat
     // Streamed: the reply is edited as the answer grows (Lark allows 20 edits a message:
     // every 1.5 s, and the last one kept for the final text).
     s.edit = [](const std::string& id, const std::string& text) {
-      outbound_request r;
-      r.method = "PUT";
-      r.url = "/im/v1/messages/" + id;
-      r.headers = {"Content-Type: application/json; charset=utf-8"};
-      json_writer content;
-      content.begin_object().member("text", text).end_object();
-      json_writer w;
-      w.begin_object().member("msg_type", "text").member("content", content.take()).end_object();
-      r.body = w.take();
-      return r;
+      return text_message("PUT", "/im/v1/messages/" + id, text);
     };
     s.edit_interval = std::chrono::milliseconds(1500);
     s.max_edits = 20;

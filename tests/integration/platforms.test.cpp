@@ -3,6 +3,7 @@
 #include "adapters/webhook/webhook_adapter.hpp"
 #include "adapters/wecom/wecom_adapter.hpp"
 #include "integration/fixture.hpp"
+#include "protocol/form.hpp"
 #include "protocol/json.hpp"
 #include "support/fake_llm_server.hpp"
 #include "support/fake_ws_server.hpp"
@@ -1433,20 +1434,6 @@ class wecom_platform_test : public webhook_platform_test {
     return b64;
   }
 
-  static std::string url_encode(const std::string& s) {
-    std::string out;
-    for (unsigned char c : s) {
-      if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
-        out.push_back(static_cast<char>(c));
-      } else {
-        char buf[4];
-        std::snprintf(buf, sizeof(buf), "%%%02X", c);
-        out += buf;
-      }
-    }
-    return out;
-  }
-
   std::vector<chatagent::protocol::json_value> sent(size_t n) {
     return bodies_to("/wecom/cgi-bin/message/send", n);
   }
@@ -1463,14 +1450,16 @@ TEST_F(wecom_platform_test, the_url_is_verified_and_encrypted_messages_are_answe
   // URL verification: the decrypted echostr comes back.
   auto echo = encrypt("echo-1234567890", fake_llm_server::wecom_corp_id);
   auto sig = chatagent::adapters::wecom_signature(wecom_token, "1700000000", "nonce1", echo);
-  auto res = get("/api/v1/webhooks/" + bot + "?msg_signature=" + sig +
-                     "&timestamp=1700000000&nonce=nonce1&echostr=" + url_encode(echo),
-                 "");
+  auto res = get(
+      "/api/v1/webhooks/" + bot + "?msg_signature=" + sig +
+          "&timestamp=1700000000&nonce=nonce1&echostr=" + chatagent::protocol::form_escape(echo),
+      "");
   ASSERT_EQ(res.status, 200) << res.body;
   EXPECT_EQ(res.body, "echo-1234567890");
-  res = get("/api/v1/webhooks/" + bot + "?msg_signature=" + std::string(40, '0') +
-                "&timestamp=1700000000&nonce=nonce1&echostr=" + url_encode(echo),
-            "");
+  res = get(
+      "/api/v1/webhooks/" + bot + "?msg_signature=" + std::string(40, '0') +
+          "&timestamp=1700000000&nonce=nonce1&echostr=" + chatagent::protocol::form_escape(echo),
+      "");
   expect_error(res, 401, "UNAUTHORIZED");
 
   // A text message, encrypted and signed: answered through message/send.

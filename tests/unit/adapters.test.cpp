@@ -3,6 +3,7 @@
 #include "adapters/onebot/onebot_adapter.hpp"
 #include "adapters/slack/slack_adapter.hpp"
 #include "http/close_reason.hpp"
+#include "protocol/form.hpp"
 #include "protocol/json.hpp"
 
 #include <algorithm>
@@ -298,4 +299,11 @@ TEST(slack_segments, markup_is_read_and_escapes_undone) {
   ASSERT_FALSE(s.empty());
   EXPECT_EQ(s[0].kind, segment_kind::mention);
   EXPECT_EQ(s[0].ref, "UBOT");
+}
+
+TEST(form_escape, round_trips_through_parse_form) {
+  std::string value = "a b&c=d/é~_.-";
+  EXPECT_EQ(chatagent::protocol::form_escape(value), "a%20b%26c%3Dd%2F%C3%A9~_.-");
+  auto pairs = chatagent::protocol::parse_form("v=" + chatagent::protocol::form_escape(value));
+  EXPECT_EQ(chatagent::protocol::form_value(pairs, "v"), value);
 }
