@@ -131,20 +131,22 @@ std::vector<llm_turn> tool_turns_of(const std::string& metadata) {
   return out;
 }
 
-/// A committed message kept for prompts, with its size in tokens counted once (and the
-/// tool calls of an answer that made some).
+/// A committed message kept for prompts: its turn (shared with the prompts that carry it),
+/// the tool calls of an answer that made some, and their size in tokens, counted once.
 struct recent_message {
-  chat_message message;
+  int64_t seq = 0;
+  shared_turn turn;
+  std::vector<shared_turn> tool_turns;
   int64_t tokens = 0;
-  std::vector<llm_turn> tool_turns;
 
-  explicit recent_message(chat_message m)
-      : message(std::move(m)), tokens(local_model::count_tokens(message.content)),
-        tool_turns(tool_turns_of(message.metadata)) {
-    for (auto& t : tool_turns) {
+  explicit recent_message(const chat_message& m)
+      : seq(m.seq), turn(m.sender_type == "bot" ? "assistant" : "user", m.content),
+        tokens(local_model::count_tokens(m.content)) {
+    for (auto& t : tool_turns_of(m.metadata)) {
       tokens += local_model::count_tokens(t.content);
       for (auto& c : t.tool_calls)
         tokens += local_model::count_tokens(c.arguments) + 8;
+      tool_turns.emplace_back(std::move(t));
     }
   }
 };
@@ -194,7 +196,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
           [self](conversation_snapshot& snap) {
             self->state.record = std::move(snap.record);
             for (auto& m : snap.recent)
-              self->state.recent.emplace_back(std::move(m));
+              self->state.recent.emplace_back(m);
           },
           [self](caf::error& err) {
             self->state.missing = err == errc::not_found ? no_such_conversation() : std::move(err);
@@ -297,12 +299,13 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
           req.turns.push_back({"system", std::move(t)});
       }
     }
-    // The newest messages that fit, then copied oldest first.
+    // The newest messages that fit, then taken oldest first.
+    auto budget_before_history = budget;
     auto& recent = self->state.recent;
     auto first = recent.end();
     while (first != recent.begin()) {
       auto prev = std::prev(first);
-      if (prev->message.seq >= question.seq) {
+      if (prev->seq >= question.seq) {
         first = prev; // not before the question (an answer may be committed meanwhile)
         continue;
       }
@@ -312,18 +315,21 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       first = prev;
     }
     req.turns.reserve(req.turns.size() + static_cast<size_t>(recent.end() - first) + 1);
+    int64_t history_tokens = 0;
     for (auto i = first; i != recent.end(); ++i) {
-      if (i->message.seq >= question.seq)
+      if (i->seq >= question.seq)
         continue;
       // Earlier tool calls are replayed only to a model that is given tools: some APIs
-      // refuse tool turns without tool definitions.
+      // refuse tool turns without tool definitions (they count in the budget either way).
       if (with_tools)
         for (auto& t : i->tool_turns)
           req.turns.push_back(t);
-      req.turns.push_back(
-          {i->message.sender_type == "bot" ? "assistant" : "user", i->message.content});
+      req.turns.push_back(i->turn);
+      history_tokens += i->tokens;
     }
     req.turns.push_back({"user", question.content});
+    // What the budget spent before the history, the history, and the question.
+    req.prompt_tokens = b.llm.context_tokens - budget_before_history + history_tokens;
     return req;
   };
 
@@ -478,7 +484,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     // Chunks only interest WebSocket clients; a client that subscribes in the middle of
     // an unstreamed answer gets its stream_complete.
     r->req.stream = !st.subscribers.empty();
-    auto req = r->req; // the next round extends it
+    auto req = r->req; // the next round extends it (the turns are shared, not copied)
     self->request(r->provider, hot_path, generate_atom::value, std::move(req))
         .then(
             [self, ctx, r, settled, broadcast](llm_result& res) {

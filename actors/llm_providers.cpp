@@ -49,13 +49,22 @@ using namespace protocol;
 
 namespace {
 
+/// The prompt's size in tokens: as the requester counted it, else counted here.
+int64_t prompt_tokens(const llm_request& req) {
+  if (req.prompt_tokens > 0)
+    return req.prompt_tokens;
+  int64_t n = 0;
+  for (auto& t : req.turns)
+    n += local_model::count_tokens(t->content);
+  return n;
+}
+
 /// The `local` provider: answers at once, streamed in word-sized chunks.
 llm_actor::behavior_type local_provider_impl(llm_actor::pointer self, int) {
   return {
       [self](generate_atom, const llm_request& req) {
         auto res = local_model::respond(req, now_ms());
-        for (auto& t : req.turns)
-          res.prompt_tokens += local_model::count_tokens(t.content);
+        res.prompt_tokens = prompt_tokens(req);
         res.completion_tokens = local_model::count_tokens(res.content);
         auto to = caf::actor_cast<caf::actor>(self->current_sender());
         if (to && req.stream) {
@@ -258,8 +267,7 @@ remote_provider_impl(remote_provider_actor::stateful_pointer<remote_state> self,
           res.content = std::move(o.content);
           res.finish_reason = o.finish_reason.empty() ? "stop" : o.finish_reason;
           res.tool_calls = std::move(o.tool_calls);
-          for (auto& t : p.req.turns)
-            res.prompt_tokens += local_model::count_tokens(t.content);
+          res.prompt_tokens = prompt_tokens(p.req);
           res.completion_tokens = local_model::count_tokens(res.content);
           p.rp.deliver(std::move(res));
           self->state.pending.erase(i);

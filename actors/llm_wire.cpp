@@ -135,7 +135,7 @@ caf::expected<wire_request> build_request(const llm_request& req) {
                                 : "Authorization: Bearer " + cfg.api_key);
     w.key("messages").begin_array();
     for (auto& t : req.turns)
-      write_chat_turn(w, t, false);
+      write_chat_turn(w, *t, false);
     w.end_array();
     w.member("temperature", cfg.temperature).member("max_tokens", cfg.max_tokens);
     if (!req.tools.empty()) {
@@ -154,7 +154,7 @@ caf::expected<wire_request> build_request(const llm_request& req) {
       out.headers.push_back("x-api-key: " + cfg.api_key);
     // Anthropic takes the system prompt apart from the turns.
     std::string system;
-    for (auto& t : req.turns)
+    for (const llm_turn& t : req.turns)
       if (t.role == "system")
         system += (system.empty() ? "" : "\n\n") + t.content;
     if (!system.empty())
@@ -163,16 +163,16 @@ caf::expected<wire_request> build_request(const llm_request& req) {
     // one user turn that follows it.
     w.key("messages").begin_array();
     for (size_t i = 0; i < req.turns.size(); ++i) {
-      auto& t = req.turns[i];
+      const llm_turn& t = req.turns[i];
       if (t.role == "system")
         continue;
       if (t.role == "tool") {
         w.begin_object().member("role", "user").key("content").begin_array();
-        for (; i < req.turns.size() && req.turns[i].role == "tool"; ++i)
+        for (; i < req.turns.size() && req.turns[i]->role == "tool"; ++i)
           w.begin_object()
               .member("type", "tool_result")
-              .member("tool_use_id", req.turns[i].tool_call_id)
-              .member("content", req.turns[i].content)
+              .member("tool_use_id", req.turns[i]->tool_call_id)
+              .member("content", req.turns[i]->content)
               .end_object();
         --i;
         w.end_array().end_object();
@@ -218,7 +218,7 @@ caf::expected<wire_request> build_request(const llm_request& req) {
       out.headers.push_back("Authorization: Bearer " + cfg.api_key);
     w.key("messages").begin_array();
     for (auto& t : req.turns)
-      write_chat_turn(w, t, true);
+      write_chat_turn(w, *t, true);
     w.end_array();
     if (!req.tools.empty() && !req.tools_forbidden)
       write_function_tools(w, req.tools);

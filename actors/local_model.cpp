@@ -168,7 +168,7 @@ std::optional<std::string> arithmetic(std::string text) {
 /// Knowledge passages the conversation put into system turns, marked "[knowledge]".
 std::vector<std::string> knowledge_of(const protocol::llm_request& req) {
   std::vector<std::string> out;
-  for (auto& t : req.turns)
+  for (const protocol::llm_turn& t : req.turns)
     if (t.role == "system" && t.content.starts_with("[knowledge]"))
       out.push_back(t.content.substr(11));
   return out;
@@ -179,8 +179,8 @@ std::vector<std::string> knowledge_of(const protocol::llm_request& req) {
 std::string local_model::answer(const protocol::llm_request& req, int64_t now_ms) {
   std::string question;
   for (auto i = req.turns.rbegin(); i != req.turns.rend(); ++i)
-    if (i->role == "user") {
-      question = i->content;
+    if ((*i)->role == "user") {
+      question = (*i)->content;
       break;
     }
   auto zh = has_cjk(question);
@@ -293,7 +293,7 @@ protocol::llm_result local_model::respond(const protocol::llm_request& req, int6
   // The question, and the tool results that came after it.
   size_t last_user = req.turns.size();
   for (size_t i = req.turns.size(); i-- > 0;)
-    if (req.turns[i].role == "user") {
+    if (req.turns[i]->role == "user") {
       last_user = i;
       break;
     }
@@ -301,12 +301,12 @@ protocol::llm_result local_model::respond(const protocol::llm_request& req, int6
     res.content = answer(req, now_ms);
     return res;
   }
-  auto& question = req.turns[last_user].content;
+  auto& question = req.turns[last_user]->content;
   auto zh = has_cjk(question);
   std::vector<const protocol::llm_turn*> results;
   for (size_t i = last_user + 1; i < req.turns.size(); ++i)
-    if (req.turns[i].role == "tool")
-      results.push_back(&req.turns[i]);
+    if (req.turns[i]->role == "tool")
+      results.push_back(&*req.turns[i]);
   if (!results.empty()) {
     for (auto* r : results) {
       if (!res.content.empty())

@@ -5,10 +5,13 @@
 #include "protocol/chat.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -35,11 +38,44 @@ typename Inspector::result_type inspect(Inspector& f, llm_turn& x) {
            x.tool_name);
 }
 
+/// A turn as prompts carry it: immutable and shared, so that a conversation hands the same
+/// history to every prompt it builds (and a provider a prompt to its retries) without
+/// copying any text. Converts to `const llm_turn&`.
+class shared_turn {
+ public:
+  shared_turn() : p_(std::make_shared<const llm_turn>()) {}
+  shared_turn(llm_turn t) : p_(std::make_shared<const llm_turn>(std::move(t))) {}
+  shared_turn(std::string role, std::string content)
+      : shared_turn(llm_turn{std::move(role), std::move(content)}) {}
+
+  const llm_turn& operator*() const noexcept { return *p_; }
+  const llm_turn* operator->() const noexcept { return p_.get(); }
+  operator const llm_turn&() const noexcept { return *p_; }
+
+ private:
+  std::shared_ptr<const llm_turn> p_;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shared_turn& x) {
+  if constexpr (Inspector::reads_state) {
+    auto copy = *x; // inspectors take mutable references
+    return f(copy);
+  } else {
+    llm_turn loaded;
+    return f(loaded, caf::meta::load_callback([&]() -> caf::error {
+               x = shared_turn{std::move(loaded)};
+               return caf::none;
+             }));
+  }
+}
+
 /// A completion request: the bot's model settings and the prompt, oldest turn first.
 struct llm_request {
   llm_config config;
   std::string bot_name;
-  std::vector<llm_turn> turns;
+  std::vector<shared_turn> turns;
+  int64_t prompt_tokens = 0; // the prompt's size as the requester counted it; 0: not counted
   int64_t tag = 0;    // copied into every chunk, so a late chunk of an abandoned call is known
   bool stream = true; // false: no `llm_chunk`s, only the final reply (nobody watches)
   std::vector<tool_spec> tools; // the tools the model may call
@@ -48,8 +84,8 @@ struct llm_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, llm_request& x) {
-  return f(caf::meta::type_name("llm_request"), x.config, x.bot_name, x.turns, x.tag, x.stream,
-           x.tools, x.tools_forbidden);
+  return f(caf::meta::type_name("llm_request"), x.config, x.bot_name, x.turns, x.prompt_tokens,
+           x.tag, x.stream, x.tools, x.tools_forbidden);
 }
 
 /// A piece of a streamed completion, sent to the requester before the final reply.

@@ -4,6 +4,9 @@
 #include "protocol/error.hpp"
 #include "storage/chat_store.hpp"
 
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/deep_to_string.hpp>
 #include <gtest/gtest.h>
 
 using namespace chatagent;
@@ -117,6 +120,31 @@ TEST(llm_wire, builds_requests_per_provider) {
   req.config.provider = "openai_compatible";
   req.config.base_url.clear();
   EXPECT_FALSE(actors::build_request(req));
+}
+
+TEST(llm_request, shares_turns_and_serializes_them_by_value) {
+  llm_request req;
+  req.config.provider = "openai";
+  llm_turn asked{"assistant", ""};
+  asked.tool_calls.push_back(tool_call{"call_1", "calculator", R"({"expression":"2+3"})"});
+  req.turns = {{"system", "S"}, {"user", "U"}, asked};
+  req.prompt_tokens = 7;
+  auto copy = req;
+  EXPECT_EQ(&*copy.turns[1], &*req.turns[1]); // the text is shared, not copied
+
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  ASSERT_FALSE(sink(req));
+  llm_request loaded;
+  caf::binary_deserializer source{nullptr, buf};
+  ASSERT_FALSE(source(loaded));
+  ASSERT_EQ(loaded.turns.size(), 3u);
+  EXPECT_EQ(loaded.turns[0]->role, "system");
+  EXPECT_EQ(loaded.turns[1]->content, "U");
+  ASSERT_EQ(loaded.turns[2]->tool_calls.size(), 1u);
+  EXPECT_EQ(loaded.turns[2]->tool_calls[0].arguments, R"({"expression":"2+3"})");
+  EXPECT_EQ(loaded.prompt_tokens, 7);
+  EXPECT_NE(caf::deep_to_string(req).find("\"U\""), std::string::npos);
 }
 
 TEST(local_model, answers_usefully_and_never_echoes) {
