@@ -33,12 +33,14 @@ trap cleanup EXIT
 
 "$fake_bin" > "$work/fake.log" 2>&1 &
 pids+=($!)
+fake_pid=$!
 for _ in $(seq 1 100); do grep -q listening "$work/fake.log" 2>/dev/null && break; sleep 0.05; done
 fport=$(awk '/listening on/ {print $3}' "$work/fake.log")
 
 CHATAGENT_RATE_LIMIT_USER=100000000 CHATAGENT_RATE_LIMIT_ANONYMOUS=100000000 \
   "$bin" serve --port 0 --data-dir "$work/data" > "$work/server.log" 2>&1 &
 pids+=($!)
+server_pid=$!
 for _ in $(seq 1 300); do grep -q "listening on" "$work/server.log" 2>/dev/null && break; sleep 0.05; done
 port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$work/server.log" | grep -o '[0-9]*$' || true)
 [ -n "$port" ] || { echo "chatagent did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
@@ -69,10 +71,20 @@ request = function()
 end
 LUA
 } > "$work/send.lua"
-cat > "$work/proxy.lua" <<'LUA'
+# The body nginx forwards is the prompt chatagent sends the provider once a conversation
+# has its 100 recent messages (50 questions, 50 echoed answers): the provider does the
+# same work for both servers, which share the two cores with it.
+{
+  printf '%s' '{"model":"bench","messages":['
+  for _ in $(seq 1 50); do
+    printf '%s' '{"role":"user","content":"hello there"},{"role":"assistant","content":"Echo: hello there"},'
+  done
+  printf '%s' '{"role":"user","content":"hello there"}],"temperature":0.7,"max_tokens":2000,"stream":true}'
+} > "$work/prompt.json"
+cat > "$work/proxy.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"model":"bench","messages":[{"role":"user","content":"hello there"}],"stream":true}'
+wrk.body = '$(cat "$work/prompt.json")'
 LUA
 
 # nginx: the same provider call behind a reverse proxy.
@@ -108,45 +120,77 @@ http {
 CONF
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" > "$work/nginx/out.log" 2>&1 &
 pids+=($!)
+nginx_pid=$!
 for _ in $(seq 1 100); do
   curl -sf -X POST "http://127.0.0.1:$nport/v1/chat/completions" -d '{"model":"m"}' >/dev/null && break
   sleep 0.05
 done
 
-run() { # name conns url script
-  local out rps p50 p99 errors
-  out=$(wrk -t1 -c"$2" -d"${duration}s" --latency -s "$4" "$3")
+# CPU time (user + system, clock ticks) of processes and their children threads.
+ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'; }
+hz=$(getconf CLK_TCK)
+
+run() { # name conns url script pids...
+  local out rps p50 p99 errors n before after fbefore fafter
+  local name=$1 conns=$2 url=$3 script=$4
+  shift 4
+  before=$(ticks "$@")
+  fbefore=$(ticks "$fake_pid")
+  out=$(wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$script" "$url")
+  after=$(ticks "$@")
+  fafter=$(ticks "$fake_pid")
+  n=$(printf '%s\n' "$out" | awk '/requests in/ {print $1}')
   rps=$(printf '%s\n' "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(printf '%s\n' "$out" | awk '$1=="50%" {print $2}')
   p99=$(printf '%s\n' "$out" | awk '$1=="99%" {print $2}')
   errors=$(printf '%s\n' "$out" | awk '/Non-2xx/ {print $NF}')
-  echo "| $round | $1 | $2 | $rps | $p50 | $p99 | ${errors:-0} |"
+  local cpu fcpu
+  cpu=$(awk -v a="$before" -v b="$after" -v n="$n" -v hz="$hz" 'BEGIN {printf "%.0f", (b - a) * 1e6 / hz / n}')
+  fcpu=$(awk -v a="$fbefore" -v b="$fafter" -v n="$n" -v hz="$hz" 'BEGIN {printf "%.0f", (b - a) * 1e6 / hz / n}')
+  echo "| $round | $name | $conns | $rps | $p50 | $p99 | $cpu | $fcpu | ${errors:-0} |"
   if [ -n "$errors" ] && [ "$errors" != "0" ]; then
-    echo "$1 answered $errors non-2xx responses: the run is invalid" >&2
+    echo "$name answered $errors non-2xx responses: the run is invalid" >&2
     exit 1
   fi
-  echo "$rps" >> "$work/$1-$2.rps"
+  echo "$rps" >> "$work/$name-$conns.rps"
+  echo "$cpu" >> "$work/$name-$conns.cpu"
 }
 median() { sort -g "$1" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-# Warm up both.
-wrk -t1 -c8 -d2s -s "$work/send.lua" "http://127.0.0.1:$port" >/dev/null
+# Warm up both; chatagent until every conversation has its 100 recent messages (50 sends
+# each), so that every measured prompt is the full one.
+{
+  cat "$work/send.lua"
+  cat <<'LUA'
+local answered = 0
+response = function(status, headers, body)
+  answered = answered + 1
+  if answered >= 50 * #paths then wrk.thread:stop() end
+end
+LUA
+} > "$work/warm.lua"
+wrk -t1 -c8 -d120s -s "$work/warm.lua" "http://127.0.0.1:$port" >/dev/null
 wrk -t1 -c8 -d2s -s "$work/proxy.lua" "http://127.0.0.1:$nport/v1/chat/completions" >/dev/null
 echo "wrk -t1 -d${duration}s, $rounds rounds, $(nproc) cores"
 echo
-echo "| round | server | connections | req/s | p50 | p99 | non-2xx |"
-echo "|---|---|---|---|---|---|---|"
+echo "(CPU: the server's user + system time per request, in µs; the provider's alike)"
+echo
+echo "| round | server | connections | req/s | p50 | p99 | server CPU/req | provider CPU/req | non-2xx |"
+echo "|---|---|---|---|---|---|---|---|---|"
+nginx_pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr "\n" " ")"
 for round in $(seq 1 "$rounds"); do
   for c in 64 256; do
-    run chatagent "$c" "http://127.0.0.1:$port" "$work/send.lua"
-    run nginx-proxy "$c" "http://127.0.0.1:$nport/v1/chat/completions" "$work/proxy.lua"
+    run chatagent "$c" "http://127.0.0.1:$port" "$work/send.lua" "$server_pid"
+    # shellcheck disable=SC2086
+    run nginx-proxy "$c" "http://127.0.0.1:$nport/v1/chat/completions" "$work/proxy.lua" $nginx_pids
   done
 done
 echo
 for c in 64 256; do
   a=$(median "$work/chatagent-$c.rps")
   b=$(median "$work/nginx-proxy-$c.rps")
-  echo "$c connections: median req/s chatagent $a, nginx proxy $b, ratio $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.0f", 100*a/b}')%"
+  echo "$c connections: median req/s chatagent $a, nginx proxy $b, ratio $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.0f", 100*a/b}')%;" \
+    "median CPU per request chatagent $(median "$work/chatagent-$c.cpu") µs, nginx $(median "$work/nginx-proxy-$c.cpu") µs"
 done
 stored=$(curl -s "$api/conversations/?limit=1" -H "Authorization: Bearer $token" | grep -o '"message_count":[0-9]*' | head -1)
 echo "(a conversation afterwards: $stored)"
