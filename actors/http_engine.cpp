@@ -5,13 +5,19 @@
 #include <algorithm>
 #include <arpa/inet.h>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <mutex>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdexcept>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 #include <unordered_map>
 #include <vector>
 
@@ -102,15 +108,22 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 
 } // namespace
 
+/// The engine's event loop is epoll over the sockets libcurl asks it to watch
+/// (`curl_multi_socket_action`): a wake-up costs work for the sockets that are ready, not a
+/// pass over every transfer, so thousands of streams can be open at once.
 struct http_engine::impl {
   CURLM* multi = nullptr;
+  int epoll_fd = -1;
+  int wake_fd = -1; // an eventfd: submissions and stopping
+  // When libcurl wants `CURL_SOCKET_TIMEOUT` handled; max() when it set no timer.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   std::mutex mtx;
   std::deque<std::unique_ptr<transfer>> incoming;
   std::unordered_map<CURL*, std::unique_ptr<transfer>> running;
   std::vector<CURL*> idle_handles; // finished easy handles, reset for the next transfer
   std::atomic<bool> stopping{false};
-  // Set while the thread waits in curl_multi_poll (or is about to): only then does a
-  // submission need to wake it, at the price of a write to libcurl's wakeup socket.
+  // Set while the thread waits in epoll_wait (or is about to): only then does a
+  // submission need to wake it, at the price of a write to the eventfd.
   std::atomic<bool> waiting{false};
   std::thread thread;
 
@@ -121,12 +134,55 @@ struct http_engine::impl {
     // added, so a dip in concurrency closes connections that the next burst reopens.
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 1024L);
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 256L);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+    epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epoll_fd < 0 || wake_fd < 0)
+      throw std::runtime_error(std::string{"http engine: epoll/eventfd: "} + std::strerror(errno));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = wake_fd;
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
     thread = std::thread([this] { run(); });
+  }
+
+  void wake() {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof(one));
+  }
+
+  /// libcurl: watch `s` for `what` (or stop watching it).
+  static int on_socket(CURL*, curl_socket_t s, int what, void* user, void*) {
+    auto* self = static_cast<impl*>(user);
+    if (what == CURL_POLL_REMOVE) {
+      ::epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, s, nullptr);
+      return 0;
+    }
+    epoll_event ev{};
+    ev.data.fd = s;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+      ev.events |= EPOLLIN;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+      ev.events |= EPOLLOUT;
+    if (::epoll_ctl(self->epoll_fd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
+      ::epoll_ctl(self->epoll_fd, EPOLL_CTL_ADD, s, &ev);
+    return 0;
+  }
+
+  /// libcurl: call `socket_action(CURL_SOCKET_TIMEOUT)` in `ms` (-1: no timer).
+  static int on_timer(CURLM*, long ms, void* user) {
+    auto* self = static_cast<impl*>(user);
+    self->deadline = ms < 0 ? std::chrono::steady_clock::time_point::max()
+                            : std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    return 0;
   }
 
   ~impl() {
     stopping = true;
-    curl_multi_wakeup(multi);
+    wake();
     thread.join();
     for (auto& [easy, t] : running) {
       curl_multi_remove_handle(multi, easy);
@@ -140,6 +196,8 @@ struct http_engine::impl {
     for (auto* e : idle_handles)
       curl_easy_cleanup(e);
     curl_multi_cleanup(multi);
+    ::close(wake_fd);
+    ::close(epoll_fd);
   }
 
   void start(std::unique_ptr<transfer> t) {
@@ -216,6 +274,8 @@ struct http_engine::impl {
 
   void run() {
     pthread_setname_np(pthread_self(), "chatagent.http");
+    std::vector<epoll_event> events(256);
+    int active = 0;
     while (!stopping) {
       {
         std::deque<std::unique_ptr<transfer>> batch;
@@ -224,24 +284,57 @@ struct http_engine::impl {
           batch.swap(incoming);
         }
         for (auto& t : batch)
-          start(std::move(t));
+          start(std::move(t)); // libcurl sets a timer at once: handled below
       }
-      int active = 0;
-      curl_multi_perform(multi, &active);
-      int left = 0;
-      while (auto* msg = curl_multi_info_read(multi, &left))
-        if (msg->msg == CURLMSG_DONE)
-          finish(msg->easy_handle, msg->data.result);
+      if (std::chrono::steady_clock::now() >= deadline) {
+        deadline = std::chrono::steady_clock::time_point::max();
+        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &active);
+      }
+      collect();
       waiting = true;
       bool more;
       {
         std::lock_guard<std::mutex> guard{mtx};
         more = !incoming.empty();
       }
-      if (!more)
-        curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+      int timeout = 0;
+      if (!more) {
+        auto now = std::chrono::steady_clock::now();
+        timeout = deadline == std::chrono::steady_clock::time_point::max()
+                      ? 1000
+                      : static_cast<int>(std::clamp<int64_t>(
+                            std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count(), 0,
+                            1000));
+      }
+      int n = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), timeout);
       waiting = false;
+      for (int i = 0; i < n; ++i) {
+        auto fd = events[static_cast<size_t>(i)].data.fd;
+        if (fd == wake_fd) {
+          uint64_t count = 0;
+          [[maybe_unused]] auto r = ::read(wake_fd, &count, sizeof(count));
+          continue;
+        }
+        auto e = events[static_cast<size_t>(i)].events;
+        int flags = 0;
+        if (e & (EPOLLIN | EPOLLHUP))
+          flags |= CURL_CSELECT_IN;
+        if (e & EPOLLOUT)
+          flags |= CURL_CSELECT_OUT;
+        if (e & EPOLLERR)
+          flags |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(multi, fd, flags, &active);
+      }
+      collect();
     }
+  }
+
+  /// Ends the transfers libcurl reports done.
+  void collect() {
+    int left = 0;
+    while (auto* msg = curl_multi_info_read(multi, &left))
+      if (msg->msg == CURLMSG_DONE)
+        finish(msg->easy_handle, msg->data.result);
   }
 };
 
@@ -258,7 +351,7 @@ void http_engine::submit(http_call call) {
   }
   // Either the thread sees the transfer before it waits, or we see it waiting.
   if (impl_->waiting)
-    curl_multi_wakeup(impl_->multi);
+    impl_->wake();
 }
 
 } // namespace chatagent::actors
