@@ -1643,17 +1643,19 @@ TEST_F(telegram_platform_test, an_outage_shows_the_bot_offline_until_polls_succe
   auto token = register_user("alice");
   auto bot = telegram_bot(token);
   ASSERT_TRUE(online(bot, token));
-  // The poll in flight ends with this update; the next three fail (502), then Telegram is
-  // back: the bot goes offline after three failures in a row, counts them, and recovers.
+  // Three polls fail (502; a poll in flight may first end with this update): the bot goes
+  // offline after three failures in a row and counts them. Then Telegram is back: the
+  // next poll brings the update sent meanwhile (a long poll returns with one), and the
+  // bot is online again.
   fake.fail_telegram_polls(3);
   fake.push_telegram_message(R"({"message_id":1,"from":{"id":5},"chat":{"id":42,
       "type":"private"},"date":0,"text":"before"})");
   EXPECT_FALSE(online(bot, token, false));
   EXPECT_GE(json_int(get("/api/v1/bots/" + bot + "/status", token).json(), "error_count"), 3);
-  EXPECT_TRUE(online(bot, token));
   fake.push_telegram_message(R"({"message_id":2,"from":{"id":5},"chat":{"id":42,
       "type":"private"},"date":0,"text":"after"})");
   EXPECT_EQ(shown(42, "Echo: after"), "Echo: after");
+  EXPECT_TRUE(online(bot, token));
 }
 
 TEST_F(dingtalk_platform_test, stream_mode_connects_to_the_gateway_and_answers_there) {
