@@ -75,7 +75,12 @@ void write_function_tools(json_writer& w, const std::vector<tool_spec>& tools) {
 }
 
 /// A turn in OpenAI's (`ollama` false) or Ollama's message format.
-void write_chat_turn(json_writer& w, const llm_turn& t, bool ollama) {
+void write_chat_turn(json_writer& w, const shared_turn& turn, bool ollama) {
+  if (!turn.message_json().empty()) { // the same in both formats, rendered once
+    w.raw(turn.message_json());
+    return;
+  }
+  const llm_turn& t = turn;
   w.begin_object().member("role", t.role);
   if (t.role == "assistant" && !t.tool_calls.empty()) {
     if (t.content.empty() && !ollama)
@@ -135,7 +140,7 @@ caf::expected<wire_request> build_request(const llm_request& req) {
                                 : "Authorization: Bearer " + cfg.api_key);
     w.key("messages").begin_array();
     for (auto& t : req.turns)
-      write_chat_turn(w, *t, false);
+      write_chat_turn(w, t, false);
     w.end_array();
     w.member("temperature", cfg.temperature).member("max_tokens", cfg.max_tokens);
     if (!req.tools.empty()) {
@@ -194,7 +199,7 @@ caf::expected<wire_request> build_request(const llm_request& req) {
         w.end_array().end_object();
         continue;
       }
-      w.begin_object().member("role", t.role).member("content", t.content).end_object();
+      w.raw(req.turns[i].message_json()); // user or assistant: as in the other formats
     }
     w.end_array();
     if (!req.tools.empty()) {
@@ -218,7 +223,7 @@ caf::expected<wire_request> build_request(const llm_request& req) {
       out.headers.push_back("Authorization: Bearer " + cfg.api_key);
     w.key("messages").begin_array();
     for (auto& t : req.turns)
-      write_chat_turn(w, *t, true);
+      write_chat_turn(w, t, true);
     w.end_array();
     if (!req.tools.empty() && !req.tools_forbidden)
       write_function_tools(w, req.tools);

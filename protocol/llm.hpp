@@ -43,17 +43,26 @@ typename Inspector::result_type inspect(Inspector& f, llm_turn& x) {
 /// copying any text. Converts to `const llm_turn&`.
 class shared_turn {
  public:
-  shared_turn() : p_(std::make_shared<const llm_turn>()) {}
-  shared_turn(llm_turn t) : p_(std::make_shared<const llm_turn>(std::move(t))) {}
+  shared_turn();
+  shared_turn(llm_turn t);
   shared_turn(std::string role, std::string content)
       : shared_turn(llm_turn{std::move(role), std::move(content)}) {}
 
-  const llm_turn& operator*() const noexcept { return *p_; }
-  const llm_turn* operator->() const noexcept { return p_.get(); }
-  operator const llm_turn&() const noexcept { return *p_; }
+  const llm_turn& operator*() const noexcept { return p_->turn; }
+  const llm_turn* operator->() const noexcept { return &p_->turn; }
+  operator const llm_turn&() const noexcept { return p_->turn; }
+
+  /// The turn as a chat API's message object, `{"role":…,"content":…}`, rendered once for
+  /// all the prompts that carry it; empty for a turn with tool calls or a tool result,
+  /// whose shapes differ between APIs.
+  const std::string& message_json() const noexcept { return p_->json; }
 
  private:
-  std::shared_ptr<const llm_turn> p_;
+  struct data {
+    llm_turn turn;
+    std::string json;
+  };
+  std::shared_ptr<const data> p_;
 };
 
 template <class Inspector>

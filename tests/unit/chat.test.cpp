@@ -131,6 +131,11 @@ TEST(llm_request, shares_turns_and_serializes_them_by_value) {
   req.prompt_tokens = 7;
   auto copy = req;
   EXPECT_EQ(&*copy.turns[1], &*req.turns[1]); // the text is shared, not copied
+  // Rendered once for every prompt; turns with tool calls have each API's own shape.
+  EXPECT_EQ(req.turns[1].message_json(), R"({"role":"user","content":"U"})");
+  EXPECT_EQ(shared_turn("assistant", "say \"hi\"\n").message_json(),
+            R"({"role":"assistant","content":"say \"hi\"\n"})");
+  EXPECT_TRUE(req.turns[2].message_json().empty());
 
   std::vector<char> buf;
   caf::binary_serializer sink{nullptr, buf};
@@ -144,6 +149,7 @@ TEST(llm_request, shares_turns_and_serializes_them_by_value) {
   ASSERT_EQ(loaded.turns[2]->tool_calls.size(), 1u);
   EXPECT_EQ(loaded.turns[2]->tool_calls[0].arguments, R"({"expression":"2+3"})");
   EXPECT_EQ(loaded.prompt_tokens, 7);
+  EXPECT_EQ(loaded.turns[1].message_json(), R"({"role":"user","content":"U"})");
   EXPECT_NE(caf::deep_to_string(req).find("\"U\""), std::string::npos);
 }
 
