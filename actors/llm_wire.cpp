@@ -199,7 +199,10 @@ caf::expected<wire_request> build_request(const llm_request& req) {
         w.end_array().end_object();
         continue;
       }
-      w.raw(req.turns[i].message_json()); // user or assistant: as in the other formats
+      if (auto& json = req.turns[i].message_json(); !json.empty())
+        w.raw(json); // user or assistant: as in the other formats
+      else
+        w.begin_object().member("role", t.role).member("content", t.content).end_object();
     }
     w.end_array();
     if (!req.tools.empty()) {
