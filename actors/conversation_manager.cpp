@@ -341,12 +341,6 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     auto& st = self->state;
     if (st.queue.empty()) // the conversation was deleted meanwhile
       return;
-    // The bot's error count, stored like its message count (best effort: the answer is an
-    // error already).
-    storage::write_batch counted;
-    storage::chat_store::add_bot_activity(counted, st.record.bot, 0, 1, now_ms());
-    commit(
-        std::move(counted), [] {}, [](caf::error&) {});
     if (!st.subscribers.empty()) {
       auto info = describe(err);
       stream_event ev;
@@ -357,12 +351,23 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       ev.created_at_ms = now_ms();
       broadcast(ev);
     }
-    st.queue.front().rp.deliver(std::move(err));
-    st.queue.pop_front();
-    st.answering = false;
-    self->send(ctx->bots, activity_atom::value, st.record.bot, int64_t{1}, int64_t{1});
-    pump();
-    report_if_idle();
+    // The bot's error count, stored like its message count; the failure is answered once
+    // it is durable (or could not be stored: the answer is an error either way), so that
+    // a failure a client saw is counted after a crash too.
+    auto answer = [self, ctx, pump, report_if_idle, err] {
+      auto& st = self->state;
+      if (st.queue.empty()) // the conversation was deleted meanwhile
+        return;
+      st.queue.front().rp.deliver(err);
+      st.queue.pop_front();
+      st.answering = false;
+      self->send(ctx->bots, activity_atom::value, st.record.bot, int64_t{1}, int64_t{1});
+      pump();
+      report_if_idle();
+    };
+    storage::write_batch counted;
+    storage::chat_store::add_bot_activity(counted, st.record.bot, 0, 1, now_ms());
+    commit(std::move(counted), answer, [answer](caf::error&) { answer(); });
   };
 
   self->state.settle = [self, ctx, commit, remember, next_message, report_if_idle, pump, fail,
