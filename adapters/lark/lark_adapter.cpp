@@ -71,9 +71,6 @@ std::optional<json_value> api_ok(const outbound_response& res) {
   return std::move(*doc);
 }
 
-/// The words of a message: a `text` message's text, or a rich-text `post`'s title and
-/// lines (mentions kept as their `@_user_N` placeholders); the `post`'s image keys are
-/// added to `images`. Empty for other types (pictures, files, stickers).
 /// A text message to `path` of the Open API (`api_base_url` and the token are added by the
 /// adapter's `fetch_atom`): a reply (POST) or an edit (PUT).
 outbound_request text_message(std::string method, std::string path, const std::string& text) {
@@ -89,6 +86,9 @@ outbound_request text_message(std::string method, std::string path, const std::s
   return r;
 }
 
+/// The words of a message: a `text` message's text, or a rich-text `post`'s title and
+/// lines (mentions kept as their `@_user_N` placeholders); the `post`'s image keys are
+/// added to `images`. Empty for other types (pictures, files, stickers).
 std::string lark_message_text(const std::string& type, const std::string& content_json,
                               std::vector<std::string>& images) {
   auto content = parse_json(content_json);
