@@ -188,6 +188,9 @@ struct knowledge_index::impl {
   std::vector<std::unique_ptr<float[]>> blocks;
   size_t slots = 0;
   std::vector<int64_t> ids;      // slot -> chunk id, -1 once removed
+  // Bit `s` set: slot `s` was removed. What searches test for every slot they score: a
+  // bit per slot stays in the cache where `ids` (8 bytes per slot) would not.
+  std::vector<uint64_t> removed;
   std::vector<uint32_t> lengths; // slot -> terms in the chunk
   std::unordered_map<int64_t, uint32_t> slot_of;
   std::unordered_map<std::string, std::vector<posting>> postings; // sorted by slot
@@ -211,6 +214,8 @@ struct knowledge_index::impl {
 
   size_t live() const { return slot_of.size(); }
 
+  bool is_removed(uint32_t slot) const { return (removed[slot / 64] >> (slot % 64)) & 1U; }
+
   const float* vec(size_t slot) const {
     return blocks[slot / block_slots].get() + (slot % block_slots) * dimension;
   }
@@ -225,6 +230,8 @@ struct knowledge_index::impl {
     if (slots / block_slots == blocks.size())
       blocks.push_back(std::make_unique_for_overwrite<float[]>(block_slots * dimension));
     auto slot = static_cast<uint32_t>(slots++);
+    if (slot % 64 == 0)
+      removed.push_back(0);
     std::memcpy(blocks[slot / block_slots].get() + (slot % block_slots) * dimension, v,
                 dimension * sizeof(float));
     return slot;
@@ -263,6 +270,7 @@ struct knowledge_index::impl {
     }
     slots = next;
     ids.resize(next);
+    removed.assign((next + 63) / 64, 0);
     lengths.resize(next);
     blocks.resize((next + block_slots - 1) / block_slots);
     for (auto i = postings.begin(); i != postings.end();) {
@@ -493,6 +501,7 @@ void knowledge_index::remove(const std::vector<int64_t>& ids) {
     if (auto i = in.slot_of.find(id); i != in.slot_of.end()) {
       in.total_length -= in.lengths[i->second];
       in.ids[i->second] = -1;
+      in.removed[i->second / 64] |= uint64_t{1} << (i->second % 64);
       in.slot_of.erase(i);
       ++in.dead;
     }
@@ -545,7 +554,7 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
       list_scores.resize(list.size());
       dot_slots(q.data(), in.blocks.data(), list.data(), list.size(), d, list_scores.data());
       for (size_t i = 0; i < list.size(); ++i)
-        if (in.ids[list[i]] >= 0)
+        if (!in.is_removed(list[i]))
           best.offer(list_scores[i], list[i]);
     }
   } else {
@@ -619,7 +628,8 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
     for (auto& [list, idf] : rare)
       for (auto& post : *list) {
         if (bm25[post.slot] == 0.0f)
-          (in.ids[post.slot] >= 0 && (!accept || accept(in.ids[post.slot])) ? touched : removed)
+          (!in.is_removed(post.slot) && (!accept || accept(in.ids[post.slot])) ? touched
+                                                                               : removed)
               .push_back(post.slot);
         bm25[post.slot] += static_cast<float>(weight(idf, post));
       }
