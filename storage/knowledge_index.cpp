@@ -187,7 +187,7 @@ struct knowledge_index::impl {
   // Vectors by slot, in blocks; terms by slot, as postings.
   std::vector<std::unique_ptr<float[]>> blocks;
   size_t slots = 0;
-  std::vector<int64_t> ids;      // slot -> chunk id, -1 once removed
+  std::vector<int64_t> ids; // slot -> chunk id, -1 once removed
   // Bit `s` set: slot `s` was removed. What searches test for every slot they score: a
   // bit per slot stays in the cache where `ids` (8 bytes per slot) would not.
   std::vector<uint64_t> removed;
@@ -571,8 +571,8 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
     hits[slot].vector_score = std::clamp(score, 0.0f, 1.0f);
 
   // Term candidates: BM25 over the distinct query terms. Rare terms are added up for
-  // every chunk that has them, in a dense array; common ones (in more than 1 chunk of 20,
-  // low weight, long lists) only for the candidates, by binary search in their lists.
+  // every chunk that has them (their lists merged); common ones (in more than 1 chunk of
+  // 20, low weight, long lists) only for the candidates, by binary search in their lists.
   std::vector<std::string> terms = query_terms;
   std::sort(terms.begin(), terms.end());
   terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
@@ -619,45 +619,75 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
     rare.resize(kept);
   }
   if (best_possible > 0) {
-    // Sums by slot, all zero between searches: only the slots a search touched are reset.
-    thread_local std::vector<float> bm25;
-    if (bm25.size() < in.slots)
-      bm25.resize(in.slots, 0.0f);
-    std::vector<uint32_t> touched; // live slots with a sum
-    std::vector<uint32_t> removed; // removed or not accepted slots with a sum
+    // The rare terms' lists (each sorted by slot) merged in slot order: a chunk's sum is
+    // whole once the merge is past its slot, so the best sums are kept as they come. Each
+    // list is read once, in order; a sum per chunk added up in a dense array instead
+    // touches it at random, a cache miss per posting at a million chunks.
+    struct cursor {
+      const posting* at;
+      const posting* end;
+      double idf;
+    };
+    std::vector<cursor> cursors;
     for (auto& [list, idf] : rare)
-      for (auto& post : *list) {
-        if (bm25[post.slot] == 0.0f)
-          (!in.is_removed(post.slot) && (!accept || accept(in.ids[post.slot])) ? touched
-                                                                               : removed)
-              .push_back(post.slot);
-        bm25[post.slot] += static_cast<float>(weight(idf, post));
+      if (!list->empty())
+        cursors.push_back({list->data(), list->data() + list->size(), idf});
+    std::vector<std::pair<uint32_t, uint32_t>> heap; // (slot, cursor), the lowest slot first
+    for (uint32_t i = 0; i < cursors.size(); ++i)
+      heap.emplace_back(cursors[i].at->slot, i);
+    std::make_heap(heap.begin(), heap.end(), std::greater<>{});
+    top_scores lexical{candidates};
+    auto offer = [&](uint32_t slot, double sum) {
+      if (!in.is_removed(slot) && (!accept || accept(in.ids[slot])))
+        lexical.offer(static_cast<float>(sum), slot);
+    };
+    while (heap.size() > 1) {
+      auto slot = heap.front().first;
+      double sum = 0;
+      while (!heap.empty() && heap.front().first == slot) {
+        std::pop_heap(heap.begin(), heap.end(), std::greater<>{});
+        auto& c = cursors[heap.back().second];
+        sum += weight(c.idf, *c.at);
+        if (++c.at != c.end) {
+          heap.back().first = c.at->slot;
+          std::push_heap(heap.begin(), heap.end(), std::greater<>{});
+        } else {
+          heap.pop_back();
+        }
       }
-    auto top = std::min(candidates, touched.size());
-    std::partial_sort(touched.begin(), touched.begin() + static_cast<std::ptrdiff_t>(top),
-                      touched.end(), [&](uint32_t x, uint32_t y) { return bm25[x] > bm25[y]; });
+      offer(slot, sum);
+    }
+    if (!heap.empty()) // the last list alone
+      for (auto& c = cursors[heap.front().second]; c.at != c.end; ++c.at)
+        offer(c.at->slot, weight(c.idf, *c.at));
     // Lexical candidates the vector search did not bring get their exact vector score.
-    for (size_t i = 0; i < top; ++i)
-      if (auto [h, fresh] = hits.try_emplace(touched[i]); fresh) {
+    std::unordered_map<uint32_t, float> rare_sum;
+    for (auto& [sum, slot] : lexical.items()) {
+      rare_sum.emplace(slot, sum);
+      if (auto [h, fresh] = hits.try_emplace(slot); fresh) {
         float v = 0;
-        dot_many(q.data(), in.vec(touched[i]), 1, d, &v);
+        dot_many(q.data(), in.vec(slot), 1, d, &v);
         h->second.vector_score = std::clamp(v, 0.0f, 1.0f);
       }
-    // The whole score of a chunk: its rare terms' sum plus its common terms.
+    }
+    // The whole score of a chunk: its rare terms plus its common terms; the rare ones
+    // looked up like the common ones for a chunk that only the vectors brought.
+    auto term_weight = [&](const std::vector<posting>& list, double idf, uint32_t slot) {
+      auto i = std::lower_bound(list.begin(), list.end(), slot,
+                                [](const posting& p, uint32_t s) { return p.slot < s; });
+      return i != list.end() && i->slot == slot ? weight(idf, *i) : 0.0;
+    };
     for (auto& [slot, h] : hits) {
-      double sum = bm25[slot];
-      for (auto& [list, idf] : common) {
-        auto i = std::lower_bound(list->begin(), list->end(), slot,
-                                  [](const posting& p, uint32_t s) { return p.slot < s; });
-        if (i != list->end() && i->slot == slot)
-          sum += weight(idf, *i);
-      }
+      double sum = 0;
+      if (auto i = rare_sum.find(slot); i != rare_sum.end())
+        sum = i->second;
+      else
+        for (auto& [list, idf] : rare)
+          sum += term_weight(*list, idf, slot);
+      for (auto& [list, idf] : common)
+        sum += term_weight(*list, idf, slot);
       h.lexical_score = static_cast<float>(std::min(1.0, sum / best_possible));
     }
-    for (auto slot : touched)
-      bm25[slot] = 0.0f;
-    for (auto slot : removed)
-      bm25[slot] = 0.0f;
   }
   std::vector<index_hit> out;
   out.reserve(hits.size());
