@@ -65,6 +65,26 @@ CHATAGENT_KERNEL void dot_many(const float* q, const float* x, size_t n, size_t 
     out[i] = dot(q, x + i * d, d);
 }
 
+/// `out[i]` ≈ q · x_i for `n` vectors quantized to 8 bits (`codes`, one after the other,
+/// x_i ≈ codes_i × scales[i]).
+CHATAGENT_KERNEL void dot_codes(const float* q, const int8_t* codes, const float* scales, size_t n,
+                                size_t d, float* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const int8_t* c = codes + i * d;
+    float acc[16] = {};
+    size_t k = 0;
+    for (; k + 16 <= d; k += 16)
+      for (size_t j = 0; j < 16; ++j)
+        acc[j] += q[k + j] * static_cast<float>(c[k + j]);
+    float sum = 0;
+    for (; k < d; ++k)
+      sum += q[k] * static_cast<float>(c[k]);
+    for (size_t j = 0; j < 8; ++j)
+      sum += acc[j] + acc[j + 8];
+    out[i] = sum * scales[i];
+  }
+}
+
 /// `out[i]` = q · (the vector of slot `slots[i]`), the vectors in blocks.
 CHATAGENT_KERNEL void dot_slots(const float* q, const std::unique_ptr<float[]>* blocks,
                                 const uint32_t* slots, size_t n, size_t d, float* out) {
@@ -125,6 +145,47 @@ struct posting {
 uint16_t saturate16(size_t n) {
   return static_cast<uint16_t>(std::min<size_t>(n, UINT16_MAX));
 }
+
+/// One cluster's chunks: their slots, and their vectors quantized to 8 bits, one after the
+/// other, for the scan (a quarter of the bytes of the vectors, read in order instead of
+/// scattered over the blocks); the best are scored again from the vectors themselves.
+struct cluster_list {
+  std::vector<uint32_t> slots;
+  std::vector<int8_t> codes; // `dimension` per slot
+  std::vector<float> scales; // per slot: vector ≈ codes × scale
+
+  void push(uint32_t slot, const float* v, size_t d) {
+    float top = 0;
+    for (size_t j = 0; j < d; ++j)
+      top = std::max(top, std::abs(v[j]));
+    auto scale = top / 127.0f;
+    slots.push_back(slot);
+    scales.push_back(scale);
+    auto at = codes.size();
+    codes.resize(at + d);
+    for (size_t j = 0; j < d; ++j)
+      codes[at + j] = scale > 0 ? static_cast<int8_t>(std::lround(v[j] / scale)) : int8_t{0};
+  }
+
+  /// Keeps the slots `keep` maps to a new number (renumbered), drops the others.
+  template <class Keep>
+  void filter(size_t d, Keep keep) {
+    size_t out = 0;
+    for (size_t i = 0; i < slots.size(); ++i) {
+      auto next = keep(slots[i]);
+      if (next == UINT32_MAX)
+        continue;
+      slots[out] = next;
+      scales[out] = scales[i];
+      if (out != i)
+        std::memmove(codes.data() + out * d, codes.data() + i * d, d);
+      ++out;
+    }
+    slots.resize(out);
+    scales.resize(out);
+    codes.resize(out * d);
+  }
+};
 
 /// The clusters' centroids (normalized), in a FAISS flat index that assigns vectors to
 /// their nearest centroid. Immutable once built.
@@ -198,9 +259,9 @@ struct knowledge_index::impl {
   size_t dead = 0;         // removed slots still taking room
   uint64_t generation = 0; // bumped when slots are renumbered
 
-  // The clusters, once built: each centroid's slots.
+  // The clusters, once built: each centroid's chunks (slots and 8-bit vectors).
   std::shared_ptr<const centroid_set> centroids;
-  std::vector<std::vector<uint32_t>> lists;
+  std::vector<cluster_list> lists;
 
   mutable std::shared_mutex lock;
 
@@ -239,13 +300,13 @@ struct knowledge_index::impl {
 
   /// Assigns slots [from, to) to `c`'s clusters (a lock held), skipping removed ones.
   void assign_slots(const centroid_set& c, size_t from, size_t to,
-                    std::vector<std::vector<uint32_t>>& into) const {
+                    std::vector<cluster_list>& into) const {
     while (from < to) {
       auto end = std::min(to, (from / block_slots + 1) * block_slots);
       auto labels = assign(c, vec(from), end - from, dimension);
       for (size_t i = 0; i < labels.size(); ++i)
         if (ids[from + i] >= 0)
-          into[labels[i]].push_back(static_cast<uint32_t>(from + i));
+          into[labels[i]].push(static_cast<uint32_t>(from + i), vec(from + i), dimension);
       from = end;
     }
   }
@@ -285,13 +346,8 @@ struct knowledge_index::impl {
       else
         ++i;
     }
-    for (auto& list : lists) {
-      size_t out = 0;
-      for (auto s : list)
-        if (renumber[s] != UINT32_MAX)
-          list[out++] = renumber[s];
-      list.resize(out);
-    }
+    for (auto& list : lists)
+      list.filter(dimension, [&](uint32_t s) { return renumber[s]; });
     dead = 0;
     ++generation;
     if (options.approximate_from > 0 && live() < options.approximate_from / 2) {
@@ -381,7 +437,7 @@ bool knowledge_index::impl::build() {
 
   // Every chunk to its cluster, a block at a time under the shared lock; then, with the
   // lock alone, the few added meanwhile, and the swap.
-  std::vector<std::vector<uint32_t>> into(nlist);
+  std::vector<cluster_list> into(nlist);
   size_t done = 0;
   for (;;) {
     if (stopping)
@@ -394,6 +450,11 @@ bool knowledge_index::impl::build() {
     auto end = std::min(slots, done + block_slots);
     assign_slots(*next, done, end, into);
     done = end;
+  }
+  for (auto& list : into) { // grown by doubling: up to twice the room
+    list.codes.shrink_to_fit();
+    list.scales.shrink_to_fit();
+    list.slots.shrink_to_fit();
   }
   std::unique_lock guard{lock};
   if (generation != gen)
@@ -486,7 +547,7 @@ void knowledge_index::add(std::vector<indexed_chunk> chunks) {
       for (auto& [term, count] : tfs[i])
         in.postings[term].push_back({slot, saturate16(count), saturate16(c.terms.size())});
       if (in.centroids)
-        in.lists[labels[i]].push_back(slot);
+        in.lists[labels[i]].push(slot, data.data() + i * d, d);
     }
   }
   in.maybe_build();
@@ -548,15 +609,26 @@ std::vector<index_hit> knowledge_index::search(const std::vector<float>& query,
     std::iota(order.begin(), order.end(), 0u);
     std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(probes),
                       order.end(), [&](uint32_t x, uint32_t y) { return scores[x] > scores[y]; });
+    // The quantized vectors of the probed clusters pick twice the candidates, which are
+    // then scored from the vectors themselves (the quantized scores are off by ~0.001).
+    top_scores rough{2 * candidates};
     std::vector<float> list_scores;
     for (size_t p = 0; p < probes; ++p) {
       auto& list = in.lists[order[p]];
-      list_scores.resize(list.size());
-      dot_slots(q.data(), in.blocks.data(), list.data(), list.size(), d, list_scores.data());
-      for (size_t i = 0; i < list.size(); ++i)
-        if (!in.is_removed(list[i]))
-          best.offer(list_scores[i], list[i]);
+      list_scores.resize(list.slots.size());
+      dot_codes(q.data(), list.codes.data(), list.scales.data(), list.slots.size(), d,
+                list_scores.data());
+      for (size_t i = 0; i < list.slots.size(); ++i)
+        if (!in.is_removed(list.slots[i]))
+          rough.offer(list_scores[i], list.slots[i]);
     }
+    std::vector<uint32_t> picked;
+    for (auto& [score, slot] : rough.items())
+      picked.push_back(slot);
+    list_scores.resize(picked.size());
+    dot_slots(q.data(), in.blocks.data(), picked.data(), picked.size(), d, list_scores.data());
+    for (size_t i = 0; i < picked.size(); ++i)
+      best.offer(list_scores[i], picked[i]);
   } else {
     scores.resize(block_slots);
     for (size_t first = 0; first < in.slots; first += block_slots) {
