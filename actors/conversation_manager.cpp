@@ -489,7 +489,9 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     // Chunks only interest WebSocket clients; a client that subscribes in the middle of
     // an unstreamed answer gets its stream_complete.
     r->req.stream = !st.subscribers.empty();
-    auto req = r->req; // the next round extends it (the turns are shared, not copied)
+    // A round that may be followed by another keeps its request, which the next one
+    // extends (the turns are shared, not copied); without tools there is no next round.
+    auto req = r->req.tools.empty() ? std::move(r->req) : r->req;
     self->request(r->provider, hot_path, generate_atom::value, std::move(req))
         .then(
             [self, ctx, r, settled, broadcast](llm_result& res) {
