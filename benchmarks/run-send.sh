@@ -7,6 +7,13 @@
 #
 #   benchmarks/run-send.sh [build-dir] [duration-seconds] [rounds]
 #
+# To look inside instead of comparing (after the warm-up, one chatagent run at 64
+# connections, no nginx):
+#   THREADS=1 benchmarks/run-send.sh ...   CPU time and context switches per message, by
+#                                          server thread
+#   PERF_OUT=file [PERF_ARGS="--call-graph dwarf"] benchmarks/run-send.sh ...
+#                                          perf record of the server (default: -g)
+#
 # chatagent's side does the whole job: the user message is stored durably (WAL synced,
 # group commit), the provider's SSE stream is read, the answer is stored durably, then the
 # response is sent. Needs wrk and nginx (scripts/install-deps.sh installs both).
@@ -171,6 +178,33 @@ LUA
 } > "$work/warm.lua"
 wrk -t1 -c8 -d120s -s "$work/warm.lua" "http://127.0.0.1:$port" >/dev/null
 wrk -t1 -c8 -d2s -s "$work/proxy.lua" "http://127.0.0.1:$nport/v1/chat/completions" >/dev/null
+if [ -n "${PERF_OUT:-}" ]; then
+  # shellcheck disable=SC2086
+  perf record ${PERF_ARGS:--g} -p "$server_pid" -o "$PERF_OUT" -- sleep "$duration" 2>/dev/null &
+  perf_pid=$!
+  wrk -t1 -c64 -d"${duration}s" --latency -s "$work/send.lua" "http://127.0.0.1:$port" |
+    grep -E "Requests/sec|99%"
+  wait "$perf_pid"
+  exit 0
+fi
+if [ -n "${THREADS:-}" ]; then
+  # Per thread name: context switches (voluntary + not) and CPU ticks (user + system).
+  threads() {
+    for t in /proc/"$server_pid"/task/*; do
+      printf '%s %s %s\n' "$(tr ' ' _ < "$t/comm")" \
+        "$(awk '/ctxt_switches/ {s += $2} END {print s}' "$t/status")" \
+        "$(awk '{print $14 + $15}' "$t/stat")"
+    done | awk '{c[$1] += $2; u[$1] += $3} END {for (k in c) print k, c[k], u[k]}' | sort
+  }
+  threads > "$work/threads0"
+  out=$(wrk -t1 -c64 -d"${duration}s" --latency -s "$work/send.lua" "http://127.0.0.1:$port")
+  threads > "$work/threads1"
+  n=$(printf '%s\n' "$out" | awk '/requests in/ {print $1}')
+  printf '%s\n' "$out" | grep -E "Requests/sec|99%"
+  join "$work/threads0" "$work/threads1" | awk -v n="$n" -v hz="$hz" \
+    '{printf "%-18s context switches/message %.2f, CPU/message %.1f µs\n", $1, ($4 - $2) / n, ($5 - $3) * 1e6 / hz / n}'
+  exit 0
+fi
 echo "wrk -t1 -d${duration}s, $rounds rounds, $(nproc) cores"
 echo
 echo "(CPU: the server's user + system time per request, in µs; the provider's alike)"
