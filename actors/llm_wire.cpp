@@ -199,10 +199,7 @@ caf::expected<wire_request> build_request(const llm_request& req) {
         w.end_array().end_object();
         continue;
       }
-      if (auto& json = req.turns[i].message_json(); !json.empty())
-        w.raw(json); // user or assistant: as in the other formats
-      else
-        w.begin_object().member("role", t.role).member("content", t.content).end_object();
+      w.raw(req.turns[i].message_json()); // user or assistant: as in the other formats
     }
     w.end_array();
     if (!req.tools.empty()) {

@@ -4,7 +4,9 @@
 
 namespace chatagent::protocol {
 
-shared_turn::shared_turn() : p_(std::make_shared<const data>()) {}
+// An empty turn is a plain one too: every turn but a tool call's or a tool result's has
+// its message object, which the request writers rely on.
+shared_turn::shared_turn() : shared_turn(llm_turn{}) {}
 
 shared_turn::shared_turn(llm_turn t) {
   std::string json;

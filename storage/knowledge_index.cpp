@@ -43,17 +43,18 @@ using faiss_id = faiss::Index::idx_t;
 #define CHATAGENT_KERNEL
 #endif
 
-/// The inner product of two vectors of `d` floats, in sixteen independent lanes so that
-/// it vectorizes without reassociating a single sum.
-[[gnu::always_inline]] inline float dot(const float* a, const float* b, size_t d) {
+/// The inner product of `d` floats with `d` floats or 8-bit integers, in sixteen independent
+/// lanes so that it vectorizes without reassociating a single sum.
+template <class T>
+[[gnu::always_inline]] inline float dot(const float* a, const T* b, size_t d) {
   float acc[16] = {};
   size_t i = 0;
   for (; i + 16 <= d; i += 16)
     for (size_t j = 0; j < 16; ++j)
-      acc[j] += a[i + j] * b[i + j];
+      acc[j] += a[i + j] * static_cast<float>(b[i + j]);
   float sum = 0;
   for (; i < d; ++i)
-    sum += a[i] * b[i];
+    sum += a[i] * static_cast<float>(b[i]);
   for (size_t j = 0; j < 8; ++j)
     sum += acc[j] + acc[j + 8];
   return sum;
@@ -69,20 +70,8 @@ CHATAGENT_KERNEL void dot_many(const float* q, const float* x, size_t n, size_t 
 /// x_i ≈ codes_i × scales[i]).
 CHATAGENT_KERNEL void dot_codes(const float* q, const int8_t* codes, const float* scales, size_t n,
                                 size_t d, float* out) {
-  for (size_t i = 0; i < n; ++i) {
-    const int8_t* c = codes + i * d;
-    float acc[16] = {};
-    size_t k = 0;
-    for (; k + 16 <= d; k += 16)
-      for (size_t j = 0; j < 16; ++j)
-        acc[j] += q[k + j] * static_cast<float>(c[k + j]);
-    float sum = 0;
-    for (; k < d; ++k)
-      sum += q[k] * static_cast<float>(c[k]);
-    for (size_t j = 0; j < 8; ++j)
-      sum += acc[j] + acc[j + 8];
-    out[i] = sum * scales[i];
-  }
+  for (size_t i = 0; i < n; ++i)
+    out[i] = dot(q, codes + i * d, d) * scales[i];
 }
 
 /// `out[i]` = q · (the vector of slot `slots[i]`), the vectors in blocks.
