@@ -4,6 +4,7 @@
 #include "actors/account_actor.hpp"
 #include "actors/chat_services.hpp"
 #include "adapters/adapters.hpp"
+#include "app/heap.hpp"
 #include "config/config.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
@@ -14,16 +15,20 @@
 #include "storage/secret_file.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <iostream>
-#include <malloc.h>
 #include <memory>
+#include <poll.h>
 #include <pthread.h>
 #include <thread>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <caf/actor_system.hpp>
@@ -41,6 +46,19 @@ namespace {
 
 using namespace chatagent;
 
+// SIGINT and SIGTERM stop the server: whichever thread the kernel hands one to (main while
+// it waits, or a thread a library started before `main`, like OpenBLAS's, which blocks
+// nothing) writes its number here, and main reads it. Without a handler, a signal taken
+// by such a thread would kill the process instead of shutting it down.
+int stop_pipe[2] = {-1, -1};
+
+extern "C" void stop_signal(int sig) {
+  auto saved = errno;
+  unsigned char b = static_cast<unsigned char>(sig);
+  [[maybe_unused]] auto n = ::write(stop_pipe[1], &b, 1);
+  errno = saved;
+}
+
 int die(const std::string& reason) {
   std::fprintf(stderr, "chatagent: %s\n", reason.c_str());
   return 1;
@@ -55,15 +73,22 @@ void setup_logging(const std::string& level) {
 }
 
 int serve(const config::command_line& cli) {
+  // Before any thread of ours starts (RocksDB's start when the database opens): they
+  // inherit the blocked signals, so that none is interrupted by one; main unblocks them
+  // once it waits (see `stop_signal`).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   std::string error;
   auto loaded = config::load(
       cli, [](const char* name) { return std::getenv(name); }, error);
   if (!loaded)
     return die(error);
   const auto& cfg = *loaded;
-  // Before any thread starts: threads pick their arena on their first allocation.
-  if (cfg.malloc_arenas > 0)
-    mallopt(M_ARENA_MAX, static_cast<int>(cfg.malloc_arenas));
+  chatagent::app::configure_heap(cfg.malloc_arenas); // before any thread starts
   setup_logging(cfg.log_level);
 
   if (auto err = storage::ensure_directory(cfg.data_dir))
@@ -79,13 +104,6 @@ int serve(const config::command_line& cli) {
       return die(protocol::describe(loaded_secret.error()).message);
     secret = std::move(*loaded_secret);
   }
-
-  // Every thread started from here on inherits the blocked signals; main waits for them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   caf::actor_system_config caf_cfg;
   caf_cfg.add_message_types<caf::id_block::chatagent>();
@@ -178,37 +196,42 @@ int serve(const config::command_line& cli) {
   spdlog::info("chatagent {} data in {}", CHATAGENT_VERSION,
                std::filesystem::absolute(cfg.data_dir).lexically_normal().string());
   spdlog::info("listening on http://{}:{}", shown_host, server->port());
+  spdlog::info("heap allocator: {}", chatagent::app::heap_allocator());
 
   // The main thread waits for a signal, and meanwhile gives the heap's free pages back to
   // the system when a lot of memory was freed: bursts (thousands of handshakes at once, a
-  // large upload) leave free memory between live blocks that glibc keeps otherwise, so RSS
-  // would follow the peak instead of what is in use. `malloc_trim` walks every free block
-  // (~20 ms after 10,000 handshakes), so it runs only when the free memory grew by
-  // `trim_step` since its last low point.
-  constexpr size_t trim_step = size_t{4} << 20;
-  size_t free_low = mallinfo2().fordblks;
+  // large upload) leave free memory between live blocks that the allocator keeps
+  // otherwise, so RSS would follow the peak instead of what is in use.
+  chatagent::app::heap_trimmer trimmer;
+  if (::pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+    return die(std::string{"pipe: "} + std::strerror(errno));
+  struct sigaction action {};
+  action.sa_handler = stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   int sig = 0;
   for (;;) {
-    if (cfg.memory_trim_seconds == 0) {
-      sigwait(&signals, &sig);
-      break;
+    pollfd wait{stop_pipe[0], POLLIN, 0};
+    int timeout =
+        cfg.memory_trim_seconds == 0 ? -1 : static_cast<int>(cfg.memory_trim_seconds * 1000);
+    if (::poll(&wait, 1, timeout) > 0) {
+      unsigned char got = 0;
+      if (::read(stop_pipe[0], &got, 1) == 1) {
+        sig = got;
+        break;
+      }
     }
-    timespec wait{static_cast<time_t>(cfg.memory_trim_seconds), 0};
-    sig = sigtimedwait(&signals, nullptr, &wait);
-    if (sig > 0)
-      break;
-    auto free_now = mallinfo2().fordblks;
-    if (free_now < free_low + trim_step) {
-      free_low = std::min(free_low, free_now);
+    if (cfg.memory_trim_seconds == 0)
       continue;
-    }
     auto started = std::chrono::steady_clock::now();
-    malloc_trim(0);
-    spdlog::debug("gave the free heap memory back ({} MiB free) in {} us", free_now >> 20,
-                  std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - started)
-                      .count());
-    free_low = free_now;
+    if (auto freed = trimmer.tick(); freed > 0)
+      spdlog::debug("gave the free heap memory back ({} MiB free) in {} us", freed >> 20,
+                    std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count());
   }
   spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server->stop();

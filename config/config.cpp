@@ -30,9 +30,10 @@ const std::vector<key_spec>& keys() {
        "actor scheduler threads; 0: the cores left by io_threads, at least 1"},
       {"max_connections", &c::max_connections, 1, 1000000, "open client connections at most"},
       {"malloc_arenas", &c::malloc_arenas, 0, 1024,
-       "glibc malloc arenas; fewer fragment less memory; 0: glibc's default (8 per core)"},
+       "glibc malloc arenas, for builds without jemalloc; fewer fragment less memory; 0: "
+       "glibc's default (8 per core)"},
       {"memory_trim_seconds", &c::memory_trim_seconds, 0, 86400,
-       "how often freed heap memory goes back to the system (malloc_trim); 0: never"},
+       "how often freed heap memory goes back to the system once 4 MiB piled up; 0: never"},
       {"max_body_bytes", &c::max_body_bytes, 1024, 1LL << 32, "request body limit"},
       {"max_upload_bytes", &c::max_upload_bytes, 1024, 1LL << 34,
        "multipart/form-data (file upload) body limit"},

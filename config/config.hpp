@@ -17,7 +17,7 @@ struct server_config {
   int64_t io_threads = 2;
   int64_t worker_threads = 0; // 0: the cores io_threads leave, at least one
   int64_t max_connections = 10000;
-  int64_t malloc_arenas = 2;        // glibc malloc arenas; 0: glibc's default (8 per core)
+  int64_t malloc_arenas = 2;        // glibc builds (no jemalloc); 0: glibc's default, 8 per core
   int64_t memory_trim_seconds = 10; // give freed heap memory back to the system; 0: never
   int64_t max_body_bytes = 1 << 20;
   int64_t max_upload_bytes = 32 << 20; // multipart/form-data bodies (document uploads)

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format
   libcaf-dev libboost-dev libboost-system-dev libsimdjson-dev librocksdb-dev
   libfaiss-dev libopenblas-dev libcurl4-openssl-dev libspdlog-dev libfmt-dev
-  libssl-dev libsodium-dev libcli11-dev libtomlplusplus-dev
+  libssl-dev libsodium-dev libcli11-dev libtomlplusplus-dev libjemalloc-dev
   libpoppler-cpp-dev libzip-dev tzdata ca-certificates
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk nginx-light curl
