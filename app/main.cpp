@@ -75,12 +75,21 @@ void setup_logging(const std::string& level) {
 int serve(const config::command_line& cli) {
   // Before any thread of ours starts (RocksDB's start when the database opens): they
   // inherit the blocked signals, so that none is interrupted by one; main unblocks them
-  // once it waits (see `stop_signal`).
+  // once it waits. A signal that comes during the start-up is kept in the pipe (see
+  // `stop_signal`) and stops the server once it is up.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (::pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+    return die(std::string{"pipe: "} + std::strerror(errno));
+  struct sigaction action {};
+  action.sa_handler = stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
 
   std::string error;
   auto loaded = config::load(
@@ -195,22 +204,14 @@ int serve(const config::command_line& cli) {
   auto shown_host = cfg.host.find(':') != std::string::npos ? "[" + cfg.host + "]" : cfg.host;
   spdlog::info("chatagent {} data in {}", CHATAGENT_VERSION,
                std::filesystem::absolute(cfg.data_dir).lexically_normal().string());
-  spdlog::info("listening on http://{}:{}", shown_host, server->port());
   spdlog::info("heap allocator: {}", chatagent::app::heap_allocator());
+  spdlog::info("listening on http://{}:{}", shown_host, server->port());
 
   // The main thread waits for a signal, and meanwhile gives the heap's free pages back to
   // the system when a lot of memory was freed: bursts (thousands of handshakes at once, a
   // large upload) leave free memory between live blocks that the allocator keeps
   // otherwise, so RSS would follow the peak instead of what is in use.
   chatagent::app::heap_trimmer trimmer;
-  if (::pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-    return die(std::string{"pipe: "} + std::strerror(errno));
-  struct sigaction action {};
-  action.sa_handler = stop_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   int sig = 0;
   for (;;) {

@@ -47,6 +47,18 @@ TEST(lifecycle, sigterm_exits_zero_and_a_restart_keeps_users_and_tokens) {
   EXPECT_EQ(s.stop(SIGINT), 0);
 }
 
+// Whichever thread the kernel gives the signal to (libraries start threads before `main`
+// that block nothing), the server shuts down cleanly, also the moment it is up.
+TEST(lifecycle, sigterm_right_after_the_start_still_shuts_down_cleanly) {
+  for (int i = 0; i < 5; ++i) {
+    temp_dir dir;
+    server_process s{{}, dir.path()};
+    ASSERT_TRUE(s.start()) << s.log();
+    EXPECT_EQ(s.stop(SIGTERM), 0) << s.log();
+    EXPECT_NE(s.log().find("stopped"), std::string::npos) << s.log();
+  }
+}
+
 TEST(lifecycle, acknowledged_registrations_survive_kill_9) {
   temp_dir dir;
   std::vector<std::string> names;
