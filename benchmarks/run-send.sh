@@ -179,12 +179,16 @@ LUA
 wrk -t1 -c8 -d120s -s "$work/warm.lua" "http://127.0.0.1:$port" >/dev/null
 wrk -t1 -c8 -d2s -s "$work/proxy.lua" "http://127.0.0.1:$nport/v1/chat/completions" >/dev/null
 if [ -n "${PERF_OUT:-}" ]; then
+  # A failed recording must not leave an older file to be read as this run's.
+  rm -f "$PERF_OUT"
   # shellcheck disable=SC2086
-  perf record ${PERF_ARGS:--g} -p "$server_pid" -o "$PERF_OUT" -- sleep "$duration" 2>/dev/null &
+  perf record ${PERF_ARGS:--g} -p "$server_pid" -o "$PERF_OUT" -- sleep "$duration" \
+    2>"$work/perf.log" &
   perf_pid=$!
   wrk -t1 -c64 -d"${duration}s" --latency -s "$work/send.lua" "http://127.0.0.1:$port" |
     grep -E "Requests/sec|99%"
-  wait "$perf_pid"
+  wait "$perf_pid" || { echo "perf record failed:" >&2; cat "$work/perf.log" >&2; exit 1; }
+  [ -s "$PERF_OUT" ] || { echo "perf record wrote nothing:" >&2; cat "$work/perf.log" >&2; exit 1; }
   exit 0
 fi
 if [ -n "${THREADS:-}" ]; then
