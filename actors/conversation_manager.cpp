@@ -139,8 +139,8 @@ struct recent_message {
   std::vector<shared_turn> tool_turns;
   int64_t tokens = 0;
 
-  explicit recent_message(const chat_message& m)
-      : seq(m.seq), turn(m.sender_type == "bot" ? "assistant" : "user", m.content),
+  recent_message(const chat_message& m, turn_arena& arena)
+      : seq(m.seq), turn(arena.add({m.sender_type == "bot" ? "assistant" : "user", m.content})),
         tokens(local_model::count_tokens(m.content)) {
     for (auto& t : tool_turns_of(m.metadata)) {
       tokens += local_model::count_tokens(t.content);
@@ -156,6 +156,7 @@ struct conversation_state {
   caf::error missing;                // set when the conversation does not exist (any more)
   conversation record;               // as last committed (or being committed)
   std::deque<recent_message> recent; // committed messages, oldest first
+  turn_arena arena;                  // where their turns are
   std::deque<pending_send> queue;    // answered one at a time, in order
   bool answering = false;
   int64_t commits_in_flight = 0;
@@ -196,7 +197,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
           [self](conversation_snapshot& snap) {
             self->state.record = std::move(snap.record);
             for (auto& m : snap.recent)
-              self->state.recent.emplace_back(m);
+              self->state.recent.emplace_back(m, self->state.arena);
           },
           [self](caf::error& err) {
             self->state.missing = err == errc::not_found ? no_such_conversation() : std::move(err);
@@ -239,7 +240,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
 
   auto remember = [self, ctx](const chat_message& m) {
     auto& recent = self->state.recent;
-    recent.emplace_back(m);
+    recent.emplace_back(m, self->state.arena);
     while (static_cast<int64_t>(recent.size()) > ctx->settings.recent_messages)
       recent.pop_front();
   };

@@ -129,6 +129,13 @@ caf::expected<wire_request> build_request(const llm_request& req) {
   wire_request out;
   out.headers.push_back("Content-Type: application/json");
   json_writer w;
+  // The turns' text is most of the body: one allocation for all of it.
+  size_t size = 512 + cfg.model.size();
+  for (auto& t : req.turns)
+    size += t.message_json().empty() ? t->content.size() + 256 : t.message_json().size() + 1;
+  for (auto& t : req.tools)
+    size += t.name.size() + t.description.size() + t.parameters.size() + 64;
+  w.reserve(size);
   w.begin_object().member("model", model);
   switch (wire_of(cfg.provider)) {
   case wire_format::openai: {

@@ -97,6 +97,10 @@ class json_writer {
     return value(std::forward<T>(v));
   }
 
+  /// Makes room for `bytes` of text in all, so that a large document is not copied as it
+  /// grows.
+  void reserve(size_t bytes) { out_.reserve(bytes); }
+
   const std::string& str() const noexcept { return out_; }
   std::string take() { return std::move(out_); }
 

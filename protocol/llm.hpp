@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/atom.hpp>
@@ -55,14 +56,43 @@ class shared_turn {
   /// The turn as a chat API's message object, `{"role":…,"content":…}`, rendered once for
   /// all the prompts that carry it; empty for a turn with tool calls or a tool result,
   /// whose shapes differ between APIs.
-  const std::string& message_json() const noexcept { return p_->json; }
+  std::string_view message_json() const noexcept { return p_->json; }
 
  private:
+  friend class turn_arena;
+
   struct data {
     llm_turn turn;
-    std::string json;
+    std::string_view json; // `own`, or text in a `turn_arena`'s block
+    std::string own;
+
+    explicit data(llm_turn t) : turn(std::move(t)) {}
+    data(const data&) = delete;
+    data& operator=(const data&) = delete;
   };
+
+  explicit shared_turn(std::shared_ptr<const data> p) noexcept : p_(std::move(p)) {}
+
   std::shared_ptr<const data> p_;
+};
+
+/// Makes the turns of one conversation's history side by side in memory: each block holds
+/// a run of consecutive turns and their message objects' text, and the turns it hands out
+/// share the block's one reference count. A prompt of a hundred turns then reads a few
+/// runs of memory and counts one reference up and down a hundred times, instead of
+/// touching two or three scattered heap blocks per turn (most of the cost of rendering a
+/// long prompt, and of dropping it, once many conversations are live).
+///
+/// Owned by one actor; the turns it made may be read anywhere (a block is only appended
+/// to, never changed where a turn already is). Turns with tool calls and tool results are
+/// made on their own, as by `shared_turn{t}`.
+class turn_arena {
+ public:
+  shared_turn add(llm_turn t);
+
+ private:
+  struct block;
+  std::shared_ptr<block> current_;
 };
 
 template <class Inspector>

@@ -153,6 +153,36 @@ TEST(llm_request, shares_turns_and_serializes_them_by_value) {
   EXPECT_NE(caf::deep_to_string(req).find("\"U\""), std::string::npos);
 }
 
+TEST(turn_arena, keeps_turns_side_by_side_for_as_long_as_a_prompt_holds_them) {
+  std::vector<shared_turn> turns;
+  {
+    turn_arena arena;
+    // Enough turns, some long, to fill several blocks of every size.
+    for (int i = 0; i < 300; ++i) {
+      auto text = "turn " + std::to_string(i) + (i % 50 == 7 ? std::string(20000, 'x') : "\n");
+      turns.push_back(arena.add({i % 2 == 0 ? "user" : "assistant", text}));
+    }
+    llm_turn asked{"assistant", ""};
+    asked.tool_calls.push_back(tool_call{"call_1", "calculator", "{}"});
+    turns.push_back(arena.add(asked));
+  } // the arena is gone: the turns keep their blocks
+  for (int i = 0; i < 300; ++i) {
+    auto text = "turn " + std::to_string(i) + (i % 50 == 7 ? std::string(20000, 'x') : "\n");
+    auto role = i % 2 == 0 ? "user" : "assistant";
+    ASSERT_EQ(turns[i]->content, text);
+    json_writer w;
+    w.begin_object().member("role", role).member("content", text).end_object();
+    ASSERT_EQ(turns[i].message_json(), w.str()) << i;
+  }
+  // Consecutive short turns are consecutive in memory.
+  EXPECT_EQ(turns[1].message_json().data(),
+            turns[0].message_json().data() + turns[0].message_json().size());
+  EXPECT_TRUE(turns.back().message_json().empty()); // each API's own shape
+  ASSERT_EQ(turns.back()->tool_calls.size(), 1u);
+  turns.erase(turns.begin(), turns.begin() + 150); // the oldest blocks go
+  EXPECT_EQ(turns.front()->content, "turn 150\n");
+}
+
 TEST(local_model, answers_usefully_and_never_echoes) {
   llm_request req;
   req.bot_name = "Bob";
