@@ -200,6 +200,34 @@ TEST_F(slow_provider_test, a_provider_that_never_answers_times_out_with_504) {
   EXPECT_EQ(send(token, ok, "quick").status, 201);
 }
 
+TEST_F(providers_test, a_question_is_stored_before_the_provider_answers_and_survives_kill_9) {
+  auto token = register_user("alice");
+  auto conv = converse_with(token, openai("hang"));
+  std::thread sender([&] { send(token, conv, "are you there?"); }); // fails when killed
+  for (int i = 0; i < 500 && fake.requests().empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(fake.requests().size(), 1u);
+  // While the provider is asked, the question is in the history already.
+  auto page = get("/api/v1/conversations/" + conv + "/messages", token).json();
+  EXPECT_EQ(json_int(page, "total"), 1);
+  auto dir = server->data_dir();
+  server->kill9();
+  sender.join();
+  server_process again({}, dir);
+  ASSERT_TRUE(again.start()) << again.log();
+  auto after = http_request("GET", again.base_url() + "/api/v1/conversations/" + conv + "/messages",
+                            "", auth(token));
+  ASSERT_EQ(after.status, 200) << after.body;
+  auto doc = after.json();
+  auto msgs = doc.find("messages");
+  ASSERT_TRUE(msgs && msgs->is_array() && msgs->as_array().size() == 1) << after.body;
+  EXPECT_EQ(json_string(msgs->as_array()[0], "content"), "are you there?");
+  auto rec =
+      http_request("GET", again.base_url() + "/api/v1/conversations/" + conv, "", auth(token));
+  EXPECT_EQ(json_int(rec.json(), "message_count"), 1) << rec.body;
+  EXPECT_EQ(again.stop(), 0) << again.log();
+}
+
 TEST_F(providers_test, deleting_a_conversation_while_it_is_answered) {
   auto token = register_user("alice");
   auto conv = converse_with(token, openai("slow"));
