@@ -44,17 +44,16 @@ shared_turn::shared_turn(llm_turn t) {
 struct turn_arena::block {
   using data = shared_turn::data;
 
+  size_t text_capacity;
+  size_t text_used = 0;
+  std::unique_ptr<char[]> text; // before `turns`: freed if allocating those fails
   size_t capacity;
   size_t size = 0;
   data* turns; // [0, size) constructed
-  size_t text_capacity;
-  size_t text_used = 0;
-  std::unique_ptr<char[]> text;
 
   block(size_t turn_capacity, size_t text_bytes)
-      : capacity(turn_capacity),
-        turns(static_cast<data*>(::operator new(sizeof(data) * turn_capacity))),
-        text_capacity(text_bytes), text(new char[text_bytes]) {}
+      : text_capacity(text_bytes), text(new char[text_bytes]), capacity(turn_capacity),
+        turns(static_cast<data*>(::operator new(sizeof(data) * turn_capacity))) {}
   block(const block&) = delete;
   block& operator=(const block&) = delete;
   ~block() {
