@@ -136,6 +136,13 @@ done
 # CPU time (user + system, clock ticks) of processes and their children threads.
 ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'; }
 hz=$(getconf CLK_TCK)
+# The whole machine's idle share (idle + iowait) between two readings of /proc/stat: a run
+# with idle cores is bound by waits (WAL syncs, hand-offs), not by CPU.
+cpu_times() { awk '/^cpu / {print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
+idle_share() { # before after
+  awk -v a="$1" -v b="$2" 'BEGIN {split(a, x, " "); split(b, y, " ");
+    printf "%.0f%%", 100 * (y[2] - x[2]) / (y[1] - x[1])}'
+}
 
 run() { # name conns url script pids...
   local out rps p50 p99 errors n before after fbefore fafter
@@ -143,7 +150,9 @@ run() { # name conns url script pids...
   shift 4
   before=$(ticks "$@")
   fbefore=$(ticks "$fake_pid")
+  m0=$(cpu_times)
   out=$(wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$script" "$url")
+  m1=$(cpu_times)
   after=$(ticks "$@")
   fafter=$(ticks "$fake_pid")
   n=$(printf '%s\n' "$out" | awk '/requests in/ {print $1}')
@@ -154,7 +163,7 @@ run() { # name conns url script pids...
   local cpu fcpu
   cpu=$(awk -v a="$before" -v b="$after" -v n="$n" -v hz="$hz" 'BEGIN {printf "%.0f", (b - a) * 1e6 / hz / n}')
   fcpu=$(awk -v a="$fbefore" -v b="$fafter" -v n="$n" -v hz="$hz" 'BEGIN {printf "%.0f", (b - a) * 1e6 / hz / n}')
-  echo "| $round | $name | $conns | $rps | $p50 | $p99 | $cpu | $fcpu | ${errors:-0} |"
+  echo "| $round | $name | $conns | $rps | $p50 | $p99 | $cpu | $fcpu | $(idle_share "$m0" "$m1") | ${errors:-0} |"
   if [ -n "$errors" ] && [ "$errors" != "0" ]; then
     echo "$name answered $errors non-2xx responses: the run is invalid" >&2
     exit 1
@@ -201,20 +210,24 @@ if [ -n "${THREADS:-}" ]; then
     done | awk '{c[$1] += $2; u[$1] += $3} END {for (k in c) print k, c[k], u[k]}' | sort
   }
   threads > "$work/threads0"
+  m0=$(cpu_times)
   out=$(wrk -t1 -c64 -d"${duration}s" --latency -s "$work/send.lua" "http://127.0.0.1:$port")
+  m1=$(cpu_times)
   threads > "$work/threads1"
   n=$(printf '%s\n' "$out" | awk '/requests in/ {print $1}')
   printf '%s\n' "$out" | grep -E "Requests/sec|99%"
+  echo "machine idle during the run: $(idle_share "$m0" "$m1")"
   join "$work/threads0" "$work/threads1" | awk -v n="$n" -v hz="$hz" \
     '{printf "%-18s context switches/message %.2f, CPU/message %.1f µs\n", $1, ($4 - $2) / n, ($5 - $3) * 1e6 / hz / n}'
   exit 0
 fi
 echo "wrk -t1 -d${duration}s, $rounds rounds, $(nproc) cores"
 echo
-echo "(CPU: the server's user + system time per request, in µs; the provider's alike)"
+echo "(CPU: the server's user + system time per request, in µs; the provider's alike;"
+echo " machine idle: the share of both cores idle or waiting for the disk during the run)"
 echo
-echo "| round | server | connections | req/s | p50 | p99 | server CPU/req | provider CPU/req | non-2xx |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| round | server | connections | req/s | p50 | p99 | server CPU/req | provider CPU/req | machine idle | non-2xx |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 nginx_pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr "\n" " ")"
 for round in $(seq 1 "$rounds"); do
   for c in 64 256; do
