@@ -175,7 +175,7 @@ TEST(chat_store, appends_rewrites_and_range_deletes_read_back_in_order) {
       m.content = "m" + std::to_string(m.seq);
       m.sender_type = "user";
       chat_store::put_message(batch, m);
-      chat_store::put_conversation(batch, convs[c], k == 0 && m.seq == 1);
+      chat_store::put_conversation(batch, convs[c], m.seq == 1);
       chat_store::add_bot_activity(batch, bot, 1, 0, m.seq);
       ASSERT_FALSE(db.write(std::move(batch)));
     }
