@@ -154,8 +154,11 @@ struct http_engine::impl {
     [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof(one));
   }
 
-  /// libcurl: watch `s` for `what` (or stop watching it).
-  static int on_socket(CURL*, curl_socket_t s, int what, void* user, void*) {
+  /// libcurl: watch `s` for `what` (or stop watching it). `socketp` is what we assigned to
+  /// the socket (`curl_multi_assign`) when we added it to the epoll set; libcurl forgets it
+  /// when it removes the socket, so a kept-alive connection that comes back for its next
+  /// transfer is added again with one call, not a failed modify and an add.
+  static int on_socket(CURL*, curl_socket_t s, int what, void* user, void* socketp) {
     auto* self = static_cast<impl*>(user);
     if (what == CURL_POLL_REMOVE) {
       ::epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, s, nullptr);
@@ -167,8 +170,13 @@ struct http_engine::impl {
       ev.events |= EPOLLIN;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
       ev.events |= EPOLLOUT;
-    if (::epoll_ctl(self->epoll_fd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
-      ::epoll_ctl(self->epoll_fd, EPOLL_CTL_ADD, s, &ev);
+    if (socketp != nullptr) {
+      ::epoll_ctl(self->epoll_fd, EPOLL_CTL_MOD, s, &ev);
+      return 0;
+    }
+    if (::epoll_ctl(self->epoll_fd, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST)
+      ::epoll_ctl(self->epoll_fd, EPOLL_CTL_MOD, s, &ev);
+    curl_multi_assign(self->multi, s, self);
     return 0;
   }
 
