@@ -23,7 +23,10 @@ namespace chatagent::actors {
 struct chat_settings {
   std::chrono::seconds conversation_idle{300}; // passivate a conversation idle this long
   std::chrono::seconds llm_timeout{120};       // one whole completion
-  int64_t recent_messages = 100;               // kept in memory per live conversation
+  // How long a user's message may wait to be stored with its answer, in one write; 0:
+  // stored on arrival, in a write of its own.
+  std::chrono::milliseconds question_delay{50};
+  int64_t recent_messages = 100; // kept in memory per live conversation
   size_t store_readers = 2;
   size_t ingest_workers = 1; // knowledge ingestion threads (file reading, embedding)
   size_t search_workers = 2; // knowledge search threads

@@ -25,6 +25,7 @@ namespace {
 
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+using due_atom = caf::atom_constant<caf::atom("due")>;
 
 constexpr auto store_timeout = std::chrono::seconds(30);
 constexpr auto retrieve_timeout = std::chrono::seconds(10);
@@ -57,14 +58,14 @@ using conversation_actor =
                      caf::replies_to<history_atom, user_id, int64_t, int64_t>::with<message_page>,
                      caf::replies_to<subscribe_atom, user_id, stream_subscriber_actor>::with<bool>,
                      caf::reacts_to<unsubscribe_atom, stream_subscriber_actor>,
-                     caf::reacts_to<llm_chunk>>;
+                     caf::reacts_to<llm_chunk>, caf::reacts_to<due_atom>>;
 
 /// The conversation actor reports to the manager when it has nothing in flight, with the
 /// number of requests it has handled: the manager passivates it only when that count
 /// equals what it forwarded, so no request can be in the actor's mailbox when it stops.
 using manager_impl_actor =
     conversation_manager_actor::extend<caf::reacts_to<idle_atom, conversation_id, int64_t>,
-                                       caf::reacts_to<sweep_atom>>;
+                                       caf::reacts_to<sweep_atom>, caf::reacts_to<due_atom>>;
 
 /// A message the user sent, waiting for (or getting) the bot's answer.
 struct pending_send {
@@ -160,7 +161,14 @@ struct conversation_state {
   std::deque<pending_send> queue;    // answered one at a time, in order
   bool answering = false;
   int64_t commits_in_flight = 0;
-  int64_t handled = 0; // requests from the manager
+  // Questions not given to the store writer yet (`question_delay`): the next commit carries
+  // them first, usually their answer's. Their senders have no answer yet.
+  storage::write_batch waiting;
+  std::vector<int64_t> waiting_seqs;
+  int64_t waiting_from = 0; // the send that brought the oldest of them
+  int64_t sends = 0;        // `send_atom`s handled
+  int64_t dues = 0;         // `due_atom`s: the manager's word that this many sends are old
+  int64_t handled = 0;      // requests from the manager
   int64_t reported = -1;
   std::vector<stream_subscriber_actor> subscribers; // monitored
   int64_t chunk_id = 0;                             // of the answer being streamed
@@ -223,26 +231,81 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     report_if_idle();
   });
 
-  // Commits `batch`, then runs `done`; a failed commit fails `on_error`.
-  auto commit = [self, ctx](storage::write_batch batch, auto done, auto on_error) {
-    ++self->state.commits_in_flight;
-    self->request(ctx->store.writer, hot_path, commit_atom::value, std::move(batch))
-        .then(
-            [self, done](bool) mutable {
-              --self->state.commits_in_flight;
-              done();
-            },
-            [self, on_error](caf::error& err) mutable {
-              --self->state.commits_in_flight;
-              on_error(err);
-            });
-  };
-
   auto remember = [self, ctx](const chat_message& m) {
     auto& recent = self->state.recent;
     recent.emplace_back(m, self->state.arena);
     while (static_cast<int64_t>(recent.size()) > ctx->settings.recent_messages)
       recent.pop_front();
+  };
+
+  // The questions numbered `seqs` are durable: they go into the prompts.
+  auto questions_stored = [self, remember](const std::vector<int64_t>& seqs) {
+    for (auto& job : self->state.queue)
+      if (std::find(seqs.begin(), seqs.end(), job.user_message.seq) != seqs.end()) {
+        job.durable = true;
+        remember(job.user_message);
+      }
+  };
+
+  // Storing the questions numbered `seqs` failed: nothing of their requests was stored, and
+  // each fails as a whole. A question whose answer was in the same commit is failed by that
+  // commit's own error handling.
+  auto questions_lost = [self, report_if_idle](const std::vector<int64_t>& seqs,
+                                               const caf::error& err) {
+    auto& st = self->state;
+    if (seqs.empty())
+      return;
+    for (size_t i = 0; i < st.queue.size();) {
+      auto& job = st.queue[i];
+      if (job.finishing ||
+          std::find(seqs.begin(), seqs.end(), job.user_message.seq) == seqs.end()) {
+        ++i;
+        continue;
+      }
+      job.rp.deliver(err);
+      if (i == 0 && st.answering) {
+        job.lost = true; // its provider call is still running
+        ++i;
+      } else {
+        st.queue.erase(st.queue.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+    }
+    st.settle(); // a lost question whose provider already answered is dropped now
+    report_if_idle();
+  };
+
+  // Commits the waiting questions and then `batch`, in one atomic write, then runs `done`;
+  // a failed commit fails `on_error`. The questions go first: the store's messages stay
+  // numbered without gaps, and nothing is stored before the question it answers.
+  auto commit = [self, ctx, questions_stored, questions_lost](storage::write_batch batch, auto done,
+                                                              auto on_error) {
+    auto& st = self->state;
+    std::vector<int64_t> questions;
+    if (!st.waiting_seqs.empty()) {
+      auto all = std::exchange(st.waiting, storage::write_batch{});
+      all.append(std::move(batch));
+      batch = std::move(all);
+      questions = std::exchange(st.waiting_seqs, {});
+    }
+    ++st.commits_in_flight;
+    self->request(ctx->store.writer, hot_path, commit_atom::value, std::move(batch))
+        .then(
+            [self, done, questions, questions_stored](bool) mutable {
+              --self->state.commits_in_flight;
+              questions_stored(questions);
+              done();
+            },
+            [self, on_error, questions, questions_lost](caf::error& err) mutable {
+              --self->state.commits_in_flight;
+              questions_lost(questions, err);
+              on_error(err);
+            });
+  };
+
+  // Whether the question numbered `seq` waits for a commit to carry it.
+  auto is_waiting = [self](int64_t seq) {
+    auto& seqs = self->state.waiting_seqs;
+    return std::find(seqs.begin(), seqs.end(), seq) != seqs.end();
   };
 
   // A new message with the next sequence number, counted in the record.
@@ -342,23 +405,24 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     auto& st = self->state;
     if (st.queue.empty()) // the conversation was deleted meanwhile
       return;
-    if (!st.subscribers.empty()) {
-      auto info = describe(err);
-      stream_event ev;
-      ev.kind = stream_event::failed;
-      ev.conversation = st.record.id;
-      ev.content = info.message;
-      ev.error_code = std::string{code_name(info.code)};
-      ev.created_at_ms = now_ms();
-      broadcast(ev);
-    }
-    // The bot's error count, stored like its message count; the failure is answered once
-    // it is durable (or could not be stored: the answer is an error either way), so that
-    // a failure a client saw is counted after a crash too.
-    auto answer = [self, ctx, pump, report_if_idle, err] {
+    // The bot's error count, stored like its message count (and with the question when it
+    // still waits); the failure is told once it is durable (or could not be stored: it is
+    // an error either way), so that a failure a client saw is counted after a crash too,
+    // and its question is in the history.
+    auto answer = [self, ctx, pump, report_if_idle, broadcast, err] {
       auto& st = self->state;
       if (st.queue.empty()) // the conversation was deleted meanwhile
         return;
+      if (!st.subscribers.empty()) {
+        auto info = describe(err);
+        stream_event ev;
+        ev.kind = stream_event::failed;
+        ev.conversation = st.record.id;
+        ev.content = info.message;
+        ev.error_code = std::string{code_name(info.code)};
+        ev.created_at_ms = now_ms();
+        broadcast(ev);
+      }
       st.queue.front().rp.deliver(err);
       st.queue.pop_front();
       st.answering = false;
@@ -367,12 +431,14 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       report_if_idle();
     };
     storage::write_batch counted;
+    if (!st.waiting_seqs.empty()) // the record counts them: it goes with them
+      storage::chat_store::put_conversation(counted, st.record, false);
     storage::chat_store::add_bot_activity(counted, st.record.bot, 0, 1, now_ms());
     commit(std::move(counted), answer, [answer](caf::error&) { answer(); });
   };
 
   self->state.settle = [self, ctx, commit, remember, next_message, report_if_idle, pump, fail,
-                        broadcast] {
+                        broadcast, is_waiting] {
     auto& st = self->state;
     if (!st.answering || st.queue.empty() || !st.queue.front().settled ||
         st.queue.front().finishing)
@@ -385,7 +451,9 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       report_if_idle();
       return;
     }
-    if (!job.durable) // the answer is stored after the question, never before
+    // The answer is stored after the question, never before: with it when the question
+    // still waits, after it when the question's own commit is under way.
+    if (!job.durable && !is_waiting(job.user_message.seq))
       return;
     job.finishing = true;
     if (job.failure) {
@@ -671,6 +739,18 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
             [settled](caf::error& err) { settled(nullptr, &err); });
   };
 
+  // Gives the waiting questions to the store writer, with the record that counts them,
+  // then runs `done` (or `on_error`, after their requests failed).
+  auto store_waiting = [self, commit](auto done, auto on_error) {
+    storage::write_batch batch;
+    storage::chat_store::put_conversation(batch, self->state.record, false);
+    commit(std::move(batch), std::move(done), std::move(on_error));
+  };
+  auto store_waiting_now = [store_waiting, settle] {
+    // Their answers may be waiting for them (see `settle`).
+    store_waiting(settle, [](caf::error&) {});
+  };
+
   auto check = [self](const user_id& who) -> caf::error {
     auto& st = self->state;
     if (st.missing)
@@ -755,9 +835,10 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
             });
         return rp;
       },
-      [self, check, commit, remember, next_message, report_if_idle, pump,
-       settle](send_atom, const user_id& who, message_draft& draft) -> caf::result<exchange> {
+      [self, ctx, check, next_message, pump, report_if_idle, store_waiting_now](
+          send_atom, const user_id& who, message_draft& draft) -> caf::result<exchange> {
         ++self->state.handled;
+        ++self->state.sends;
         if (auto err = check(who)) {
           report_if_idle();
           return err;
@@ -768,73 +849,74 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
         msg.message_type = std::move(draft.message_type);
         msg.metadata = std::move(draft.metadata);
         st.record.updated_at_ms = msg.created_at_ms;
-        storage::write_batch batch;
-        storage::chat_store::put_message(batch, msg);
-        storage::chat_store::put_conversation(batch, st.record, false);
-        storage::chat_store::add_bot_activity(batch, st.record.bot, 1, 0, msg.created_at_ms);
+        // The question is stored with the next commit, at the latest after `question_delay`:
+        // an answer that comes sooner shares its write (one log write per exchange instead
+        // of two). The provider is asked meanwhile; nothing is acknowledged before both are
+        // durable, and a reader of the history makes it store at once (see `history_atom`).
+        storage::chat_store::put_message(st.waiting, msg);
+        storage::chat_store::add_bot_activity(st.waiting, st.record.bot, 1, 0, msg.created_at_ms);
+        if (st.waiting_seqs.empty())
+          st.waiting_from = st.sends;
+        st.waiting_seqs.push_back(msg.seq);
         auto rp = self->make_response_promise<exchange>();
         pending_send job;
-        job.user_message = msg;
+        job.user_message = std::move(msg);
         job.rp = rp;
         st.queue.push_back(std::move(job));
-        auto seq = msg.seq;
-        commit(
-            std::move(batch),
-            [self, remember, settle, seq] {
-              auto& st = self->state;
-              for (auto& job : st.queue)
-                if (job.user_message.seq == seq) {
-                  job.durable = true;
-                  remember(job.user_message);
-                }
-              settle();
-            },
-            [self, seq, settle, report_if_idle](caf::error& err) {
-              // Nothing was stored: the request fails as a whole.
-              auto& st = self->state;
-              for (auto i = st.queue.begin(); i != st.queue.end(); ++i)
-                if (i->user_message.seq == seq) {
-                  i->rp.deliver(err);
-                  if (i == st.queue.begin() && st.answering) {
-                    i->lost = true; // its provider call is still running
-                    settle();
-                  } else {
-                    st.queue.erase(i);
-                  }
-                  break;
-                }
-              report_if_idle();
-            });
+        if (ctx->settings.question_delay.count() <= 0)
+          store_waiting_now(); // else when the manager says it is due (`due_atom`)
         pump();
         return rp;
       },
-      [self, ctx, check, report_if_idle](history_atom, const user_id& who, int64_t limit,
-                                         int64_t offset) -> caf::result<message_page> {
+      [self, ctx, check, store_waiting,
+       report_if_idle](history_atom, const user_id& who, int64_t limit,
+                       int64_t offset) -> caf::result<message_page> {
         ++self->state.handled;
         if (auto err = check(who)) {
           report_if_idle();
           return err;
         }
         auto rp = self->make_response_promise<message_page>();
-        message_page page;
-        page.limit = limit;
-        page.offset = offset;
-        // Only durable messages are counted: the ones a reader can see.
-        int64_t durable = self->state.record.message_count;
-        for (auto& job : self->state.queue)
-          if (!job.durable)
-            --durable;
-        page.total = durable;
-        self->request(ctx->store.reader(), store_timeout, history_atom::value, ctx->id, offset,
-                      std::min(limit, std::max<int64_t>(0, durable - offset)))
-            .then(
-                [rp, page](std::vector<chat_message>& msgs) mutable {
-                  page.messages = std::move(msgs);
-                  rp.deliver(std::move(page));
-                },
-                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        auto read = [self, ctx, rp, limit, offset]() mutable {
+          message_page page;
+          page.limit = limit;
+          page.offset = offset;
+          // Only durable messages are counted: the ones a reader can see.
+          int64_t durable = self->state.record.message_count;
+          for (auto& job : self->state.queue)
+            if (!job.durable)
+              --durable;
+          page.total = durable;
+          self->request(ctx->store.reader(), store_timeout, history_atom::value, ctx->id, offset,
+                        std::min(limit, std::max<int64_t>(0, durable - offset)))
+              .then(
+                  [rp, page](std::vector<chat_message>& msgs) mutable {
+                    page.messages = std::move(msgs);
+                    rp.deliver(std::move(page));
+                  },
+                  [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        };
+        if (self->state.waiting_seqs.empty()) {
+          read();
+        } else {
+          // A question the user sent is in the history they read: stored first.
+          store_waiting(
+              [self, read]() mutable {
+                read();
+                self->state.settle();
+              },
+              [rp](caf::error& err) mutable { rp.deliver(err); });
+        }
         report_if_idle();
         return rp;
+      },
+      [self, store_waiting_now](due_atom) {
+        // The manager's sends are this old now, in the order it made them: the waiting
+        // questions are stored without their answers once the oldest one's send is due.
+        auto& st = self->state;
+        ++st.dues;
+        if (!st.waiting_seqs.empty() && st.waiting_from <= st.dues)
+          store_waiting_now();
       },
       [self, broadcast](llm_chunk& chunk) {
         // To the WebSocket subscribers as it arrives; the REST answer waits for the whole.
@@ -888,6 +970,12 @@ struct manager_state {
   std::unordered_map<std::string, live_entry> live;
   std::unordered_map<caf::actor_addr, std::string> by_address;
   bool sweeping = false;
+  // The messages sent to conversations in the last `question_delay`, oldest first: each
+  // conversation is told `due_atom` once a message it got is that old (see the conversation's
+  // `waiting`). One timer for all of them, not one per message: each timer wakes CAF's
+  // clock thread.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, conversation_actor>> due;
+  bool due_timer = false;
   // Platform chats being opened (`bot/platform/chat`) and who waits for them.
   std::unordered_map<std::string, std::vector<caf::typed_response_promise<conversation>>> opening;
 };
@@ -1035,9 +1123,37 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
       [self, route](delete_atom, const user_id& who, const conversation_id& id) {
         return self->delegate(route(id), delete_atom::value, who);
       },
-      [self, route](send_atom, const user_id& who, const conversation_id& id,
-                    message_draft& draft) {
-        return self->delegate(route(id), send_atom::value, who, std::move(draft));
+      [self, route, settings](send_atom, const user_id& who, const conversation_id& id,
+                              message_draft& draft) {
+        auto& target = route(id);
+        auto& st = self->state;
+        if (settings.question_delay.count() > 0) {
+          st.due.emplace_back(std::chrono::steady_clock::now() + settings.question_delay, target);
+          if (!st.due_timer) {
+            st.due_timer = true;
+            self->delayed_send(self, settings.question_delay, due_atom::value);
+          }
+        }
+        return self->delegate(target, send_atom::value, who, std::move(draft));
+      },
+      [self, settings](due_atom) {
+        auto& st = self->state;
+        st.due_timer = false;
+        auto now = std::chrono::steady_clock::now();
+        while (!st.due.empty() && st.due.front().first <= now) {
+          self->send(st.due.front().second, due_atom::value);
+          st.due.pop_front();
+        }
+        if (st.due.empty())
+          return;
+        // A few ticks per delay: a question waits at most a quarter longer than it.
+        auto tick = std::max<std::chrono::steady_clock::duration>(std::chrono::milliseconds{1},
+                                                                  settings.question_delay / 4);
+        st.due_timer = true;
+        self->delayed_send(self,
+                           std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::max(st.due.front().first - now, tick)),
+                           due_atom::value);
       },
       [self, route](history_atom, const user_id& who, const conversation_id& id, int64_t limit,
                     int64_t offset) {

@@ -138,6 +138,7 @@ int serve(const config::command_line& cli) {
   actors::chat_settings chat_cfg;
   chat_cfg.conversation_idle = std::chrono::seconds(cfg.conversation_idle_seconds);
   chat_cfg.llm_timeout = std::chrono::seconds(cfg.llm_timeout_seconds);
+  chat_cfg.question_delay = std::chrono::milliseconds(cfg.question_commit_delay_ms);
   chat_cfg.plugins.timeout = std::chrono::milliseconds(cfg.plugin_timeout_ms);
   chat_cfg.plugins.allow_private_network = cfg.plugins_allow_private_network != 0;
   chat_cfg.platforms_allow_private_network = cfg.platforms_allow_private_network != 0;

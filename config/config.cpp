@@ -60,6 +60,9 @@ const std::vector<key_spec>& keys() {
        "an idle conversation leaves memory after this long (it stays stored)"},
       {"llm_timeout_seconds", &c::llm_timeout_seconds, 1, 3600,
        "time for a language model to finish one answer"},
+      {"question_commit_delay_ms", &c::question_commit_delay_ms, 0, 10000,
+       "a user's message is stored together with its answer when the answer comes this soon, "
+       "else alone after this long; 0: stored on arrival, in a write of its own"},
       {"plugin_timeout_ms", &c::plugin_timeout_ms, 100, 600000,
        "time for one plugin (tool) call, network included"},
       {"plugins_allow_private_network", &c::plugins_allow_private_network, 0, 1,

@@ -41,6 +41,7 @@ struct server_config {
   // Conversations and language models
   int64_t conversation_idle_seconds = 300; // a conversation idle this long leaves memory
   int64_t llm_timeout_seconds = 120;       // for one whole completion
+  int64_t question_commit_delay_ms = 50;   // a question waits this long to share its answer's write
   // Plugins (LLM tools)
   int64_t plugin_timeout_ms = 10000;           // one tool call
   int64_t plugins_allow_private_network = 0;   // 1: plugins may call loopback/private addresses

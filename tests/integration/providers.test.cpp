@@ -25,8 +25,52 @@ class providers_test : public server_test {
            model + R"(","api_key":"sk-test","system_prompt":"Be brief."})";
   }
 
+  /// Sends a question to a provider that never answers and, without reading the history
+  /// (which would make the conversation store it at once), waits until the store has it;
+  /// then kills the server with SIGKILL and finds the question after a restart.
+  void expect_an_unread_question_stored_while_the_provider_hangs() {
+    auto token = register_user("alice");
+    auto conv = converse_with(token, openai("hang"));
+    std::thread sender([&] { send(token, conv, "still there?"); }); // fails when killed
+    // The conversation list is read from the store, not from the conversation.
+    int64_t stored = 0;
+    std::string last;
+    for (int i = 0; i < 500 && stored == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      auto list = get("/api/v1/conversations/?bot_id=" + bot, token);
+      last = list.body;
+      auto doc = list.json();
+      if (auto convs = doc.find("conversations"); convs && convs->is_array())
+        for (auto& c : convs->as_array())
+          if (json_string(c, "id") == conv)
+            stored = json_int(c, "message_count");
+    }
+    auto asked = fake.requests().size();
+    auto dir = server->data_dir();
+    server->kill9();
+    sender.join();
+    ASSERT_EQ(stored, 1) << last;
+    EXPECT_EQ(asked, 1u); // the provider was asked meanwhile
+    server_process again({}, dir);
+    ASSERT_TRUE(again.start()) << again.log();
+    auto after = http_request(
+        "GET", again.base_url() + "/api/v1/conversations/" + conv + "/messages", "", auth(token));
+    ASSERT_EQ(after.status, 200) << after.body;
+    auto doc = after.json();
+    auto msgs = doc.find("messages");
+    ASSERT_TRUE(msgs && msgs->is_array() && msgs->as_array().size() == 1) << after.body;
+    EXPECT_EQ(json_string(msgs->as_array()[0], "content"), "still there?");
+    EXPECT_EQ(again.stop(), 0) << again.log();
+  }
+
   fake_llm_server fake;
   std::string bot;
+};
+
+/// The same with every question stored on arrival, in a write of its own.
+class providers_no_delay_test : public providers_test {
+ protected:
+  env_list environment() override { return {{"CHATAGENT_QUESTION_COMMIT_DELAY_MS", "0"}}; }
 };
 
 chatagent::protocol::json_value body_of(const fake_llm_server::request& r) {
@@ -226,6 +270,16 @@ TEST_F(providers_test, a_question_is_stored_before_the_provider_answers_and_surv
       http_request("GET", again.base_url() + "/api/v1/conversations/" + conv, "", auth(token));
   EXPECT_EQ(json_int(rec.json(), "message_count"), 1) << rec.body;
   EXPECT_EQ(again.stop(), 0) << again.log();
+}
+
+TEST_F(providers_test, a_question_with_a_slow_answer_is_stored_alone_and_survives_kill_9) {
+  // Stored by itself once it has waited `question_commit_delay_ms` (50 ms by default) for
+  // its answer to share the write.
+  expect_an_unread_question_stored_while_the_provider_hangs();
+}
+
+TEST_F(providers_no_delay_test, a_question_is_stored_on_arrival_and_survives_kill_9) {
+  expect_an_unread_question_stored_while_the_provider_hangs();
 }
 
 TEST_F(providers_test, deleting_a_conversation_while_it_is_answered) {
