@@ -107,6 +107,31 @@ TEST_F(providers_test, openai_compatible_streams_and_sends_history) {
   EXPECT_EQ(json_string(msgs[3], "content"), "and again");
 }
 
+TEST_F(providers_test, a_changed_bot_answers_the_next_message_of_a_live_conversation) {
+  // The conversation keeps the bot it asked for last: a change must reach it all the same.
+  auto token = register_user("alice");
+  auto conv = converse_with(token, openai("first-model"));
+  ASSERT_EQ(send(token, conv, "one").status, 201);
+  auto res =
+      put("/api/v1/bots/" + bot,
+          R"({"llm_config":{"model":"second-model","system_prompt":"Be thorough."}})", token);
+  ASSERT_EQ(res.status, 200) << res.body;
+  ASSERT_EQ(send(token, conv, "two").status, 201);
+  ASSERT_EQ(send(token, conv, "three").status, 201);
+  auto reqs = fake.requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  EXPECT_EQ(json_string(body_of(reqs[0]), "model"), "first-model");
+  for (size_t i = 1; i < 3; ++i) {
+    auto body = body_of(reqs[i]);
+    EXPECT_EQ(json_string(body, "model"), "second-model");
+    EXPECT_EQ(json_string(json_at(body, "messages")->as_array()[0], "content"), "Be thorough.");
+  }
+  // A deleted bot's conversations go with it, live ones included.
+  ASSERT_EQ(del("/api/v1/bots/" + bot, token).status, 200);
+  expect_error(send(token, conv, "four"), 404, "NOT_FOUND");
+  EXPECT_EQ(fake.requests().size(), 3u);
+}
+
 TEST_F(providers_test, history_is_trimmed_to_the_token_budget) {
   auto token = register_user("alice");
   auto conv = converse_with(token, R"({"provider":"openai_compatible","base_url":")" +
