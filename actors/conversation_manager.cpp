@@ -49,7 +49,9 @@ caf::error no_such_conversation() {
 
 /// A live conversation: owns the order of its messages, builds each prompt, asks the
 /// bot's provider and persists both sides. Requests come from the manager (which counts
-/// them, see `idle_atom`); `llm_chunk`s come from the provider while it streams.
+/// them, see `idle_atom`); `llm_chunk`s come from the provider while it streams; `due_atom`s
+/// come from the manager when a message it forwarded has waited `question_delay` (see
+/// `conversation_state::waiting`).
 using conversation_actor =
     caf::typed_actor<caf::replies_to<find_atom, user_id>::with<conversation>,
                      caf::replies_to<update_atom, user_id, std::string>::with<conversation>,
