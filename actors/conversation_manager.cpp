@@ -184,6 +184,10 @@ struct conversation_state {
   // Asks the provider one round of the front message's answer; runs the tools it calls
   // and asks again, until it answers.
   std::function<void(std::shared_ptr<answer_round>)> round;
+  // What a commit that carried waiting questions does for them (see `commit`); here so
+  // that the many handlers holding `commit` do not each hold a copy of them.
+  std::function<void(const std::vector<int64_t>&)> questions_stored;
+  std::function<void(const std::vector<int64_t>&, const caf::error&)> questions_lost;
 };
 
 struct conversation_context {
@@ -241,7 +245,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
   };
 
   // The questions numbered `seqs` are durable: they go into the prompts.
-  auto questions_stored = [self, remember](const std::vector<int64_t>& seqs) {
+  self->state.questions_stored = [self, remember](const std::vector<int64_t>& seqs) {
     for (auto& job : self->state.queue)
       if (std::find(seqs.begin(), seqs.end(), job.user_message.seq) != seqs.end()) {
         job.durable = true;
@@ -252,8 +256,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
   // Storing the questions numbered `seqs` failed: nothing of their requests was stored, and
   // each fails as a whole. A question whose answer was in the same commit is failed by that
   // commit's own error handling.
-  auto questions_lost = [self, report_if_idle](const std::vector<int64_t>& seqs,
-                                               const caf::error& err) {
+  self->state.questions_lost = [self, report_if_idle](const std::vector<int64_t>& seqs,
+                                                      const caf::error& err) {
     auto& st = self->state;
     if (seqs.empty())
       return;
@@ -279,8 +283,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
   // Commits the waiting questions and then `batch`, in one atomic write, then runs `done`;
   // a failed commit fails `on_error`. The questions go first: the store's messages stay
   // numbered without gaps, and nothing is stored before the question it answers.
-  auto commit = [self, ctx, questions_stored, questions_lost](storage::write_batch batch, auto done,
-                                                              auto on_error) {
+  auto commit = [self, ctx](storage::write_batch batch, auto done, auto on_error) {
     auto& st = self->state;
     std::vector<int64_t> questions;
     if (!st.waiting_seqs.empty()) {
@@ -292,14 +295,14 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     ++st.commits_in_flight;
     self->request(ctx->store.writer, hot_path, commit_atom::value, std::move(batch))
         .then(
-            [self, done, questions, questions_stored](bool) mutable {
+            [self, done, questions](bool) mutable {
               --self->state.commits_in_flight;
-              questions_stored(questions);
+              self->state.questions_stored(questions);
               done();
             },
-            [self, on_error, questions, questions_lost](caf::error& err) mutable {
+            [self, on_error, questions](caf::error& err) mutable {
               --self->state.commits_in_flight;
-              questions_lost(questions, err);
+              self->state.questions_lost(questions, err);
               on_error(err);
             });
   };
