@@ -282,7 +282,9 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
 
   // Commits the waiting questions and then `batch`, in one atomic write, then runs `done`;
   // a failed commit fails `on_error`. The questions go first: the store's messages stay
-  // numbered without gaps, and nothing is stored before the question it answers.
+  // numbered without gaps, and nothing is stored before the question it answers. The
+  // record counts them, so a batch that may carry them writes the record too (every
+  // caller's does; `fail`'s when questions wait: a failure alone leaves the record as is).
   auto commit = [self, ctx](storage::write_batch batch, auto done, auto on_error) {
     auto& st = self->state;
     std::vector<int64_t> questions;

@@ -108,7 +108,7 @@ TEST_F(providers_test, openai_compatible_streams_and_sends_history) {
 }
 
 TEST_F(providers_test, a_changed_bot_answers_the_next_message_of_a_live_conversation) {
-  // The conversation keeps the bot it asked for last: a change must reach it all the same.
+  // The conversation stays live between the messages: a change to its bot reaches it.
   auto token = register_user("alice");
   auto conv = converse_with(token, openai("first-model"));
   ASSERT_EQ(send(token, conv, "one").status, 201);
