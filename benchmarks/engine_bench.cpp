@@ -15,7 +15,6 @@
 #include <cstdlib>
 #include <dirent.h>
 #include <fstream>
-#include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -76,9 +75,9 @@ struct load {
       if (!error.empty() || status != 200)
         ++failed;
       ++finished;
-      --running;
       if (!stop)
         launch();
+      --running; // last: once it is 0, nothing touches `this` any more
     };
     engine.submit(std::move(call));
   }
