@@ -246,6 +246,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
 
   // The questions numbered `seqs` are durable: they go into the prompts.
   self->state.questions_stored = [self, remember](const std::vector<int64_t>& seqs) {
+    if (seqs.empty()) // the commit carried no waiting question
+      return;
     for (auto& job : self->state.queue)
       if (std::find(seqs.begin(), seqs.end(), job.user_message.seq) != seqs.end()) {
         job.durable = true;
