@@ -3,6 +3,7 @@
 #include "protocol/error.hpp"
 
 #include <array>
+#include <cstring>
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -239,9 +240,47 @@ caf::expected<std::string> kv_store::get(family f, std::string_view key) const {
   return value;
 }
 
+void write_batch::add(family f, kind k, std::string_view key, std::string_view value) {
+  if (data_.capacity() < 512)
+    data_.reserve(512);
+  auto put_size = [this](size_t n) {
+    auto v = static_cast<uint32_t>(n);
+    data_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  };
+  data_.push_back(static_cast<char>(f));
+  data_.push_back(static_cast<char>(k));
+  put_size(key.size());
+  put_size(value.size());
+  data_.append(key);
+  data_.append(value);
+  ++count_;
+}
+
+template <class F>
+caf::error write_batch::for_each(F&& fn) const {
+  const char* p = data_.data();
+  const char* end = p + data_.size();
+  while (p < end) {
+    op o;
+    o.fam = static_cast<family>(p[0]);
+    o.what = static_cast<kind>(p[1]);
+    uint32_t key_size = 0;
+    uint32_t value_size = 0;
+    std::memcpy(&key_size, p + 2, sizeof key_size);
+    std::memcpy(&value_size, p + 2 + sizeof key_size, sizeof value_size);
+    p += 2 + 2 * sizeof(uint32_t);
+    o.key = std::string_view{p, key_size};
+    o.value = std::string_view{p + key_size, value_size};
+    p += key_size + value_size;
+    if (auto err = fn(o))
+      return err;
+  }
+  return caf::none;
+}
+
 caf::error kv_store::write(write_batch batch) {
-  rocksdb::WriteBatch wb;
-  for (auto& op : batch.ops_) {
+  rocksdb::WriteBatch wb(batch.data_.size() + batch.count_ * 16);
+  auto err = batch.for_each([&](const write_batch::op& op) -> caf::error {
     rocksdb::Status st;
     switch (op.what) {
     case write_batch::kind::put:
@@ -255,7 +294,7 @@ caf::error kv_store::write(write_batch batch) {
       break;
     case write_batch::kind::erase_prefix: {
       // [prefix, prefix with its last byte incremented): our prefixes end in '/'.
-      auto end = op.key;
+      std::string end{op.key};
       while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF)
         end.pop_back();
       if (end.empty())
@@ -267,7 +306,10 @@ caf::error kv_store::write(write_batch batch) {
     }
     if (!st.ok())
       return api_error(errc::internal_error, "storage batch failed: " + st.ToString());
-  }
+    return caf::none;
+  });
+  if (err)
+    return err;
   rocksdb::WriteOptions wo;
   wo.sync = true; // acknowledged writes survive kill -9 and power loss
   auto st = impl_->db->Write(wo, &wb);

@@ -41,29 +41,36 @@ std::string encode_counters(const counters& c);
 /// False when `bytes` is not a counters record.
 bool decode_counters(std::string_view bytes, counters& out);
 
-/// A set of writes applied atomically by `kv_store::write`.
+/// A set of writes applied atomically by `kv_store::write`. The writes are encoded one after
+/// another in a single buffer: a batch is built on one thread and applied (and freed) on
+/// the store writer's, and one block crosses threads more cheaply than two strings per
+/// write.
 class write_batch {
  public:
-  void put(family f, std::string key, std::string value) {
-    ops_.push_back({f, kind::put, std::move(key), std::move(value)});
+  void put(family f, std::string_view key, std::string_view value) {
+    add(f, kind::put, key, value);
   }
-  void erase(family f, std::string key) { ops_.push_back({f, kind::erase, std::move(key), {}}); }
+  void erase(family f, std::string_view key) { add(f, kind::erase, key, {}); }
   /// Erases every key that starts with `prefix`.
-  void erase_prefix(family f, std::string prefix) {
-    ops_.push_back({f, kind::erase_prefix, std::move(prefix), {}});
-  }
+  void erase_prefix(family f, std::string_view prefix) { add(f, kind::erase_prefix, prefix, {}); }
   /// Adds `value` to the counters at `key` (only `family::bot_activity` has a merge rule:
   /// its values are `encode_counters` records, summed, the last field by maximum).
-  void merge(family f, std::string key, std::string value) {
-    ops_.push_back({f, kind::merge, std::move(key), std::move(value)});
+  void merge(family f, std::string_view key, std::string_view value) {
+    add(f, kind::merge, key, value);
   }
   /// Appends `other`'s writes after this batch's.
   void append(write_batch&& other) {
-    ops_.insert(ops_.end(), std::make_move_iterator(other.ops_.begin()),
-                std::make_move_iterator(other.ops_.end()));
+    if (count_ == 0) {
+      *this = std::move(other);
+    } else {
+      data_.append(other.data_);
+      count_ += other.count_;
+    }
+    other.data_.clear();
+    other.count_ = 0;
   }
-  bool empty() const noexcept { return ops_.empty(); }
-  size_t size() const noexcept { return ops_.size(); }
+  bool empty() const noexcept { return count_ == 0; }
+  size_t size() const noexcept { return count_; }
 
  private:
   friend class kv_store;
@@ -71,10 +78,20 @@ class write_batch {
   struct op {
     family fam;
     kind what;
-    std::string key;
-    std::string value;
+    std::string_view key;
+    std::string_view value;
   };
-  std::vector<op> ops_;
+
+  // Each write: family, kind, key size and value size (4 bytes each, native order), key,
+  // value.
+  void add(family f, kind k, std::string_view key, std::string_view value);
+  /// Calls `fn(const op&)` for each write, in order; stops at the first that returns an
+  /// error and returns it.
+  template <class F>
+  caf::error for_each(F&& fn) const;
+
+  std::string data_;
+  size_t count_ = 0;
 };
 
 /// The RocksDB database in the data directory. Thread-safe. `write` returns only once the
