@@ -29,13 +29,20 @@ class token_service {
   std::string issue(const protocol::user& u, int64_t now) const;
 
   /// The token's claims; UNAUTHORIZED with a reason (malformed, bad signature, expired).
+  /// Safe to call from several threads at once. A token that verified is remembered (a
+  /// few hundred of them, by hash): a client sends the same token with every request, and
+  /// its next requests only compare it in constant time and check `exp` again.
   caf::expected<token_claims> verify(std::string_view token, int64_t now) const;
 
   int64_t ttl_seconds() const noexcept { return ttl_; }
 
  private:
-  struct keyed_mac; // HMAC-SHA256 state with the key already absorbed
+  struct keyed_mac;      // HMAC-SHA256 state with the key already absorbed
+  struct verified_cache; // tokens that verified, with their claims
+  caf::expected<token_claims> verify_uncached(std::string_view token, int64_t now) const;
+
   std::shared_ptr<const keyed_mac> mac_;
+  std::shared_ptr<verified_cache> verified_;
   int64_t ttl_;
 };
 

@@ -2,6 +2,11 @@
 
 #include "protocol/error.hpp"
 
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 using namespace chatagent;
@@ -125,4 +130,44 @@ TEST(jwt, tokens_missing_claims_are_rejected) {
   auto ok = sign_jwt(R"({"alg":"HS256"})", R"({"sub":"u","role":"user","iat":1,"exp":9999999999})",
                      secret);
   EXPECT_TRUE(ts.verify(ok, now));
+}
+
+TEST(jwt, a_remembered_token_still_expires_and_its_neighbours_still_verify) {
+  token_service ts{secret, 3600};
+  auto token = ts.issue(alice(), now);
+  ASSERT_TRUE(ts.verify(token, now + 10));    // verified and remembered
+  ASSERT_TRUE(ts.verify(token, now + 20));    // answered from memory
+  auto claims = ts.verify(token, now + 3600); // still checked against `exp`
+  ASSERT_FALSE(claims);
+  EXPECT_EQ(reason(claims.error()), "token expired");
+  // A token that differs from the remembered one in its signature's last bits is not it.
+  auto altered = token;
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  altered.back() = alphabet[alphabet.find(altered.back()) ^ 4];
+  EXPECT_FALSE(ts.verify(altered, now + 10));
+  EXPECT_TRUE(ts.verify(token, now + 30));
+}
+
+TEST(jwt, many_tokens_verify_with_their_own_claims_from_several_threads) {
+  token_service ts{secret, 3600};
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 2000; ++i) { // more than the remembered ones: slots are reused
+    protocol::user u;
+    u.id = protocol::user_id{"usr_" + std::to_string(i)};
+    tokens.push_back(ts.issue(u, now));
+  }
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 3; ++round)
+        for (size_t i = t; i < tokens.size(); i += 2) {
+          auto claims = ts.verify(tokens[i], now + 1);
+          if (!claims || claims->subject.value != "usr_" + std::to_string(i))
+            ++wrong;
+        }
+    });
+  for (auto& th : threads)
+    th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
