@@ -34,11 +34,9 @@ constexpr auto store_timeout = std::chrono::seconds(30);
 /// itself, so a started web bot is online at once).
 /// - `start_atom` / `stop_atom` / `status_atom` → the status after the change.
 /// - `config_atom, bot` → takes the bot's new configuration.
-/// - `activity_atom, messages, errors` → counts work done for the bot.
 using bot_actor = caf::typed_actor<
     caf::replies_to<start_atom>::with<bot_status>, caf::replies_to<stop_atom>::with<bot_status>,
     caf::replies_to<status_atom>::with<bot_status>, caf::reacts_to<config_atom, bot>,
-    caf::reacts_to<activity_atom, int64_t, int64_t>,
     caf::replies_to<inbound_atom, platform_event>::with<platform_ack>,
     caf::reacts_to<online_atom, bool>>;
 
@@ -57,14 +55,19 @@ struct bot_state {
 };
 
 bot_actor::behavior_type bot_impl(bot_actor::stateful_pointer<bot_state> self, bot config,
-                                  storage::counters counted,
+                                  std::shared_ptr<bot_ledger::entry> counted,
                                   std::shared_ptr<const platform_wiring> wiring) {
   auto& st = self->state;
   st.status.id = config.id;
-  st.status.message_count = counted.messages;
-  st.status.error_count = counted.errors;
-  st.status.last_activity_ms = counted.last_at_ms;
   st.config = std::move(config);
+  // The status with the counters as they are now (conversations count in the ledger).
+  auto status = [self, counted] {
+    auto s = self->state.status;
+    s.message_count = counted->messages.load(std::memory_order_relaxed);
+    s.error_count = counted->errors.load(std::memory_order_relaxed);
+    s.last_activity_ms = counted->last_activity_ms.load(std::memory_order_relaxed);
+    return s;
+  };
   auto disconnect = [self] {
     auto& st = self->state;
     if (st.adapter) {
@@ -75,7 +78,7 @@ bot_actor::behavior_type bot_impl(bot_actor::stateful_pointer<bot_state> self, b
   };
   // Runs the bot and connects its adapter; an adapter that cannot start (a bad
   // platform_config) fails the start.
-  auto start = [self, wiring]() -> caf::result<bot_status> {
+  auto start = [self, wiring, status]() -> caf::result<bot_status> {
     auto& st = self->state;
     if (st.config.platform_type != "web" && !st.adapter && wiring->factory &&
         wiring->services.conversations) {
@@ -94,20 +97,20 @@ bot_actor::behavior_type bot_impl(bot_actor::stateful_pointer<bot_state> self, b
       st.status.start_time_ms = now_ms();
     }
     st.status.is_online = st.config.platform_type == "web" || static_cast<bool>(st.adapter);
-    return st.status;
+    return status();
   };
   if (st.config.is_active)
     start();
   return {
       [start](start_atom) { return start(); },
-      [self, disconnect](stop_atom) {
+      [self, disconnect, status](stop_atom) {
         auto& st = self->state;
         disconnect();
         st.status.is_running = false;
         st.status.start_time_ms = 0;
-        return st.status;
+        return status();
       },
-      [self](status_atom) { return self->state.status; },
+      [status](status_atom) { return status(); },
       [self, disconnect, start](config_atom, bot& b) {
         auto& st = self->state;
         bool reconnect = st.status.is_running && (b.platform_type != st.config.platform_type ||
@@ -134,12 +137,6 @@ bot_actor::behavior_type bot_impl(bot_actor::stateful_pointer<bot_state> self, b
                                : "the bot is not running (POST /api/v1/bots/{id}/start)");
         return self->delegate(st.adapter, inbound_atom::value, ev);
       },
-      [self](activity_atom, int64_t messages, int64_t errors) {
-        auto& s = self->state.status;
-        s.message_count += messages;
-        s.error_count += errors;
-        s.last_activity_ms = now_ms();
-      },
   };
 }
 
@@ -148,11 +145,13 @@ bot_actor::behavior_type bot_impl(bot_actor::stateful_pointer<bot_state> self, b
 struct entry {
   bot record;
   bot_actor actor;
+  std::shared_ptr<bot_ledger::entry> shared; // its version changes with `record`
 };
 
 struct manager_state {
   manager_state() = default; // not an aggregate: CAF 0.17 would construct it from `self`
   std::shared_ptr<platform_wiring> wiring;
+  std::shared_ptr<bot_ledger> ledger;
   std::unordered_map<std::string, entry> bots;
   std::map<std::string, std::vector<std::string>> by_owner; // ids in creation order
   store_writer_actor writer;
@@ -182,8 +181,9 @@ bot_manager_impl_actor::behavior_type
 manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
              store_writer_actor writer, plugin_registry_actor plugins, std::vector<bot> bots,
              std::unordered_map<std::string, storage::counters> activity, adapter_factory adapters,
-             http_client_actor http) {
+             http_client_actor http, std::shared_ptr<bot_ledger> ledger) {
   auto& st = self->state;
+  st.ledger = std::move(ledger);
   st.writer = std::move(writer);
   st.plugins = std::move(plugins);
   st.wiring = std::make_shared<platform_wiring>();
@@ -196,8 +196,9 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
     storage::counters counted;
     if (auto i = activity.find(id); i != activity.end())
       counted = i->second;
-    auto actor = self->spawn<caf::linked>(bot_impl, b, counted, st.wiring);
-    st.bots.emplace(id, entry{std::move(b), std::move(actor)});
+    auto shared = st.ledger->add(id, counted.messages, counted.errors, counted.last_at_ms);
+    auto actor = self->spawn<caf::linked>(bot_impl, b, shared, st.wiring);
+    st.bots.emplace(id, entry{std::move(b), std::move(actor), std::move(shared)});
   }
   // The bot's entry, when it exists and belongs to `owner`.
   auto owned = [self](const user_id& owner, const bot_id& id) -> entry* {
@@ -277,6 +278,7 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
             return;
           }
           i->second.record = next;
+          i->second.shared->changed();
           auto& actor = i->second.actor;
           auto on_status = [rp](bot_status& s) mutable { rp.deliver(std::move(s)); };
           auto on_error = [rp](caf::error& err) mutable { rp.deliver(std::move(err)); };
@@ -287,8 +289,10 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
             persist(
                 back,
                 [self, back, err, rp]() mutable {
-                  if (auto i = self->state.bots.find(back.id.value); i != self->state.bots.end())
+                  if (auto i = self->state.bots.find(back.id.value); i != self->state.bots.end()) {
                     i->second.record = back;
+                    i->second.shared->changed();
+                  }
                   rp.deliver(std::move(err));
                 },
                 rp);
@@ -336,9 +340,9 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
                   [self, b, rp]() mutable {
                     auto& st = self->state;
                     st.by_owner[b.owner.value].push_back(b.id.value);
-                    auto actor = self->spawn<caf::linked>(bot_impl, b, storage::counters{},
-                                                          self->state.wiring);
-                    st.bots.emplace(b.id.value, entry{b, std::move(actor)});
+                    auto shared = st.ledger->add(b.id.value, 0, 0, 0);
+                    auto actor = self->spawn<caf::linked>(bot_impl, b, shared, self->state.wiring);
+                    st.bots.emplace(b.id.value, entry{b, std::move(actor), std::move(shared)});
                     rp.deliver(std::move(b));
                   },
                   rp);
@@ -396,6 +400,7 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
                       return;
                     }
                     i->second.record = next;
+                    i->second.shared->changed();
                     self->send(i->second.actor, config_atom::value, next);
                     rp.deliver(std::move(next));
                   },
@@ -421,6 +426,7 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
                     auto& ids = st.by_owner[i->second.record.owner.value];
                     std::erase(ids, id.value);
                     st.bots.erase(i);
+                    st.ledger->remove(id.value);
                   }
                   // The bot is gone; now its conversations and messages.
                   self->request(st.conversations, store_timeout, purge_atom::value, id)
@@ -533,6 +539,7 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
                         if (auto i = self->state.bots.find(next.id.value);
                             i != self->state.bots.end()) {
                           i->second.record = next;
+                          i->second.shared->changed();
                           self->send(i->second.actor, config_atom::value, next);
                         }
                         rp.deliver(installed_plugin{std::move(in), std::move(info)});
@@ -560,6 +567,7 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
             [self, next, rp]() mutable {
               if (auto i = self->state.bots.find(next.id.value); i != self->state.bots.end()) {
                 i->second.record = next;
+                i->second.shared->changed();
                 self->send(i->second.actor, config_atom::value, next);
               }
               rp.deliver(true);
@@ -595,7 +603,7 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
       },
       [self](activity_atom, const bot_id& id, int64_t messages, int64_t errors) {
         if (auto i = self->state.bots.find(id.value); i != self->state.bots.end())
-          self->send(i->second.actor, activity_atom::value, messages, errors);
+          i->second.shared->count(messages, errors, now_ms());
       },
       [self](online_atom, const bot_id& id, bool reachable) {
         if (auto i = self->state.bots.find(id.value); i != self->state.bots.end())
@@ -606,13 +614,12 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
 
 } // namespace
 
-bot_manager_impl_actor
-spawn_bot_manager(caf::actor_system& sys, store_writer_actor writer, plugin_registry_actor plugins,
-                  std::vector<bot> bots,
-                  std::unordered_map<std::string, storage::counters> activity,
-                  adapter_factory adapters, http_client_actor http) {
+bot_manager_impl_actor spawn_bot_manager(
+    caf::actor_system& sys, store_writer_actor writer, plugin_registry_actor plugins,
+    std::vector<bot> bots, std::unordered_map<std::string, storage::counters> activity,
+    adapter_factory adapters, http_client_actor http, std::shared_ptr<bot_ledger> ledger) {
   return sys.spawn(manager_impl, std::move(writer), std::move(plugins), std::move(bots),
-                   std::move(activity), std::move(adapters), std::move(http));
+                   std::move(activity), std::move(adapters), std::move(http), std::move(ledger));
 }
 
 } // namespace chatagent::actors

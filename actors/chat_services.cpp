@@ -46,8 +46,9 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
                                        store_actors.writer, std::move(*declared));
   auto http =
       spawn_http_client(sys, providers->engine(), !settings.platforms_allow_private_network);
+  auto ledger = std::make_shared<bot_ledger>();
   auto bot_manager = spawn_bot_manager(sys, store_actors.writer, plugins, std::move(*bots),
-                                       std::move(*activity), std::move(adapters), http);
+                                       std::move(*activity), std::move(adapters), http, ledger);
   auto knowledge = spawn_knowledge_service(
       sys, std::make_shared<storage::knowledge_store>(store->shared_db()), store_actors.writer,
       std::make_shared<const remote_embedder>(providers->engine(), settings.embedding_timeout),
@@ -63,8 +64,8 @@ caf::expected<chat_services> spawn_chat_services(caf::actor_system& sys,
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     return std::move(knowledge.error());
   }
-  auto conversations = spawn_conversation_manager(sys, store_actors, bot_manager,
-                                                  knowledge->manager, plugins, providers, settings);
+  auto conversations = spawn_conversation_manager(
+      sys, store_actors, bot_manager, knowledge->manager, plugins, providers, settings, ledger);
   caf::anon_send(bot_manager, connect_atom::value, conversations);
   chat_services out{bot_manager, conversations, knowledge->manager, plugins, {}};
   for (auto& w : knowledge->workers)

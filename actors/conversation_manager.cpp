@@ -1,5 +1,6 @@
 #include "actors/conversation_manager.hpp"
 
+#include "actors/bot_ledger.hpp"
 #include "actors/llm_providers.hpp"
 #include "actors/local_model.hpp"
 #include "protocol/chat_json.hpp"
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
@@ -188,6 +190,18 @@ struct conversation_state {
   // that the many handlers holding `commit` do not each hold a copy of them.
   std::function<void(const std::vector<int64_t>&)> questions_stored;
   std::function<void(const std::vector<int64_t>&, const caf::error&)> questions_lost;
+  // The bot as the bots service last gave it, and the ledger's version of it then: kept
+  // until the bot changes (it is asked for again then).
+  std::shared_ptr<bot_ledger::entry> bot_entry;
+  std::optional<bot> bot_config;
+  uint64_t bot_version = 0;
+
+  /// Counts the work done for the bot in its live counters (the stored ones go with the
+  /// messages' commits).
+  void count_activity(int64_t messages, int64_t errors) const {
+    if (bot_entry)
+      bot_entry->count(messages, errors, now_ms());
+  }
 };
 
 struct conversation_context {
@@ -199,6 +213,7 @@ struct conversation_context {
   manager_impl_actor manager;
   std::shared_ptr<const llm_providers> providers;
   chat_settings settings;
+  std::shared_ptr<bot_ledger> ledger;
 };
 
 conversation_actor::behavior_type
@@ -208,8 +223,9 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
   self->request(ctx->store.reader(), store_timeout, load_atom::value, ctx->id,
                 ctx->settings.recent_messages)
       .await(
-          [self](conversation_snapshot& snap) {
+          [self, ctx](conversation_snapshot& snap) {
             self->state.record = std::move(snap.record);
+            self->state.bot_entry = ctx->ledger->find(self->state.record.bot.value);
             for (auto& m : snap.recent)
               self->state.recent.emplace_back(m, self->state.arena);
           },
@@ -410,7 +426,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
   auto settle = [self] { self->state.settle(); };
 
   // The answer to the front message failed: count it, tell the subscribers and the sender.
-  auto fail = [self, ctx, commit, pump, report_if_idle, broadcast](caf::error err) {
+  auto fail = [self, commit, pump, report_if_idle, broadcast](caf::error err) {
     auto& st = self->state;
     if (st.queue.empty()) // the conversation was deleted meanwhile
       return;
@@ -418,7 +434,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     // still waits); the failure is told once it is durable (or could not be stored: it is
     // an error either way), so that a failure a client saw is counted after a crash too,
     // and its question is in the history.
-    auto answer = [self, ctx, pump, report_if_idle, broadcast, err] {
+    auto answer = [self, pump, report_if_idle, broadcast, err] {
       auto& st = self->state;
       if (st.queue.empty()) // the conversation was deleted meanwhile
         return;
@@ -435,7 +451,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       st.queue.front().rp.deliver(err);
       st.queue.pop_front();
       st.answering = false;
-      self->send(ctx->bots, activity_atom::value, st.record.bot, int64_t{1}, int64_t{1});
+      self->state.count_activity(1, 1);
       pump();
       report_if_idle();
     };
@@ -446,8 +462,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     commit(std::move(counted), answer, [answer](caf::error&) { answer(); });
   };
 
-  self->state.settle = [self, ctx, commit, remember, next_message, report_if_idle, pump, fail,
-                        broadcast, is_waiting] {
+  self->state.settle = [self, commit, remember, next_message, report_if_idle, pump, fail, broadcast,
+                        is_waiting] {
     auto& st = self->state;
     if (!st.answering || st.queue.empty() || !st.queue.front().settled ||
         st.queue.front().finishing)
@@ -515,7 +531,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     storage::chat_store::add_bot_activity(batch, st.record.bot, 1, 0, reply.created_at_ms);
     commit(
         std::move(batch),
-        [self, ctx, remember, reply, report_if_idle, pump, broadcast] {
+        [self, remember, reply, report_if_idle, pump, broadcast] {
           auto& st = self->state;
           remember(reply);
           if (!st.subscribers.empty()) {
@@ -539,7 +555,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
           job.rp.deliver(exchange{job.user_message, reply});
           st.queue.pop_front();
           st.answering = false;
-          self->send(ctx->bots, activity_atom::value, st.record.bot, int64_t{2}, int64_t{0});
+          self->state.count_activity(2, 0);
           pump();
           report_if_idle();
         },
@@ -722,28 +738,42 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
                 ask(b, std::move(passages), {});
               });
     };
+    auto with_bot = [self, ctx, with_tools](const bot& b) {
+      if (b.knowledge_base_ids.empty() || self->state.queue.empty()) {
+        with_tools(b, {});
+        return;
+      }
+      // A failed retrieval leaves the model without knowledge, not the user without an
+      // answer.
+      auto question = self->state.queue.front().user_message.content;
+      self->request(ctx->knowledge, retrieve_timeout, retrieve_atom::value,
+                    self->state.record.owner, b.knowledge_base_ids, std::move(question),
+                    passages_per_question, passage_min_score)
+          .then([with_tools,
+                 b](std::vector<retrieved_chunk>& found) { with_tools(b, std::move(found)); },
+                [with_tools, b, ctx](caf::error& err) {
+                  spdlog::warn("conversation {}: knowledge retrieval failed: {}", ctx->id.value,
+                               describe(err).message);
+                  with_tools(b, {});
+                });
+    };
+    // The bot as it was last given, unless it changed since (or was deleted).
+    if (st.bot_config && st.bot_entry &&
+        st.bot_entry->version.load(std::memory_order_acquire) == st.bot_version) {
+      with_bot(*st.bot_config);
+      return;
+    }
+    // Read before asking: a change after it makes the next message ask again.
+    auto version = st.bot_entry ? st.bot_entry->version.load(std::memory_order_acquire) : 0;
     self->request(ctx->bots, hot_path, config_atom::value, st.record.bot)
         .then(
-            [self, ctx, with_tools](bot& b) {
-              if (b.knowledge_base_ids.empty() || self->state.queue.empty()) {
-                with_tools(b, {});
-                return;
+            [self, with_bot, version](bot& b) {
+              auto& st = self->state;
+              if (st.bot_entry) {
+                st.bot_config = b;
+                st.bot_version = version;
               }
-              // A failed retrieval leaves the model without knowledge, not the user without
-              // an answer.
-              auto question = self->state.queue.front().user_message.content;
-              self->request(ctx->knowledge, retrieve_timeout, retrieve_atom::value,
-                            self->state.record.owner, b.knowledge_base_ids, std::move(question),
-                            passages_per_question, passage_min_score)
-                  .then(
-                      [with_tools, b](std::vector<retrieved_chunk>& found) {
-                        with_tools(b, std::move(found));
-                      },
-                      [with_tools, b, ctx](caf::error& err) {
-                        spdlog::warn("conversation {}: knowledge retrieval failed: {}",
-                                     ctx->id.value, describe(err).message);
-                        with_tools(b, {});
-                      });
+              with_bot(b);
             },
             [settled](caf::error& err) { settled(nullptr, &err); });
   };
@@ -993,7 +1023,7 @@ manager_impl_actor::behavior_type
 manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_store_actors store,
              bot_manager_actor bots, knowledge_manager_actor knowledge,
              plugin_registry_actor plugins, std::shared_ptr<const llm_providers> providers,
-             chat_settings settings) {
+             chat_settings settings, std::shared_ptr<bot_ledger> ledger) {
   auto sweep_every = std::max<std::chrono::milliseconds>(
       std::chrono::milliseconds{250},
       std::chrono::duration_cast<std::chrono::milliseconds>(settings.conversation_idle) / 2);
@@ -1015,14 +1045,14 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
   });
   // The live actor of conversation `id`, spawned (and loading) on first use; counts the
   // request about to be forwarded to it.
-  auto route = [self, store, bots, knowledge, plugins, providers, settings,
+  auto route = [self, store, bots, knowledge, plugins, providers, settings, ledger,
                 sweep_every](const conversation_id& id) -> conversation_actor& {
     auto& st = self->state;
     auto i = st.live.find(id.value);
     if (i == st.live.end()) {
-      auto ctx = std::make_shared<conversation_context>(
-          conversation_context{id, store, bots, knowledge, plugins,
-                               caf::actor_cast<manager_impl_actor>(self), providers, settings});
+      auto ctx = std::make_shared<conversation_context>(conversation_context{
+          id, store, bots, knowledge, plugins, caf::actor_cast<manager_impl_actor>(self), providers,
+          settings, ledger});
       auto actor = self->spawn(conversation_impl, ctx);
       self->monitor(actor);
       st.by_address.emplace(actor.address(), id.value);
@@ -1236,9 +1266,10 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
 conversation_manager_actor
 spawn_conversation_manager(caf::actor_system& sys, chat_store_actors store, bot_manager_actor bots,
                            knowledge_manager_actor knowledge, plugin_registry_actor plugins,
-                           std::shared_ptr<const llm_providers> providers, chat_settings settings) {
+                           std::shared_ptr<const llm_providers> providers, chat_settings settings,
+                           std::shared_ptr<bot_ledger> ledger) {
   return sys.spawn(manager_impl, std::move(store), std::move(bots), std::move(knowledge),
-                   std::move(plugins), std::move(providers), settings);
+                   std::move(plugins), std::move(providers), settings, std::move(ledger));
 }
 
 } // namespace chatagent::actors

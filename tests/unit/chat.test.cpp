@@ -1,8 +1,12 @@
+#include "actors/bot_ledger.hpp"
 #include "actors/llm_wire.hpp"
 #include "actors/local_model.hpp"
 #include "protocol/chat_json.hpp"
 #include "protocol/error.hpp"
 #include "storage/chat_store.hpp"
+
+#include <thread>
+#include <vector>
 
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
@@ -249,4 +253,33 @@ TEST(chat_records, round_trip_through_storage_encoding) {
   EXPECT_LT(storage::message_key(c.id, 9), storage::message_key(c.id, 10));
   EXPECT_LT(storage::message_key(c.id, 255), storage::message_key(c.id, 256));
   EXPECT_FALSE(storage::decode_message("{}"));
+}
+
+TEST(bot_ledger, counts_from_many_threads_and_tells_of_changes_and_removal) {
+  actors::bot_ledger ledger;
+  auto e = ledger.add("bot_a", 10, 1, 500);
+  EXPECT_EQ(ledger.find("bot_a"), e);
+  EXPECT_EQ(ledger.find("bot_b"), nullptr);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 1000; ++i)
+        ledger.find("bot_a")->count(2, i % 2, 1000 + t * 1000 + i);
+    });
+  for (auto& th : threads)
+    th.join();
+  EXPECT_EQ(e->messages.load(), 10 + 4 * 1000 * 2);
+  EXPECT_EQ(e->errors.load(), 1 + 4 * 500);
+  EXPECT_EQ(e->last_activity_ms.load(), 1000 + 3 * 1000 + 999); // the latest, not the last
+  e->count(1, 0, 5);                                            // an older time stays behind
+  EXPECT_EQ(e->last_activity_ms.load(), 4999);
+
+  auto seen = e->version.load();
+  e->changed();
+  EXPECT_NE(e->version.load(), seen);
+  seen = e->version.load();
+  ledger.remove("bot_a");
+  EXPECT_EQ(ledger.find("bot_a"), nullptr);
+  EXPECT_TRUE(e->removed.load()); // whoever keeps the entry learns it
+  EXPECT_NE(e->version.load(), seen);
 }
