@@ -169,6 +169,9 @@ struct conversation_state {
   // them first, usually their answer's. Their senders have no answer yet.
   storage::write_batch waiting;
   std::vector<int64_t> waiting_seqs;
+  // The bot's activity that the next commit stores (one merge for all of it): the waiting
+  // questions' and the answer or failure that commit is for.
+  storage::counters uncommitted_activity;
   int64_t waiting_from = 0; // the send that brought the oldest of them
   int64_t sends = 0;        // `send_atom`s handled
   int64_t dues = 0;         // `due_atom`s: the manager's word that this many sends are old
@@ -201,6 +204,14 @@ struct conversation_state {
   void count_activity(int64_t messages, int64_t errors) const {
     if (bot_entry)
       bot_entry->count(messages, errors, now_ms());
+  }
+
+  /// Adds to the activity the next commit stores.
+  void store_activity(int64_t messages, int64_t errors, int64_t at_ms) {
+    auto& a = uncommitted_activity;
+    a.messages += messages;
+    a.errors += errors;
+    a.last_at_ms = std::max(a.last_at_ms, at_ms);
   }
 };
 
@@ -306,6 +317,11 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
   auto commit = [self, ctx](storage::write_batch batch, auto done, auto on_error) {
     auto& st = self->state;
     std::vector<int64_t> questions;
+    if (auto& a = st.uncommitted_activity; a.messages != 0 || a.errors != 0) {
+      storage::chat_store::add_bot_activity(batch, st.record.bot, a.messages, a.errors,
+                                            a.last_at_ms);
+      a = storage::counters{};
+    }
     if (!st.waiting_seqs.empty()) {
       auto all = std::exchange(st.waiting, storage::write_batch{});
       all.append(std::move(batch));
@@ -458,7 +474,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     storage::write_batch counted;
     if (!st.waiting_seqs.empty()) // the record counts them: it goes with them
       storage::chat_store::put_conversation(counted, st.record, false);
-    storage::chat_store::add_bot_activity(counted, st.record.bot, 0, 1, now_ms());
+    st.store_activity(0, 1, now_ms());
     commit(std::move(counted), answer, [answer](caf::error&) { answer(); });
   };
 
@@ -528,7 +544,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     storage::write_batch batch;
     storage::chat_store::put_message(batch, reply);
     storage::chat_store::put_conversation(batch, st.record, false);
-    storage::chat_store::add_bot_activity(batch, st.record.bot, 1, 0, reply.created_at_ms);
+    st.store_activity(1, 0, reply.created_at_ms);
     commit(
         std::move(batch),
         [self, remember, reply, report_if_idle, pump, broadcast] {
@@ -893,7 +909,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
         // of two). The provider is asked meanwhile; nothing is acknowledged before both are
         // durable, and a reader of the history makes it store at once (see `history_atom`).
         storage::chat_store::put_message(st.waiting, msg);
-        storage::chat_store::add_bot_activity(st.waiting, st.record.bot, 1, 0, msg.created_at_ms);
+        st.store_activity(1, 0, msg.created_at_ms);
         if (st.waiting_seqs.empty())
           st.waiting_from = st.sends;
         st.waiting_seqs.push_back(msg.seq);
