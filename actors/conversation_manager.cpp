@@ -9,6 +9,7 @@
 #include "storage/chat_store.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <optional>
 #include <unordered_map>
@@ -156,6 +157,14 @@ struct recent_message {
   }
 };
 
+/// What a conversation and the manager share about the questions waiting for a commit (see
+/// `conversation_state::waiting`), so that the manager tells a conversation a send is due
+/// (`due_atom`) only when a question waits for it: usually its answer was committed first.
+struct due_board {
+  std::atomic<int64_t> dues{0};         // the manager's sends to the conversation now due
+  std::atomic<int64_t> waiting_from{0}; // the send of the oldest waiting question; 0: none
+};
+
 struct conversation_state {
   conversation_state() = default;    // not an aggregate: CAF 0.17 would construct it from `self`
   caf::error missing;                // set when the conversation does not exist (any more)
@@ -174,7 +183,6 @@ struct conversation_state {
   storage::counters uncommitted_activity;
   int64_t waiting_from = 0; // the send that brought the oldest of them
   int64_t sends = 0;        // `send_atom`s handled
-  int64_t dues = 0;         // `due_atom`s: the manager's word that this many sends are old
   int64_t handled = 0;      // requests from the manager
   int64_t reported = -1;
   std::vector<stream_subscriber_actor> subscribers; // monitored
@@ -225,6 +233,7 @@ struct conversation_context {
   std::shared_ptr<const llm_providers> providers;
   chat_settings settings;
   std::shared_ptr<bot_ledger> ledger;
+  std::shared_ptr<due_board> board;
 };
 
 conversation_actor::behavior_type
@@ -327,6 +336,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       all.append(std::move(batch));
       batch = std::move(all);
       questions = std::exchange(st.waiting_seqs, {});
+      ctx->board->waiting_from.store(0, std::memory_order_relaxed);
     }
     ++st.commits_in_flight;
     self->request(ctx->store.writer, hot_path, commit_atom::value, std::move(batch))
@@ -910,16 +920,22 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
         // durable, and a reader of the history makes it store at once (see `history_atom`).
         storage::chat_store::put_message(st.waiting, msg);
         st.store_activity(1, 0, msg.created_at_ms);
-        if (st.waiting_seqs.empty())
+        bool first = st.waiting_seqs.empty();
+        if (first) {
           st.waiting_from = st.sends;
+          ctx->board->waiting_from.store(st.sends); // seq_cst: see the manager's `due_atom`
+        }
         st.waiting_seqs.push_back(msg.seq);
         auto rp = self->make_response_promise<exchange>();
         pending_send job;
         job.user_message = std::move(msg);
         job.rp = rp;
         st.queue.push_back(std::move(job));
-        if (ctx->settings.question_delay.count() <= 0)
-          store_waiting_now(); // else when the manager says it is due (`due_atom`)
+        // Else when the manager says it is due (`due_atom`); it looked before this send
+        // came when the send is due already (a busy mailbox).
+        if (ctx->settings.question_delay.count() <= 0 ||
+            (first && ctx->board->dues.load() >= st.waiting_from))
+          store_waiting_now();
         pump();
         return rp;
       },
@@ -965,12 +981,12 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
         report_if_idle();
         return rp;
       },
-      [self, store_waiting_now](due_atom) {
-        // The manager's sends are this old now, in the order it made them: the waiting
-        // questions are stored without their answers once the oldest one's send is due.
+      [self, ctx, store_waiting_now](due_atom) {
+        // The manager's sends are due in the order it made them: the waiting questions are
+        // stored without their answers once the oldest one's send is due.
         auto& st = self->state;
-        ++st.dues;
-        if (!st.waiting_seqs.empty() && st.waiting_from <= st.dues)
+        if (!st.waiting_seqs.empty() &&
+            st.waiting_from <= ctx->board->dues.load(std::memory_order_relaxed))
           store_waiting_now();
       },
       [self, broadcast](llm_chunk& chunk) {
@@ -1015,6 +1031,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
 
 struct live_entry {
   conversation_actor actor;
+  std::shared_ptr<due_board> board;
   int64_t forwarded = 0;
   int64_t idle_at_count = -1; // the count of the last idle report
   std::chrono::steady_clock::time_point idle_since;
@@ -1029,7 +1046,12 @@ struct manager_state {
   // conversation is told `due_atom` once a message it got is that old (see the conversation's
   // `waiting`). One timer for all of them, not one per message: each timer wakes CAF's
   // clock thread.
-  std::deque<std::pair<std::chrono::steady_clock::time_point, conversation_actor>> due;
+  struct due_send {
+    std::chrono::steady_clock::time_point at;
+    conversation_actor actor;
+    std::shared_ptr<due_board> board;
+  };
+  std::deque<due_send> due;
   bool due_timer = false;
   // Platform chats being opened (`bot/platform/chat`) and who waits for them.
   std::unordered_map<std::string, std::vector<caf::typed_response_promise<conversation>>> opening;
@@ -1068,12 +1090,13 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
     if (i == st.live.end()) {
       auto ctx = std::make_shared<conversation_context>(conversation_context{
           id, store, bots, knowledge, plugins, caf::actor_cast<manager_impl_actor>(self), providers,
-          settings, ledger});
+          settings, ledger, std::make_shared<due_board>()});
       auto actor = self->spawn(conversation_impl, ctx);
       self->monitor(actor);
       st.by_address.emplace(actor.address(), id.value);
       live_entry fresh;
       fresh.actor = std::move(actor);
+      fresh.board = ctx->board;
       i = st.live.emplace(id.value, std::move(fresh)).first;
       if (!st.sweeping) {
         st.sweeping = true;
@@ -1183,7 +1206,8 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
         auto& target = route(id);
         auto& st = self->state;
         if (settings.question_delay.count() > 0) {
-          st.due.emplace_back(std::chrono::steady_clock::now() + settings.question_delay, target);
+          st.due.push_back({std::chrono::steady_clock::now() + settings.question_delay, target,
+                            st.live.at(id.value).board});
           if (!st.due_timer) {
             st.due_timer = true;
             self->delayed_send(self, settings.question_delay, due_atom::value);
@@ -1195,8 +1219,15 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
         auto& st = self->state;
         st.due_timer = false;
         auto now = std::chrono::steady_clock::now();
-        while (!st.due.empty() && st.due.front().first <= now) {
-          self->send(st.due.front().second, due_atom::value);
+        while (!st.due.empty() && st.due.front().at <= now) {
+          auto& d = st.due.front();
+          // Sequentially consistent, as the conversation's store of `waiting_from` and load
+          // of `dues`: of a question that comes as its send becomes due, either this sees
+          // it waiting or the conversation sees its send due.
+          auto dues = d.board->dues.fetch_add(1) + 1;
+          auto from = d.board->waiting_from.load();
+          if (from != 0 && from <= dues) // else nothing waits for it (see `due_board`)
+            self->send(d.actor, due_atom::value);
           st.due.pop_front();
         }
         if (st.due.empty())
@@ -1207,7 +1238,7 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
         st.due_timer = true;
         self->delayed_send(self,
                            std::chrono::duration_cast<std::chrono::microseconds>(
-                               std::max(st.due.front().first - now, tick)),
+                               std::max(st.due.front().at - now, tick)),
                            due_atom::value);
       },
       [self, route](history_atom, const user_id& who, const conversation_id& id, int64_t limit,
