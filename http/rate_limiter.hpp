@@ -1,9 +1,9 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -43,8 +43,19 @@ class rate_limiter {
       return std::hash<std::string_view>{}(k);
     }
   };
+  /// A shard's lock. Held for a hash lookup and an increment: a thread that finds it taken
+  /// spins, then yields, rather than sleeping in the kernel (a sleep and a wake-up cost far
+  /// more than the wait; with one busy user, both I/O threads want the same shard).
+  class spin_lock {
+   public:
+    void lock() noexcept;
+    void unlock() noexcept { held_.store(false, std::memory_order_release); }
+
+   private:
+    std::atomic<bool> held_{false};
+  };
   struct shard {
-    mutable std::mutex mtx;
+    mutable spin_lock mtx;
     std::unordered_map<std::string, counter, key_hash, std::equal_to<>> counters;
     int64_t last_sweep = 0;
   };

@@ -1,5 +1,9 @@
 #include "http/rate_limiter.hpp"
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 using chatagent::http::rate_limiter;
@@ -39,4 +43,21 @@ TEST(rate_limiter, forgets_keys_of_past_windows) {
   for (int i = 0; i < 64; ++i) // touch every shard in the next window
     rl.check("later" + std::to_string(i), 10, 180);
   EXPECT_EQ(rl.size(), 64u);
+}
+
+TEST(rate_limiter, threads_sharing_a_key_are_counted_exactly) {
+  rate_limiter rl{60};
+  constexpr int64_t now = 1'700'000'000;
+  std::atomic<int> allowed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50'000; ++i)
+        if (rl.check("u:one", 123'456, now).allowed)
+          ++allowed;
+    });
+  for (auto& th : threads)
+    th.join();
+  EXPECT_EQ(allowed.load(), 123'456); // no more than the limit, and no lost increment
+  EXPECT_FALSE(rl.check("u:one", 123'456, now).allowed);
 }
