@@ -42,7 +42,6 @@ void bot_ledger::remove(std::string_view bot_id) {
     e = std::move(i->second);
     entries_.erase(i);
   }
-  e->removed.store(true, std::memory_order_relaxed);
   e->changed();
 }
 

@@ -18,12 +18,11 @@ namespace chatagent::actors {
 /// these are their live values.
 ///
 /// Thread-safe. Entries are shared: a conversation keeps its bot's entry, and a removed
-/// bot's entry says so (`removed`, with its version changed once more).
+/// bot's entry changes its version once more (who asks for the bot then learns it is gone).
 class bot_ledger {
  public:
   struct entry {
     std::atomic<uint64_t> version{0};
-    std::atomic<bool> removed{false};
     std::atomic<int64_t> messages{0};
     std::atomic<int64_t> errors{0};
     std::atomic<int64_t> last_activity_ms{0}; // 0: none yet
@@ -42,7 +41,7 @@ class bot_ledger {
   /// The bot's entry; null when there is no such bot.
   std::shared_ptr<entry> find(std::string_view bot_id) const;
 
-  /// The bot is deleted: its entry is marked removed and changed.
+  /// The bot is deleted: its entry leaves the ledger, changed.
   void remove(std::string_view bot_id);
 
  private:

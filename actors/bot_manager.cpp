@@ -146,6 +146,12 @@ struct entry {
   bot record;
   bot_actor actor;
   std::shared_ptr<bot_ledger::entry> shared; // its version changes with `record`
+
+  /// The bot's new record; conversations that kept the old one ask again.
+  void update(bot b) {
+    record = std::move(b);
+    shared->changed();
+  }
 };
 
 struct manager_state {
@@ -277,8 +283,7 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
             rp.deliver(no_such_bot());
             return;
           }
-          i->second.record = next;
-          i->second.shared->changed();
+          i->second.update(next);
           auto& actor = i->second.actor;
           auto on_status = [rp](bot_status& s) mutable { rp.deliver(std::move(s)); };
           auto on_error = [rp](caf::error& err) mutable { rp.deliver(std::move(err)); };
@@ -289,10 +294,8 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
             persist(
                 back,
                 [self, back, err, rp]() mutable {
-                  if (auto i = self->state.bots.find(back.id.value); i != self->state.bots.end()) {
-                    i->second.record = back;
-                    i->second.shared->changed();
-                  }
+                  if (auto i = self->state.bots.find(back.id.value); i != self->state.bots.end())
+                    i->second.update(back);
                   rp.deliver(std::move(err));
                 },
                 rp);
@@ -399,8 +402,7 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
                       rp.deliver(no_such_bot());
                       return;
                     }
-                    i->second.record = next;
-                    i->second.shared->changed();
+                    i->second.update(next);
                     self->send(i->second.actor, config_atom::value, next);
                     rp.deliver(std::move(next));
                   },
@@ -538,8 +540,7 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
                       [self, next, in, info, rp]() mutable {
                         if (auto i = self->state.bots.find(next.id.value);
                             i != self->state.bots.end()) {
-                          i->second.record = next;
-                          i->second.shared->changed();
+                          i->second.update(next);
                           self->send(i->second.actor, config_atom::value, next);
                         }
                         rp.deliver(installed_plugin{std::move(in), std::move(info)});
@@ -566,8 +567,7 @@ manager_impl(bot_manager_impl_actor::stateful_pointer<manager_state> self,
             next,
             [self, next, rp]() mutable {
               if (auto i = self->state.bots.find(next.id.value); i != self->state.bots.end()) {
-                i->second.record = next;
-                i->second.shared->changed();
+                i->second.update(next);
                 self->send(i->second.actor, config_atom::value, next);
               }
               rp.deliver(true);

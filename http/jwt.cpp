@@ -1,5 +1,6 @@
 #include "http/jwt.hpp"
 
+#include "http/spin_lock.hpp"
 #include "protocol/error.hpp"
 #include "protocol/json.hpp"
 
@@ -114,11 +115,12 @@ struct token_service::keyed_mac {
 };
 
 /// A direct-mapped table: a token's slot is its hash's, and a newer token in the same slot
-/// replaces the older one. Each slot has its own lock, so the I/O threads rarely meet.
+/// replaces the older one. Each slot has its own lock, so the I/O threads rarely meet (but
+/// do, on one client's token).
 struct token_service::verified_cache {
   static constexpr size_t slot_count = 512;
   struct slot {
-    std::mutex mtx;
+    spin_lock mtx;
     std::string token;
     token_claims claims;
   };

@@ -1,24 +1,8 @@
 #include "http/rate_limiter.hpp"
 
 #include <mutex>
-#include <thread>
 
 namespace chatagent::http {
-
-void rate_limiter::spin_lock::lock() noexcept {
-  for (int spins = 0;; ++spins) {
-    if (!held_.load(std::memory_order_relaxed) && !held_.exchange(true, std::memory_order_acquire))
-      return;
-    if (spins >= 64)
-      std::this_thread::yield(); // the holder may have been preempted
-    else
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#else
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-#endif
-  }
-}
 
 rate_decision rate_limiter::check(std::string_view key, int64_t limit, int64_t now) {
   auto start = now - (now % window_);

@@ -1,7 +1,8 @@
 #pragma once
 
+#include "http/spin_lock.hpp"
+
 #include <array>
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -42,17 +43,6 @@ class rate_limiter {
     size_t operator()(std::string_view k) const noexcept {
       return std::hash<std::string_view>{}(k);
     }
-  };
-  /// A shard's lock. Held for a hash lookup and an increment: a thread that finds it taken
-  /// spins, then yields, rather than sleeping in the kernel (a sleep and a wake-up cost far
-  /// more than the wait; with one busy user, both I/O threads want the same shard).
-  class spin_lock {
-   public:
-    void lock() noexcept;
-    void unlock() noexcept { held_.store(false, std::memory_order_release); }
-
-   private:
-    std::atomic<bool> held_{false};
   };
   struct shard {
     mutable spin_lock mtx;
