@@ -174,18 +174,32 @@ run() { # name conns url script pids...
 median() { sort -g "$1" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 # Warm up both; chatagent until every conversation has its 100 recent messages (50 sends
-# each), so that every measured prompt is the full one.
+# each), so that every measured prompt is the full one. `wrk.thread:stop()` ends the
+# sending, but wrk itself only exits when its duration is over: short runs, each going on
+# from where the last stopped, until the sends are done (a few more, answered after a run
+# closed its connections, do no harm: the prompt holds the 100 most recent messages).
 {
   cat "$work/send.lua"
   cat <<'LUA'
-local answered = 0
+local answered, wanted = 0, 0
+init = function(args)
+  i = tonumber(args[1])
+  wanted = tonumber(args[2])
+end
 response = function(status, headers, body)
   answered = answered + 1
-  if answered >= 50 * #paths then wrk.thread:stop() end
+  if answered >= wanted then wrk.thread:stop() end
 end
 LUA
 } > "$work/warm.lua"
-wrk -t1 -c8 -d120s -s "$work/warm.lua" "http://127.0.0.1:$port" >/dev/null
+warm_sends=$((50 * 256))
+sent=0
+while [ "$sent" -lt "$warm_sends" ]; do
+  n=$(wrk -t1 -c8 -d3s -s "$work/warm.lua" "http://127.0.0.1:$port" -- "$sent" \
+    "$((warm_sends - sent))" | awk '/requests in/ {print $1}')
+  [ "${n:-0}" -gt 0 ] || { echo "the warm-up got no answers" >&2; exit 1; }
+  sent=$((sent + n))
+done
 wrk -t1 -c8 -d2s -s "$work/proxy.lua" "http://127.0.0.1:$nport/v1/chat/completions" >/dev/null
 if [ -n "${PERF_OUT:-}" ]; then
   # A failed recording must not leave an older file to be read as this run's.
