@@ -61,9 +61,10 @@ bot=$(curl -s -X POST "$api/bots/" -H "Authorization: Bearer $token" \
   -d "{\"name\":\"bench\",\"llm_config\":{\"provider\":\"openai_compatible\",\"base_url\":\"http://127.0.0.1:$fport/v1\",\"model\":\"bench\"}}" |
   sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
 # One conversation per connection at most: 256 of them, used round-robin.
+conversations=256
 {
   echo "local paths = {"
-  for _ in $(seq 1 256); do
+  for _ in $(seq 1 "$conversations"); do
     c=$(curl -s -X POST "$api/conversations/" -H "Authorization: Bearer $token" \
       -d "{\"bot_id\":\"$bot\"}" | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
     echo "  \"/api/v1/conversations/$c/messages\","
@@ -192,7 +193,7 @@ response = function(status, headers, body)
 end
 LUA
 } > "$work/warm.lua"
-warm_sends=$((50 * 256))
+warm_sends=$((50 * conversations))
 sent=0
 while [ "$sent" -lt "$warm_sends" ]; do
   n=$(wrk -t1 -c8 -d3s -s "$work/warm.lua" "http://127.0.0.1:$port" -- "$sent" \
