@@ -16,6 +16,8 @@ conns=${3:-64}
 rounds=${4:-5}
 threads=${WRK_THREADS:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benchmarks/nginx.sh
+. "$root/benchmarks/nginx.sh"
 bin="$root/$build/chatagent"
 [ -x "$bin" ] || { echo "no $bin: run 'make build' first" >&2; exit 1; }
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "wrk and nginx needed" >&2; exit 1; }
@@ -52,9 +54,8 @@ me=$(curl -s "http://127.0.0.1:$port/api/v1/auth/me" -H "Authorization: Bearer $
 mkdir -p "$work/www" "$work/nginx"
 chmod 755 "$work" "$work/www" # nginx workers run as an unprivileged user
 printf '%s' "$me" > "$work/www/me.json"
-nport=$((port + 1))
-while (exec 3<>"/dev/tcp/127.0.0.1/$nport") 2>/dev/null; do nport=$((nport + 1)); done
-cat > "$work/nginx/nginx.conf" <<CONF
+static_conf() { # port
+  cat <<CONF
 worker_processes auto;
 daemon off;
 pid $work/nginx/nginx.pid;
@@ -70,18 +71,14 @@ http {
   uwsgi_temp_path $work/nginx;
   scgi_temp_path $work/nginx;
   server {
-    listen 127.0.0.1:$nport;
+    listen 127.0.0.1:$1;
     root $work/www;
     location = /api/v1/auth/me { try_files /me.json =404; }
   }
 }
 CONF
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" > "$work/nginx/out.log" 2>&1 &
-nginx_pid=$!
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$nport/api/v1/auth/me" >/dev/null && break
-  sleep 0.05
-done
+}
+start_nginx "$work/nginx" static_conf "http://127.0.0.1:PORT/api/v1/auth/me" || exit 1
 
 run() { # name url round
   local out

@@ -22,6 +22,8 @@ build=${1:-build}
 duration=${2:-10}
 rounds=${3:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benchmarks/nginx.sh
+. "$root/benchmarks/nginx.sh"
 bin="$root/$build/chatagent"
 fake_bin="$root/$build/benchmarks/fake_provider"
 for b in "$bin" "$fake_bin"; do
@@ -95,16 +97,11 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '$(cat "$work/prompt.json")'
 LUA
 
-# nginx: the same provider call behind a reverse proxy. Its port is picked below the
-# kernel's ephemeral range (32768 and up), where the clients' own ports (wrk, curl, the
-# server's connections to the provider) cannot take it; one that fails is replaced.
+# nginx: the same provider call behind a reverse proxy.
 mkdir -p "$work/nginx"
 chmod 755 "$work"
-nginx_pid=""
-for attempt in $(seq 1 10); do
-  nport=$((20000 + (RANDOM % 12000)))
-  (exec 3<>"/dev/tcp/127.0.0.1/$nport") 2>/dev/null && continue # taken
-  cat > "$work/nginx/nginx.conf" <<CONF
+proxy_conf() { # port
+  cat <<CONF
 worker_processes auto;
 daemon off;
 pid $work/nginx/nginx.pid;
@@ -120,7 +117,7 @@ http {
   scgi_temp_path $work/nginx;
   upstream provider { server 127.0.0.1:$fport; keepalive 256; }
   server {
-    listen 127.0.0.1:$nport;
+    listen 127.0.0.1:$1;
     location / {
       proxy_pass http://provider;
       proxy_http_version 1.1;
@@ -130,21 +127,9 @@ http {
   }
 }
 CONF
-  nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" > "$work/nginx/out.log" 2>&1 &
-  nginx_pid=$!
-  for _ in $(seq 1 100); do
-    curl -sf -X POST "http://127.0.0.1:$nport/v1/chat/completions" -d '{"model":"m"}' \
-      >/dev/null && break 2
-    kill -0 "$nginx_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "nginx did not start on port $nport (attempt $attempt):" >&2
-  cat "$work/nginx/out.log" "$work/nginx/error.log" >&2 2>/dev/null || true
-  kill "$nginx_pid" 2>/dev/null || true
-  wait "$nginx_pid" 2>/dev/null || true
-  nginx_pid=""
-done
-[ -n "$nginx_pid" ] || { echo "nginx could not be started" >&2; exit 1; }
+}
+start_nginx "$work/nginx" proxy_conf -X POST "http://127.0.0.1:PORT/v1/chat/completions" \
+  -d '{"model":"m"}' || exit 1
 pids+=("$nginx_pid")
 
 # CPU time (user + system, clock ticks) of processes and their children threads.
