@@ -181,9 +181,8 @@ struct conversation_state {
   // The bot's activity that the next commit stores (one merge for all of it): the waiting
   // questions' and the answer or failure that commit is for.
   storage::counters uncommitted_activity;
-  int64_t waiting_from = 0; // the send that brought the oldest of them
-  int64_t sends = 0;        // `send_atom`s handled
-  int64_t handled = 0;      // requests from the manager
+  int64_t sends = 0;   // `send_atom`s handled
+  int64_t handled = 0; // requests from the manager
   int64_t reported = -1;
   std::vector<stream_subscriber_actor> subscribers; // monitored
   int64_t chunk_id = 0;                             // of the answer being streamed
@@ -921,10 +920,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
         storage::chat_store::put_message(st.waiting, msg);
         st.store_activity(1, 0, msg.created_at_ms);
         bool first = st.waiting_seqs.empty();
-        if (first) {
-          st.waiting_from = st.sends;
-          ctx->board->waiting_from.store(st.sends); // seq_cst: see the manager's `due_atom`
-        }
+        if (first) // seq_cst: see the manager's `due_atom`
+          ctx->board->waiting_from.store(st.sends);
         st.waiting_seqs.push_back(msg.seq);
         auto rp = self->make_response_promise<exchange>();
         pending_send job;
@@ -934,7 +931,7 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
         // Else when the manager says it is due (`due_atom`); it looked before this send
         // came when the send is due already (a busy mailbox).
         if (ctx->settings.question_delay.count() <= 0 ||
-            (first && ctx->board->dues.load() >= st.waiting_from))
+            (first && ctx->board->dues.load() >= st.sends))
           store_waiting_now();
         pump();
         return rp;
@@ -984,9 +981,10 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       [self, ctx, store_waiting_now](due_atom) {
         // The manager's sends are due in the order it made them: the waiting questions are
         // stored without their answers once the oldest one's send is due.
-        auto& st = self->state;
-        if (!st.waiting_seqs.empty() &&
-            st.waiting_from <= ctx->board->dues.load(std::memory_order_relaxed))
+        auto& board = *ctx->board;
+        if (!self->state.waiting_seqs.empty() &&
+            board.waiting_from.load(std::memory_order_relaxed) <=
+                board.dues.load(std::memory_order_relaxed))
           store_waiting_now();
       },
       [self, broadcast](llm_chunk& chunk) {
