@@ -249,6 +249,21 @@ TEST_F(providers_test, the_circuit_opens_after_repeated_failures) {
   EXPECT_EQ(fake.requests().size(), before); // not called
 }
 
+TEST_F(providers_test, a_success_resets_the_count_of_failures) {
+  // The circuit is per endpoint: bots on other models of the same server share it.
+  auto token = register_user("alice");
+  auto failing = converse_with(token, openai("fail-503"));
+  auto working = converse_with(token, openai("echo"));
+  for (int i = 0; i < 4; ++i)
+    EXPECT_GE(send(token, failing, "attempt " + std::to_string(i)).status, 500);
+  ASSERT_EQ(send(token, working, "still there?").status, 201);
+  // Four failures before the success and one after: five in all, but not in a row.
+  EXPECT_GE(send(token, failing, "once more").status, 500);
+  auto before = fake.requests().size();
+  EXPECT_EQ(send(token, failing, "and again").status, 502);
+  EXPECT_EQ(fake.requests().size(), before + 3); // called, three attempts
+}
+
 namespace {
 
 class slow_provider_test : public providers_test {
