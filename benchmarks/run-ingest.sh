@@ -17,7 +17,9 @@ done
 work=$(mktemp -d)
 pid=
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+  fi
   wait 2>/dev/null || true
   rm -rf "$work"
 }

@@ -20,14 +20,21 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/benchmarks/nginx.sh"
 bin="$root/$build/chatagent"
 [ -x "$bin" ] || { echo "no $bin: run 'make build' first" >&2; exit 1; }
-command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "wrk and nginx needed" >&2; exit 1; }
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+  echo "wrk and nginx needed" >&2
+  exit 1
+fi
 
 work=$(mktemp -d)
 server_pid=""
 nginx_pid=""
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
+  if [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; then
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  if [ -n "$nginx_pid" ]; then
+    kill "$nginx_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -29,7 +29,10 @@ fake_bin="$root/$build/benchmarks/fake_provider"
 for b in "$bin" "$fake_bin"; do
   [ -x "$b" ] || { echo "no $b: run 'make build' (with benchmarks) first" >&2; exit 1; }
 done
-command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "wrk and nginx needed" >&2; exit 1; }
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+  echo "wrk and nginx needed" >&2
+  exit 1
+fi
 
 work=$(mktemp -d)
 pids=()

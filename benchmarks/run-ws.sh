@@ -42,7 +42,7 @@ for n in "${sizes[@]}"; do
   CHATAGENT_RATE_LIMIT_USER=100000000 CHATAGENT_MAX_CONNECTIONS=$((n + 1000)) \
     "$bin" serve --port 0 --data-dir "$work/data" > "$work/server.log" 2>&1 &
   spid=$!
-  pids+=($spid)
+  pids+=("$spid")
   for _ in $(seq 1 300); do grep -q "listening on" "$work/server.log" 2>/dev/null && break; sleep 0.05; done
   port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$work/server.log" | grep -o '[0-9]*$' || true)
   [ -n "$port" ] || { echo "chatagent did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
