@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -486,23 +487,56 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   void write(api_response r) {
     bool keep = keep_alive_ && !srv_.draining.load(std::memory_order_relaxed);
-    res_.emplace(static_cast<bhttp::status>(r.status), version_);
-    res_->set(bhttp::field::server, "chatagent");
-    res_->set(bhttp::field::content_type, r.content_type);
-    for (auto& [name, value] : r.headers)
-      res_->set(name, value);
-    res_->keep_alive(keep);
-    res_->body() = std::move(r.body);
-    res_->prepare_payload();
+    serialize(r, keep);
     stream_.expires_after(srv_.cfg.read_timeout);
-    bhttp::async_write(
-        stream_, *res_,
-        beast::bind_front_handler(&http_session::on_write, shared_from_this(), !keep));
+    net::async_write(stream_, net::buffer(out_),
+                     beast::bind_front_handler(&http_session::on_write, shared_from_this(), !keep));
+  }
+
+  /// Renders `r` into `out_` as one buffer: what Beast's serializer would send for a
+  /// `response<string_body>` after `keep_alive(keep)` and `prepare_payload()`, without
+  /// building its field set (an allocation per field) and walking it in pieces. The
+  /// header names and values are the server's own (`api_response` is never a client's).
+  void serialize(const api_response& r, bool keep) {
+    auto append_number = [this](size_t n) {
+      char buf[24];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
+      out_.append(buf, end);
+    };
+    auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
+    size_t size = 96 + reason.size() + r.content_type.size() + r.body.size();
+    for (auto& [name, value] : r.headers)
+      size += name.size() + value.size() + 4;
+    out_.clear();
+    out_.reserve(size);
+    out_.append(version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    append_number(r.status);
+    out_.push_back(' ');
+    out_.append(reason.data(), reason.size());
+    out_.append("\r\nServer: chatagent\r\nContent-Type: ");
+    out_.append(r.content_type);
+    out_.append("\r\n");
+    for (auto& [name, value] : r.headers) {
+      out_.append(name);
+      out_.append(": ");
+      out_.append(value);
+      out_.append("\r\n");
+    }
+    if (version_ == 10 && keep)
+      out_.append("Connection: keep-alive\r\n");
+    else if (version_ != 10 && !keep)
+      out_.append("Connection: close\r\n");
+    out_.append("Content-Length: ");
+    append_number(r.body.size());
+    out_.append("\r\n\r\n");
+    out_.append(r.body);
   }
 
   void on_write(bool close_after, beast::error_code ec, std::size_t) {
     srv_.in_flight.fetch_sub(1, std::memory_order_relaxed);
-    res_.reset();
+    // An idle keep-alive connection keeps no large response's buffer.
+    if (out_.capacity() > max_kept_response)
+      std::string{}.swap(out_);
     if (ec) {
       fail(ec, "write");
       return;
@@ -546,7 +580,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
-  std::optional<bhttp::response<bhttp::string_body>> res_;
+  static constexpr size_t max_kept_response = 16384;
+  std::string out_; // the response being written
   timer_type body_timer_{stream_.get_executor()};
   bool body_timed_out_ = false;
   size_t body_limit_ = 0; // of the request being read
