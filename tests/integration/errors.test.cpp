@@ -59,6 +59,39 @@ TEST_F(errors_test, malformed_http_is_400_and_closes) {
   EXPECT_NE(reply.find("X-Request-Id"), std::string::npos) << reply;
 }
 
+TEST_F(errors_test, responses_follow_the_clients_http_version_and_keep_alive) {
+  // HTTP/1.0 keeps the connection only when asked, and says so; the second request does
+  // not ask, so its response ends the connection (raw_exchange reads until it closes).
+  std::string two = "GET /api/v1/health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                    "GET /api/v1/nothing HTTP/1.0\r\n\r\n";
+  auto reply = raw_exchange(server->port(), two);
+  auto second = reply.find("HTTP/1.0 404 Not Found\r\n");
+  ASSERT_EQ(reply.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << reply;
+  ASSERT_NE(second, std::string::npos) << reply;
+  auto first = reply.substr(0, second);
+  auto last = reply.substr(second);
+  EXPECT_NE(first.find("\r\nConnection: keep-alive\r\n"), std::string::npos) << first;
+  EXPECT_EQ(last.find("Connection:"), std::string::npos) << last;
+  // Each response's Content-Length is its body's size, after the blank line.
+  for (auto& r : {first, last}) {
+    auto head_end = r.find("\r\n\r\n");
+    auto cl = r.find("\r\nContent-Length: ");
+    ASSERT_NE(head_end, std::string::npos) << r;
+    ASSERT_LT(cl, head_end) << r;
+    auto length = std::stoul(r.substr(cl + 18));
+    EXPECT_EQ(r.size() - head_end - 4, length) << r;
+    EXPECT_NE(r.find("\r\nContent-Type: application/json\r\n"), std::string::npos) << r;
+    EXPECT_NE(r.find("\r\nServer: chatagent\r\n"), std::string::npos) << r;
+  }
+  EXPECT_NE(last.find("NOT_FOUND"), std::string::npos) << last;
+
+  // HTTP/1.1 keeps it unless told otherwise, and announces the close it was asked for.
+  reply = raw_exchange(server->port(),
+                       "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << reply;
+  EXPECT_NE(reply.find("\r\nConnection: close\r\n"), std::string::npos) << reply;
+}
+
 TEST_F(errors_test, keep_alive_serves_several_requests_on_one_connection) {
   std::string two = "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
                     "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
