@@ -5,7 +5,7 @@
 #include "storage/records.hpp"
 
 #include <algorithm>
-#include <cstdio>
+#include <cstring>
 
 namespace chatagent::storage {
 
@@ -269,13 +269,16 @@ caf::expected<chat_message> decode_message(std::string_view bytes) {
 }
 
 std::string message_key(const conversation_id& c, int64_t seq) {
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(seq));
+  // The sequence number in 16 hex digits, so that keys sort in message order.
+  static constexpr char hex[] = "0123456789abcdef";
   std::string k;
-  k.reserve(c.value.size() + 17);
-  k.append(c.value);
-  k.push_back('/');
-  k.append(buf, 16);
+  k.resize(c.value.size() + 17);
+  std::memcpy(k.data(), c.value.data(), c.value.size());
+  auto* digits = k.data() + c.value.size();
+  *digits++ = '/';
+  auto v = static_cast<uint64_t>(seq);
+  for (int i = 15; i >= 0; --i, v >>= 4)
+    digits[i] = hex[v & 0xF];
   return k;
 }
 

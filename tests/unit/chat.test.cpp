@@ -252,6 +252,8 @@ TEST(chat_records, round_trip_through_storage_encoding) {
   EXPECT_EQ(back->message_count, 7);
   EXPECT_LT(storage::message_key(c.id, 9), storage::message_key(c.id, 10));
   EXPECT_LT(storage::message_key(c.id, 255), storage::message_key(c.id, 256));
+  EXPECT_EQ(storage::message_key(conversation_id{"conv_1"}, 0x1234abcd), "conv_1/000000001234abcd");
+  EXPECT_EQ(storage::message_key(conversation_id{"c"}, INT64_MAX), "c/7fffffffffffffff");
   EXPECT_FALSE(storage::decode_message("{}"));
 }
 

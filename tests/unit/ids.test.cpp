@@ -2,6 +2,7 @@
 
 #include "protocol/time.hpp"
 
+#include <ctime>
 #include <set>
 #include <thread>
 
@@ -29,4 +30,18 @@ TEST(ids, sort_by_creation_time) {
 TEST(time, formats_utc_seconds) {
   EXPECT_EQ(format_time(0), "1970-01-01T00:00:00Z");
   EXPECT_EQ(format_time(1704067200123), "2024-01-01T00:00:00Z");
+  EXPECT_EQ(format_time(951782400000), "2000-02-29T00:00:00Z"); // a leap day
+  EXPECT_EQ(format_time(-1000), "1969-12-31T23:59:59Z");
+  EXPECT_EQ(format_time(253402300799000), "9999-12-31T23:59:59Z");
+  EXPECT_EQ(format_time(253402300800000), "10000-01-01T00:00:00Z");
+  // Agrees with gmtime_r + strftime over centuries, at odd seconds of the day.
+  for (int64_t s = -2208988800; s < 4102444800; s += 86400 * 37 + 3671) {
+    auto ms = s * 1000 + 999;
+    auto t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    auto n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    ASSERT_EQ(format_time(ms), std::string(buf, n)) << ms;
+  }
 }
