@@ -368,8 +368,21 @@ class http_session : public std::enable_shared_from_this<http_session> {
     }
     // A chunked body is measured as it arrives.
     parser_->body_limit(body_limit_);
-    if (parser_->is_done()) { // no body (most GETs): nothing left to time
-      read_body();
+    // The body usually came in with the headers: parsed here from the buffer, it needs no
+    // deadline, no asynchronous read and none of their completions.
+    beast::error_code pec;
+    while (!parser_->is_done() && buffer_.size() > 0) {
+      auto n = parser_->put(buffer_.data(), pec);
+      buffer_.consume(n);
+      if (pec || n == 0)
+        break;
+    }
+    if (pec && pec != bhttp::error::need_more) {
+      on_read_error(pec);
+      return;
+    }
+    if (parser_->is_done()) { // all of it (or no body, as with most GETs)
+      on_read({}, 0);
       return;
     }
     // The body gets its own deadline: a timeout of the stream itself would close the
