@@ -2,8 +2,11 @@
 
 #include "protocol/error.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include <simdjson.h>
 
@@ -113,13 +116,39 @@ caf::expected<json_value> parse_json(std::string_view text) {
   return convert(root);
 }
 
+namespace {
+
+/// Whether any of the eight bytes in `x` is a control character, '"' or '\\' (the
+/// classic "has a byte less than n / equal to c" bit tricks; bytes of UTF-8 sequences,
+/// 0x80 and up, never match).
+constexpr bool needs_escape(uint64_t x) {
+  constexpr uint64_t ones = 0x0101010101010101ULL;
+  constexpr uint64_t highs = 0x8080808080808080ULL;
+  auto zero_byte = [](uint64_t v) { return (v - ones) & ~v & highs; };
+  return (((x - ones * 0x20) & ~x & highs) | zero_byte(x ^ (ones * '"')) |
+          zero_byte(x ^ (ones * '\\'))) != 0;
+}
+
+} // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
-  out.reserve(out.size() + s.size() + 2);
+  if (out.capacity() - out.size() < s.size() + 2)
+    out.reserve(std::max(out.size() + s.size() + 2, 2 * out.capacity()));
   out.push_back('"');
-  // Runs of characters that need no escape are appended at once.
+  // Runs of characters that need no escape are appended at once; eight bytes are checked
+  // at a time.
   size_t run = 0;
   for (size_t i = 0; i < s.size(); ++i) {
+    while (i + 8 <= s.size()) {
+      uint64_t word;
+      std::memcpy(&word, s.data() + i, 8);
+      if (needs_escape(word))
+        break;
+      i += 8;
+    }
+    if (i >= s.size())
+      break;
     auto u = static_cast<unsigned char>(s[i]);
     if (u >= 0x20 && u != '"' && u != '\\')
       continue;
@@ -158,40 +187,33 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 void json_writer::separate() {
-  if (after_key_) {
-    after_key_ = false;
-    return;
-  }
-  if (!first_.empty()) {
-    if (!first_.back())
-      out_.push_back(',');
-    first_.back() = false;
-  }
+  if (comma_)
+    out_.push_back(',');
 }
 
 json_writer& json_writer::begin_object() {
   separate();
   out_.push_back('{');
-  first_.push_back(true);
+  comma_ = false;
   return *this;
 }
 
 json_writer& json_writer::end_object() {
   out_.push_back('}');
-  first_.pop_back();
+  comma_ = true;
   return *this;
 }
 
 json_writer& json_writer::begin_array() {
   separate();
   out_.push_back('[');
-  first_.push_back(true);
+  comma_ = false;
   return *this;
 }
 
 json_writer& json_writer::end_array() {
   out_.push_back(']');
-  first_.pop_back();
+  comma_ = true;
   return *this;
 }
 
@@ -199,19 +221,21 @@ json_writer& json_writer::key(std::string_view k) {
   separate();
   append_json_string(out_, k);
   out_.push_back(':');
-  after_key_ = true;
+  comma_ = false;
   return *this;
 }
 
 json_writer& json_writer::value(std::string_view s) {
   separate();
   append_json_string(out_, s);
+  comma_ = true;
   return *this;
 }
 
 json_writer& json_writer::value(bool b) {
   separate();
   out_.append(b ? "true" : "false");
+  comma_ = true;
   return *this;
 }
 
@@ -220,6 +244,7 @@ json_writer& json_writer::integer(int64_t n) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
   out_.append(buf, end);
+  comma_ = true;
   return *this;
 }
 
@@ -230,18 +255,21 @@ json_writer& json_writer::value(double d) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), d);
   out_.append(buf, end);
+  comma_ = true;
   return *this;
 }
 
 json_writer& json_writer::null() {
   separate();
   out_.append("null");
+  comma_ = true;
   return *this;
 }
 
 json_writer& json_writer::raw(std::string_view json) {
   separate();
   out_.append(json);
+  comma_ = true;
   return *this;
 }
 

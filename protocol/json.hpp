@@ -109,8 +109,7 @@ class json_writer {
   void separate();
 
   std::string out_;
-  std::vector<bool> first_; // one entry per open container: no element written yet
-  bool after_key_ = false;
+  bool comma_ = false; // the next value or key follows a sibling: a comma first
 };
 
 /// Appends `s` to `out` as a quoted, escaped JSON string.

@@ -71,6 +71,63 @@ TEST(json, every_character_survives_escaping) {
   }
 }
 
+TEST(json, escapes_wherever_the_character_falls_in_a_word) {
+  // The writer checks eight bytes at a time: every special character at every offset, in
+  // strings of every length around a word, next to multi-byte UTF-8.
+  auto reference = [](std::string_view s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+      if (c == '"')
+        out += "\\\"";
+      else if (c == '\\')
+        out += "\\\\";
+      else if (c == '\n')
+        out += "\\n";
+      else if (c == '\r')
+        out += "\\r";
+      else if (c == '\t')
+        out += "\\t";
+      else if (c == '\b')
+        out += "\\b";
+      else if (c == '\f')
+        out += "\\f";
+      else if (c < 0x20) {
+        static constexpr char hex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 0xF];
+      } else
+        out += static_cast<char>(c);
+    }
+    return out + "\"";
+  };
+  for (char special : {'"', '\\', '\n', '\x01', '\x1f', '\t'})
+    for (size_t length = 1; length <= 20; ++length)
+      for (size_t at = 0; at < length; ++at) {
+        std::string text(length, 'a');
+        text[at] = special;
+        if (length > at + 4)
+          text.replace(at + 1, 3, "中"); // three bytes of 0x80 and up after it
+        std::string quoted;
+        append_json_string(quoted, text);
+        ASSERT_EQ(quoted, reference(text)) << length << " " << at;
+      }
+  for (size_t length = 0; length <= 20; ++length) {
+    std::string text(length, 'x');
+    std::string quoted = "prefix";
+    append_json_string(quoted, text);
+    EXPECT_EQ(quoted, "prefix" + reference(text));
+  }
+}
+
+TEST(json, writer_separates_nested_containers) {
+  json_writer w;
+  w.begin_array().begin_object().end_object().begin_array().end_array().value(1);
+  w.begin_object().key("a").begin_array().value(2).begin_object().end_object().end_array();
+  w.key("b").raw("{}").end_object().end_array();
+  EXPECT_EQ(w.str(), R"([{},[],1,{"a":[2,{}],"b":{}}])");
+}
+
 TEST(json, round_trips_through_writer) {
   auto text = R"({"a":[1,2.5,"中文",{"b":null}],"c":true})";
   auto v = parse_json(text);
