@@ -547,9 +547,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   void on_write(bool close_after, beast::error_code ec, std::size_t) {
     srv_.in_flight.fetch_sub(1, std::memory_order_relaxed);
-    // An idle keep-alive connection keeps no large response's buffer.
-    if (out_.capacity() > max_kept_response)
-      std::string{}.swap(out_);
+    // An idle keep-alive connection keeps no response buffer (thousands of them may wait
+    // for their next request); a response costs one allocation.
+    std::string{}.swap(out_);
     if (ec) {
       fail(ec, "write");
       return;
@@ -593,7 +593,6 @@ class http_session : public std::enable_shared_from_this<http_session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
-  static constexpr size_t max_kept_response = 16384;
   std::string out_; // the response being written
   timer_type body_timer_{stream_.get_executor()};
   bool body_timed_out_ = false;
