@@ -13,12 +13,13 @@ int64_t now_ms() noexcept {
 std::string format_time(int64_t ms) {
   using namespace std::chrono;
   // Every response and record carries times: the civil date by arithmetic, not through
-  // gmtime_r and strftime's format parsing. Years outside 0000-9999 take the long way.
+  // gmtime_r and strftime's format parsing. Years outside 1000-9999, which strftime
+  // writes with other than four digits, take the long way.
   int64_t secs = ms / 1000;
   auto day = floor<days>(sys_seconds{seconds{secs}});
   year_month_day ymd{day};
   int y = static_cast<int>(ymd.year());
-  if (y < 0 || y > 9999) {
+  if (y < 1000 || y > 9999) {
     auto t = static_cast<std::time_t>(secs);
     std::tm tm{};
     gmtime_r(&t, &tm);
