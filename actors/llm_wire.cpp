@@ -3,6 +3,11 @@
 #include "protocol/error.hpp"
 #include "protocol/json.hpp"
 
+#include <new>
+#include <optional>
+
+#include <simdjson.h>
+
 namespace chatagent::actors {
 
 using namespace protocol;
@@ -307,8 +312,104 @@ caf::error stream_parser::on_event(const std::function<void(std::string)>& on_te
   return on_json(data, on_text);
 }
 
+namespace {
+
+/// An OpenAI-compatible stream chunk read straight from simdjson's DOM: a long answer
+/// comes in hundreds of such chunks, and building a `json_value` tree for each (every key
+/// and string copied) cost more than the parse itself.
+class openai_chunk_reader {
+ public:
+  openai_chunk_reader() {
+    // Like parse_json: 64 levels at most; the buffer grows for larger events.
+    if (parser_.allocate(64 * 1024, 64) != simdjson::SUCCESS)
+      throw std::bad_alloc{};
+  }
+
+  /// False: `text` is not a JSON object.
+  bool parse(std::string_view text) {
+    return parser_.parse(text.data(), text.size(), true).get(doc_) == simdjson::SUCCESS &&
+           doc_.is_object();
+  }
+
+  simdjson::dom::element doc() const { return doc_; }
+
+ private:
+  simdjson::dom::parser parser_{simdjson::SIMDJSON_MAXSIZE_BYTES};
+  simdjson::dom::element doc_;
+};
+
+/// The member `key` of `obj` when `obj` is an object that has it.
+std::optional<simdjson::dom::element> member(simdjson::dom::element obj, std::string_view key) {
+  simdjson::dom::element v;
+  if (!obj.is_object() || obj.at_key(key).get(v) != simdjson::SUCCESS)
+    return std::nullopt;
+  return v;
+}
+
+/// The string member `key` of `obj`, when it is one.
+std::optional<std::string_view> string_member(simdjson::dom::element obj, std::string_view key) {
+  std::string_view s;
+  if (auto v = member(obj, key); v && v->get_string().get(s) == simdjson::SUCCESS)
+    return s;
+  return std::nullopt;
+}
+
+} // namespace
+
+caf::error stream_parser::on_openai_json(std::string_view text,
+                                         const std::function<void(std::string)>& on_text) {
+  thread_local openai_chunk_reader reader;
+  if (!reader.parse(text))
+    return api_error(errc::bad_gateway, "the provider sent an unreadable stream event: " +
+                                            std::string{text.substr(0, 200)});
+  auto doc = reader.doc();
+  if (auto e = member(doc, "error"); e && !e->is_null()) {
+    std::string message{string_member(doc, "error").value_or("")};
+    if (auto m = string_member(*e, "message"))
+      message = *m;
+    return api_error(errc::bad_gateway, "the provider reported an error: " + message);
+  }
+  simdjson::dom::array choices;
+  if (auto c = member(doc, "choices");
+      !c || c->get_array().get(choices) != simdjson::SUCCESS || choices.begin() == choices.end())
+    return caf::none; // e.g. a usage-only event
+  auto choice = *choices.begin();
+  if (auto delta = member(choice, "delta")) {
+    if (auto s = string_member(*delta, "content"); s && !s->empty())
+      on_text(std::string{*s});
+    // Tool calls come in pieces: the first names the call, the next ones add to its
+    // arguments; `index` says which call a piece belongs to.
+    simdjson::dom::array calls;
+    if (auto c = member(*delta, "tool_calls"); c && c->get_array().get(calls) == simdjson::SUCCESS)
+      for (auto c : calls) {
+        size_t index = tool_calls_.size();
+        int64_t i = 0;
+        if (auto v = member(c, "index"); v && v->get_int64().get(i) == simdjson::SUCCESS && i >= 0)
+          index = static_cast<size_t>(i);
+        if (index > 127)
+          return api_error(errc::bad_gateway, "the provider asked for too many tool calls");
+        if (tool_calls_.size() <= index)
+          tool_calls_.resize(index + 1, tool_call{{}, {}, {}});
+        auto& call = tool_calls_[index];
+        if (auto id = string_member(c, "id"))
+          call.id = *id;
+        if (auto fn = member(c, "function")) {
+          if (auto name = string_member(*fn, "name"))
+            call.name += *name;
+          if (auto args = string_member(*fn, "arguments"))
+            call.arguments += *args;
+        }
+      }
+  }
+  if (auto s = string_member(choice, "finish_reason"))
+    finish_reason_ = *s;
+  return caf::none;
+}
+
 caf::error stream_parser::on_json(std::string_view text,
                                   const std::function<void(std::string)>& on_text) {
+  if (format_ == wire_format::openai)
+    return on_openai_json(text, on_text);
   auto doc = parse_json(text);
   if (!doc || !doc->is_object())
     return api_error(errc::bad_gateway, "the provider sent an unreadable stream event: " +
@@ -323,40 +424,8 @@ caf::error stream_parser::on_json(std::string_view text,
     return v && v->is_string() ? &v->as_string() : nullptr;
   };
   switch (format_) {
-  case wire_format::openai: {
-    auto choices = doc->find("choices");
-    if (choices == nullptr || !choices->is_array() || choices->as_array().empty())
-      return caf::none; // e.g. a usage-only event
-    auto& choice = choices->as_array().front();
-    if (auto delta = choice.find("delta")) {
-      if (auto s = str(delta->find("content")); s && !s->empty())
-        on_text(*s);
-      // Tool calls come in pieces: the first names the call, the next ones add to its
-      // arguments; `index` says which call a piece belongs to.
-      if (auto calls = delta->find("tool_calls"); calls && calls->is_array())
-        for (auto& c : calls->as_array()) {
-          size_t index = tool_calls_.size();
-          if (auto i = c.find("index"); i && i->is_integer() && i->as_int() >= 0)
-            index = static_cast<size_t>(i->as_int());
-          if (index > 127)
-            return api_error(errc::bad_gateway, "the provider asked for too many tool calls");
-          if (tool_calls_.size() <= index)
-            tool_calls_.resize(index + 1, tool_call{{}, {}, {}});
-          auto& call = tool_calls_[index];
-          if (auto id = str(c.find("id")))
-            call.id = *id;
-          if (auto fn = c.find("function")) {
-            if (auto name = str(fn->find("name")))
-              call.name += *name;
-            if (auto args = str(fn->find("arguments")))
-              call.arguments += *args;
-          }
-        }
-    }
-    if (auto s = str(choice.find("finish_reason")))
-      finish_reason_ = *s;
-    return caf::none;
-  }
+  case wire_format::openai:
+    return caf::none; // on_openai_json
   case wire_format::anthropic: {
     auto type = str(doc->find("type"));
     if (type == nullptr)

@@ -1,4 +1,5 @@
 // In-process costs of the per-request work on the API's hot path.
+#include "actors/llm_wire.hpp"
 #include "http/jwt.hpp"
 #include "http/rate_limiter.hpp"
 #include "protocol/json.hpp"
@@ -54,5 +55,28 @@ static void bm_rate_limiter_check(benchmark::State& state) {
     benchmark::DoNotOptimize(rl.check(keys[i++ & 1023], 1'000'000'000, 1'700'000'000));
 }
 BENCHMARK(bm_rate_limiter_check)->Threads(1)->Threads(2);
+
+// One streamed answer as an OpenAI-compatible server sends it: 16 chunks of a few words,
+// each a full chat.completion.chunk object, then the finish and [DONE]; per answer.
+static void bm_sse_openai_answer(benchmark::State& state) {
+  std::string stream;
+  for (int i = 0; i < 16; ++i)
+    stream += R"(data: {"id":"chatcmpl-9x8y7z6w5v4u3t2s1r0q","object":"chat.completion.chunk",)"
+              R"("created":1732700000,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":)"
+              R"("fp_0ba0d124f1","choices":[{"index":0,"delta":{"content":"word )" +
+              std::to_string(i) + R"( "},"logprobs":null,"finish_reason":null}]})" + "\n\n";
+  stream += R"(data: {"id":"chatcmpl-9x8y7z6w5v4u3t2s1r0q","object":"chat.completion.chunk",)"
+            R"("created":1732700000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,)"
+            R"("delta":{},"logprobs":null,"finish_reason":"stop"}]})"
+            "\n\ndata: [DONE]\n\n";
+  for (auto _ : state) {
+    actors::stream_parser p{actors::wire_format::openai};
+    std::string text;
+    auto err = p.feed(stream, [&](std::string piece) { text += piece; });
+    benchmark::DoNotOptimize(err);
+    benchmark::DoNotOptimize(text);
+  }
+}
+BENCHMARK(bm_sse_openai_answer);
 
 BENCHMARK_MAIN();

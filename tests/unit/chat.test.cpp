@@ -98,6 +98,32 @@ TEST(stream_parser, reports_errors_in_the_stream_and_garbage) {
   collect(q, {"data: {nope\n\n"}, &garbage);
   EXPECT_TRUE(garbage);
   EXPECT_FALSE(q.finished());
+
+  // An error given as a plain string; a JSON value that is not an object is garbage too.
+  stream_parser r{wire_format::openai};
+  caf::error plain;
+  collect(r, {"data: {\"error\":\"model overloaded\"}\n\n"}, &plain);
+  ASSERT_TRUE(plain);
+  EXPECT_NE(describe(plain).message.find("model overloaded"), std::string::npos);
+  stream_parser t{wire_format::openai};
+  caf::error array;
+  collect(t, {"data: [1,2]\n\n"}, &array);
+  EXPECT_TRUE(array);
+
+  // Events without choices (usage reports) and a null error carry nothing and are fine.
+  stream_parser u{wire_format::openai};
+  caf::error none;
+  auto text =
+      collect(u,
+              {"data: {\"choices\":[],\"usage\":{\"total_tokens\":9}}\n\n",
+               "data: {\"error\":null,\"choices\":[{\"delta\":{\"content\":\"ok\"}}]}\n\n",
+               "data: {\"choices\":[{\"delta\":{\"content\":null},\"finish_reason\":\"length\"}]}"
+               "\n\ndata: [DONE]\n\n"},
+              &none);
+  EXPECT_FALSE(none);
+  EXPECT_EQ(text, "ok");
+  EXPECT_EQ(u.finish_reason(), "length");
+  EXPECT_TRUE(u.finished());
 }
 
 TEST(llm_wire, builds_requests_per_provider) {
