@@ -374,9 +374,16 @@ caf::error stream_parser::on_openai_json(std::string_view text,
       !c || c->get_array().get(choices) != simdjson::SUCCESS || choices.begin() == choices.end())
     return caf::none; // e.g. a usage-only event
   auto choice = *choices.begin();
+  // The text is handed on last: `on_text` may parse JSON on this thread, which would end
+  // the life of the document read here.
+  std::string text_piece;
+  auto hand_on = [&] {
+    if (!text_piece.empty())
+      on_text(std::move(text_piece));
+  };
   if (auto delta = member(choice, "delta")) {
-    if (auto s = string_member(*delta, "content"); s && !s->empty())
-      on_text(std::string{*s});
+    if (auto s = string_member(*delta, "content"))
+      text_piece = *s;
     // Tool calls come in pieces: the first names the call, the next ones add to its
     // arguments; `index` says which call a piece belongs to.
     simdjson::dom::array calls;
@@ -386,8 +393,10 @@ caf::error stream_parser::on_openai_json(std::string_view text,
         int64_t i = 0;
         if (auto v = member(c, "index"); v && v->get_int64().get(i) == simdjson::SUCCESS && i >= 0)
           index = static_cast<size_t>(i);
-        if (index > 127)
+        if (index > 127) {
+          hand_on();
           return api_error(errc::bad_gateway, "the provider asked for too many tool calls");
+        }
         if (tool_calls_.size() <= index)
           tool_calls_.resize(index + 1, tool_call{{}, {}, {}});
         auto& call = tool_calls_[index];
@@ -403,6 +412,7 @@ caf::error stream_parser::on_openai_json(std::string_view text,
   }
   if (auto s = string_member(choice, "finish_reason"))
     finish_reason_ = *s;
+  hand_on();
   return caf::none;
 }
 
