@@ -3,7 +3,6 @@
 #include "protocol/error.hpp"
 #include "protocol/json.hpp"
 
-#include <new>
 #include <optional>
 
 #include <simdjson.h>
@@ -319,14 +318,12 @@ namespace {
 /// and string copied) cost more than the parse itself.
 class openai_chunk_reader {
  public:
-  openai_chunk_reader() {
-    // Like parse_json: 64 levels at most; the buffer grows for larger events.
-    if (parser_.allocate(64 * 1024, 64) != simdjson::SUCCESS)
-      throw std::bad_alloc{};
-  }
-
-  /// False: `text` is not a JSON object.
+  /// False: `text` is not a JSON object (or the parser could not get its memory).
   bool parse(std::string_view text) {
+    // Like parse_json: 64 levels at most; the buffer grows for larger events.
+    if (!allocated_ && parser_.allocate(64 * 1024, 64) != simdjson::SUCCESS)
+      return false;
+    allocated_ = true;
     return parser_.parse(text.data(), text.size(), true).get(doc_) == simdjson::SUCCESS &&
            doc_.is_object();
   }
@@ -335,6 +332,7 @@ class openai_chunk_reader {
 
  private:
   simdjson::dom::parser parser_{simdjson::SIMDJSON_MAXSIZE_BYTES};
+  bool allocated_ = false;
   simdjson::dom::element doc_;
 };
 
@@ -364,7 +362,8 @@ caf::error stream_parser::on_openai_json(std::string_view text,
                                             std::string{text.substr(0, 200)});
   auto doc = reader.doc();
   if (auto e = member(doc, "error"); e && !e->is_null()) {
-    std::string message{string_member(doc, "error").value_or("")};
+    std::string_view plain; // {"error": "..."}
+    std::string message{e->get_string().get(plain) == simdjson::SUCCESS ? plain : ""};
     if (auto m = string_member(*e, "message"))
       message = *m;
     return api_error(errc::bad_gateway, "the provider reported an error: " + message);
@@ -435,7 +434,7 @@ caf::error stream_parser::on_json(std::string_view text,
   };
   switch (format_) {
   case wire_format::openai:
-    return caf::none; // on_openai_json
+    return caf::none; // not reached: OpenAI chunks are read by on_openai_json
   case wire_format::anthropic: {
     auto type = str(doc->find("type"));
     if (type == nullptr)

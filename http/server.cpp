@@ -78,6 +78,46 @@ void fail(beast::error_code ec, const char* what) {
 
 namespace websocket = boost::beast::websocket;
 
+/// `r` as one buffer to write: what Beast's serializer would send for a
+/// `response<string_body>` after `keep_alive(keep)` and `prepare_payload()`, without
+/// building its field set (an allocation per field) and walking it in pieces. The header
+/// names and values are the server's own (`api_response` is never a client's).
+std::string render_response(const api_response& r, unsigned version, bool keep) {
+  std::string out;
+  auto append_number = [&out](size_t n) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
+    out.append(buf, end);
+  };
+  auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
+  size_t size = 96 + reason.size() + r.content_type.size() + r.body.size();
+  for (auto& [name, value] : r.headers)
+    size += name.size() + value.size() + 4;
+  out.reserve(size);
+  out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  append_number(r.status);
+  out.push_back(' ');
+  out.append(reason.data(), reason.size());
+  out.append("\r\nServer: chatagent\r\nContent-Type: ");
+  out.append(r.content_type);
+  out.append("\r\n");
+  for (auto& [name, value] : r.headers) {
+    out.append(name);
+    out.append(": ");
+    out.append(value);
+    out.append("\r\n");
+  }
+  if (version == 10 && keep)
+    out.append("Connection: keep-alive\r\n");
+  else if (version != 10 && !keep)
+    out.append("Connection: close\r\n");
+  out.append("Content-Length: ");
+  append_number(r.body.size());
+  out.append("\r\n\r\n");
+  out.append(r.body);
+  return out;
+}
+
 /// Most bytes of WebSocket messages a slow client may have waiting before it is
 /// disconnected (the number of messages is `ws_queue_messages`).
 constexpr size_t ws_queue_max_bytes = 4 << 20;
@@ -156,21 +196,14 @@ class websocket_session : public ws_outlet, public std::enable_shared_from_this<
 
  private:
   void refuse(api_response r) {
-    res_.emplace(static_cast<bhttp::status>(r.status), req_.version());
-    res_->set(bhttp::field::server, "chatagent");
-    res_->set(bhttp::field::content_type, r.content_type);
-    for (auto& [name, value] : r.headers)
-      res_->set(name, value);
-    res_->keep_alive(false);
-    res_->body() = std::move(r.body);
-    res_->prepare_payload();
+    refusal_ = render_response(r, req_.version(), false);
     beast::get_lowest_layer(ws_).expires_after(srv_.cfg.read_timeout);
-    bhttp::async_write(ws_.next_layer(), *res_,
-                       [self = shared_from_this()](beast::error_code, std::size_t) {
-                         beast::error_code ec;
-                         self->ws_.next_layer().socket().shutdown(tcp::socket::shutdown_both, ec);
-                         self->ws_.next_layer().socket().close(ec);
-                       });
+    net::async_write(ws_.next_layer(), net::buffer(refusal_),
+                     [self = shared_from_this()](beast::error_code, std::size_t) {
+                       beast::error_code ec;
+                       self->ws_.next_layer().socket().shutdown(tcp::socket::shutdown_both, ec);
+                       self->ws_.next_layer().socket().close(ec);
+                     });
   }
 
   void accept(std::shared_ptr<ws_inlet> in) {
@@ -305,7 +338,7 @@ class websocket_session : public ws_outlet, public std::enable_shared_from_this<
   websocket::stream<stream_type> ws_;
   server::impl& srv_;
   bhttp::request<bhttp::string_body> req_;
-  std::optional<bhttp::response<bhttp::string_body>> res_;
+  std::string refusal_; // the response refusing the upgrade, while it is written
   std::string client_address_;
   std::array<char, 256> piece_;
   std::string message_;
@@ -500,49 +533,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   void write(api_response r) {
     bool keep = keep_alive_ && !srv_.draining.load(std::memory_order_relaxed);
-    serialize(r, keep);
+    out_ = render_response(r, version_, keep);
     stream_.expires_after(srv_.cfg.read_timeout);
     net::async_write(stream_, net::buffer(out_),
                      beast::bind_front_handler(&http_session::on_write, shared_from_this(), !keep));
-  }
-
-  /// Renders `r` into `out_` as one buffer: what Beast's serializer would send for a
-  /// `response<string_body>` after `keep_alive(keep)` and `prepare_payload()`, without
-  /// building its field set (an allocation per field) and walking it in pieces. The
-  /// header names and values are the server's own (`api_response` is never a client's).
-  void serialize(const api_response& r, bool keep) {
-    auto append_number = [this](size_t n) {
-      char buf[24];
-      auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
-      out_.append(buf, end);
-    };
-    auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
-    size_t size = 96 + reason.size() + r.content_type.size() + r.body.size();
-    for (auto& [name, value] : r.headers)
-      size += name.size() + value.size() + 4;
-    out_.clear();
-    out_.reserve(size);
-    out_.append(version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-    append_number(r.status);
-    out_.push_back(' ');
-    out_.append(reason.data(), reason.size());
-    out_.append("\r\nServer: chatagent\r\nContent-Type: ");
-    out_.append(r.content_type);
-    out_.append("\r\n");
-    for (auto& [name, value] : r.headers) {
-      out_.append(name);
-      out_.append(": ");
-      out_.append(value);
-      out_.append("\r\n");
-    }
-    if (version_ == 10 && keep)
-      out_.append("Connection: keep-alive\r\n");
-    else if (version_ != 10 && !keep)
-      out_.append("Connection: close\r\n");
-    out_.append("Content-Length: ");
-    append_number(r.body.size());
-    out_.append("\r\n\r\n");
-    out_.append(r.body);
   }
 
   void on_write(bool close_after, beast::error_code ec, std::size_t) {
