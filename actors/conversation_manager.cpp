@@ -320,8 +320,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
   // Commits the waiting questions and then `batch`, in one atomic write, then runs `done`;
   // a failed commit fails `on_error`. The questions go first: the store's messages stay
   // numbered without gaps, and nothing is stored before the question it answers. The
-  // record counts them, so a batch that may carry them writes the record too (every
-  // caller's does; `fail`'s when questions wait: a failure alone leaves the record as is).
+  // stored record is not rewritten for them: its message count and times of activity are
+  // read from its last message (`chat_store::find_conversation`).
   auto commit = [self, ctx](storage::write_batch batch, auto done, auto on_error) {
     auto& st = self->state;
     std::vector<int64_t> questions;
@@ -480,11 +480,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
       pump();
       report_if_idle();
     };
-    storage::write_batch counted;
-    if (!st.waiting_seqs.empty()) // the record counts them: it goes with them
-      storage::chat_store::put_conversation(counted, st.record, false);
     st.store_activity(0, 1, now_ms());
-    commit(std::move(counted), answer, [answer](caf::error&) { answer(); });
+    commit(storage::write_batch{}, answer, [answer](caf::error&) { answer(); });
   };
 
   self->state.settle = [self, commit, remember, next_message, report_if_idle, pump, fail, broadcast,
@@ -552,7 +549,6 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     }
     storage::write_batch batch;
     storage::chat_store::put_message(batch, reply);
-    storage::chat_store::put_conversation(batch, st.record, false);
     st.store_activity(1, 0, reply.created_at_ms);
     commit(
         std::move(batch),
@@ -803,12 +799,10 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
             [settled](caf::error& err) { settled(nullptr, &err); });
   };
 
-  // Gives the waiting questions to the store writer, with the record that counts them,
-  // then runs `done` (or `on_error`, after their requests failed).
-  auto store_waiting = [self, commit](auto done, auto on_error) {
-    storage::write_batch batch;
-    storage::chat_store::put_conversation(batch, self->state.record, false);
-    commit(std::move(batch), std::move(done), std::move(on_error));
+  // Gives the waiting questions to the store writer, then runs `done` (or `on_error`, after
+  // their requests failed).
+  auto store_waiting = [commit](auto done, auto on_error) {
+    commit(storage::write_batch{}, std::move(done), std::move(on_error));
   };
   auto store_waiting_now = [store_waiting, settle] {
     // Their answers may be waiting for them (see `settle`).

@@ -341,7 +341,28 @@ caf::expected<conversation> chat_store::find_conversation(const conversation_id&
   auto bytes = db_->get(family::conversations, id.value);
   if (!bytes)
     return std::move(bytes.error());
-  return decode_conversation(*bytes);
+  auto c = decode_conversation(*bytes);
+  if (!c)
+    return c;
+  // The record is written when the conversation is made or changed, not with every
+  // message: its activity is its last message's.
+  caf::error failure;
+  auto err =
+      db_->last(family::messages, id.value + "/", [&](std::string_view, std::string_view value) {
+        auto m = decode_message(value);
+        if (!m) {
+          failure = std::move(m.error());
+          return;
+        }
+        c->message_count = std::max(c->message_count, m->seq);
+        c->last_message_at_ms = std::max(c->last_message_at_ms, m->created_at_ms);
+        c->updated_at_ms = std::max(c->updated_at_ms, m->created_at_ms);
+      });
+  if (err)
+    return err;
+  if (failure)
+    return failure;
+  return c;
 }
 
 caf::expected<conversation_page> chat_store::list_conversations(const user_id& owner,

@@ -64,6 +64,8 @@ class chat_store {
 
   // -- conversations ----------------------------------------------------------
 
+  /// The conversation's record, with its message count and times of activity taken from
+  /// its last message: `put_conversation` need not go with every message.
   caf::expected<protocol::conversation>
   find_conversation(const protocol::conversation_id& id) const;
 

@@ -341,4 +341,30 @@ kv_store::scan_from(family f, std::string_view prefix, std::string_view from,
   return caf::none;
 }
 
+caf::error kv_store::last(family f, std::string_view prefix,
+                          const std::function<void(std::string_view, std::string_view)>& fn) const {
+  // The iteration ends before the first key after all those with the prefix: the prefix
+  // with its last byte below 0xff incremented (none when it is all 0xff bytes).
+  std::string bound{prefix};
+  while (!bound.empty() && static_cast<unsigned char>(bound.back()) == 0xff)
+    bound.pop_back();
+  rocksdb::ReadOptions opts;
+  rocksdb::Slice upper;
+  if (!bound.empty()) {
+    bound.back() = static_cast<char>(static_cast<unsigned char>(bound.back()) + 1);
+    upper = rocksdb::Slice{bound};
+    opts.iterate_upper_bound = &upper;
+  }
+  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(opts, impl_->cf(f))};
+  it->SeekToLast();
+  if (it->Valid() && it->key().starts_with(rocksdb::Slice{prefix.data(), prefix.size()})) {
+    auto k = it->key();
+    auto v = it->value();
+    fn(std::string_view{k.data(), k.size()}, std::string_view{v.data(), v.size()});
+  }
+  if (!it->status().ok())
+    return api_error(errc::internal_error, "storage read failed: " + it->status().ToString());
+  return caf::none;
+}
+
 } // namespace chatagent::storage

@@ -123,6 +123,10 @@ class kv_store {
   caf::error scan_from(family f, std::string_view prefix, std::string_view from,
                        const std::function<bool(std::string_view, std::string_view)>& fn) const;
 
+  /// Calls `fn(key, value)` for the last key starting with `prefix`, if there is one.
+  caf::error last(family f, std::string_view prefix,
+                  const std::function<void(std::string_view, std::string_view)>& fn) const;
+
  private:
   struct impl;
   explicit kv_store(std::unique_ptr<impl> p);

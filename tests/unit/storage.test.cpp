@@ -107,6 +107,34 @@ TEST(kv_store, scans_by_prefix_in_key_order) {
   EXPECT_EQ(seen, "b1=1;b2=2;");
 }
 
+TEST(kv_store, finds_the_last_key_with_a_prefix) {
+  test::temp_dir dir;
+  auto db = kv_store::open(dir.path());
+  ASSERT_TRUE(db);
+  write_batch b;
+  b.put(family::users, "a/1", "1");
+  b.put(family::users, "a/2", "2");
+  b.put(family::users, "a0", "next"); // right after every "a/" key
+  b.put(family::users, "a/\xff", "ff");
+  b.put(family::users, "\xff\xff", "top");
+  b.put(family::users, "\xff\xff/1", "top 1");
+  ASSERT_FALSE((*db)->write(std::move(b)));
+  auto last = [&](std::string_view prefix) {
+    std::string seen = "none";
+    EXPECT_FALSE((*db)->last(family::users, prefix, [&](std::string_view k, std::string_view v) {
+      seen = std::string{k} + "=" + std::string{v};
+    }));
+    return seen;
+  };
+  EXPECT_EQ(last("a/"), "a/\xff=ff");
+  EXPECT_EQ(last("a"), "a0=next");
+  EXPECT_EQ(last("a/1"), "a/1=1");
+  EXPECT_EQ(last("a/3"), "none");
+  EXPECT_EQ(last("b"), "none");
+  EXPECT_EQ(last("\xff\xff"), "\xff\xff/1=top 1"); // no upper bound: the last key of all
+  EXPECT_EQ(last(""), "\xff\xff/1=top 1");
+}
+
 TEST(secret_file, is_created_once_with_mode_0600) {
   test::temp_dir dir;
   auto path = dir.path() + "/jwt_secret";
@@ -155,6 +183,65 @@ TEST(chat_store, activity_counters_add_up_across_batches_and_reopening) {
 // per-prefix hints (kv_store.cpp). Interleaved appends to several conversations, records
 // rewritten many times, and a conversation's range delete in the middle of it all must
 // read back exactly, before and after reopening (from the memtable, then from the log).
+TEST(chat_store, a_conversation_reads_its_activity_from_its_last_message) {
+  test::temp_dir dir;
+  auto db = kv_store::open(dir.path());
+  ASSERT_TRUE(db);
+  chat_store store{*db};
+  protocol::conversation c;
+  c.id = protocol::new_id<protocol::conversation_id_tag>();
+  c.owner = protocol::user_id{"usr_a"};
+  c.bot = protocol::bot_id{"bot_a"};
+  c.created_at_ms = c.updated_at_ms = 1000;
+  write_batch made;
+  chat_store::put_conversation(made, c, true);
+  ASSERT_FALSE((*db)->write(std::move(made)));
+  auto rec = store.find_conversation(c.id);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->message_count, 0);
+  EXPECT_EQ(rec->last_message_at_ms, 0);
+  EXPECT_EQ(rec->updated_at_ms, 1000);
+  // Messages without the record, as a conversation writes them. Keys of another id that
+  // sort right after this conversation's ("<id>0/..." after "<id>/...") must not count.
+  protocol::conversation_id other{c.id.value + "0"};
+  for (int64_t seq = 1; seq <= 3; ++seq) {
+    write_batch batch;
+    for (auto* conv : {&c.id, &other}) {
+      protocol::chat_message m;
+      m.id = protocol::new_id<protocol::message_id_tag>();
+      m.conversation = *conv;
+      m.seq = seq;
+      m.content = "m";
+      m.created_at_ms = (conv == &other ? 9000 : 2000) + seq;
+      chat_store::put_message(batch, m);
+    }
+    ASSERT_FALSE((*db)->write(std::move(batch)));
+  }
+  rec = store.find_conversation(c.id);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->message_count, 3);
+  EXPECT_EQ(rec->last_message_at_ms, 2003);
+  EXPECT_EQ(rec->updated_at_ms, 2003);
+  auto page = store.list_conversations(c.owner, {});
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->conversations.size(), 1u);
+  EXPECT_EQ(page->conversations[0].message_count, 3);
+  EXPECT_EQ(page->conversations[0].last_message_at_ms, 2003);
+  // A later change of the record keeps its own time when it is the newer one.
+  c.title = "renamed";
+  c.message_count = 3;
+  c.updated_at_ms = 5000;
+  write_batch changed;
+  chat_store::put_conversation(changed, c, false);
+  ASSERT_FALSE((*db)->write(std::move(changed)));
+  rec = store.find_conversation(c.id);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->title, "renamed");
+  EXPECT_EQ(rec->message_count, 3);
+  EXPECT_EQ(rec->last_message_at_ms, 2003);
+  EXPECT_EQ(rec->updated_at_ms, 5000);
+}
+
 TEST(chat_store, appends_rewrites_and_range_deletes_read_back_in_order) {
   test::temp_dir dir;
   chatagent::protocol::bot_id bot{"bot_hinted"};
