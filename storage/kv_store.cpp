@@ -2,8 +2,11 @@
 
 #include "protocol/error.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -51,6 +54,13 @@ int64_t get_int64(std::string_view in) {
   return static_cast<int64_t>(u);
 }
 
+/// The counters' merge rule: counts add up, the time is the latest.
+void add_counters(counters& sum, const counters& add) {
+  sum.messages += add.messages;
+  sum.errors += add.errors;
+  sum.last_at_ms = std::max(sum.last_at_ms, add.last_at_ms);
+}
+
 /// Adds counters records: many writers (every conversation) update a bot's counters
 /// without reading them first, in the batches that store the messages they count.
 class counters_merge : public rocksdb::AssociativeMergeOperator {
@@ -63,9 +73,7 @@ class counters_merge : public rocksdb::AssociativeMergeOperator {
     counters add;
     if (!decode_counters({value.data(), value.size()}, add))
       return false;
-    sum.messages += add.messages;
-    sum.errors += add.errors;
-    sum.last_at_ms = std::max(sum.last_at_ms, add.last_at_ms);
+    add_counters(sum, add);
     *new_value = encode_counters(sum);
     return true;
   }
@@ -280,8 +288,32 @@ caf::error write_batch::for_each(F&& fn) const {
 
 caf::error kv_store::write(write_batch batch) {
   rocksdb::WriteBatch wb(batch.data_.size() + batch.count_ * 16);
+  // A bot's counter operands in one write are added up first (the rule is associative), so
+  // that a group commit of many conversations of a bot inserts one operand, not one each.
+  // Any other write to those counters keeps its place: the sums so far go before it.
+  std::vector<std::pair<std::string_view, counters>> sums;
+  auto write_sums = [&]() -> rocksdb::Status {
+    for (auto& [key, sum] : sums)
+      if (auto st = wb.Merge(impl_->cf(family::bot_activity), key, encode_counters(sum)); !st.ok())
+        return st;
+    sums.clear();
+    return rocksdb::Status::OK();
+  };
   auto err = batch.for_each([&](const write_batch::op& op) -> caf::error {
     rocksdb::Status st;
+    if (op.fam == family::bot_activity) {
+      counters add;
+      if (op.what == write_batch::kind::merge && decode_counters(op.value, add)) {
+        auto i = std::find_if(sums.begin(), sums.end(), [&](auto& s) { return s.first == op.key; });
+        if (i == sums.end())
+          sums.emplace_back(op.key, add);
+        else
+          add_counters(i->second, add);
+        return caf::none;
+      }
+      if (st = write_sums(); !st.ok())
+        return api_error(errc::internal_error, "storage batch failed: " + st.ToString());
+    }
     switch (op.what) {
     case write_batch::kind::put:
       st = wb.Put(impl_->cf(op.fam), op.key, op.value);
@@ -310,6 +342,8 @@ caf::error kv_store::write(write_batch batch) {
   });
   if (err)
     return err;
+  if (auto st = write_sums(); !st.ok())
+    return api_error(errc::internal_error, "storage batch failed: " + st.ToString());
   rocksdb::WriteOptions wo;
   wo.sync = true; // acknowledged writes survive kill -9 and power loss
   auto st = impl_->db->Write(wo, &wb);

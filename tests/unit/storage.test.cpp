@@ -135,6 +135,38 @@ TEST(kv_store, finds_the_last_key_with_a_prefix) {
   EXPECT_EQ(last(""), "\xff\xff/1=top 1");
 }
 
+TEST(kv_store, counter_merges_in_one_write_add_up_around_other_writes_of_their_key) {
+  test::temp_dir dir;
+  auto db = kv_store::open(dir.path());
+  ASSERT_TRUE(db);
+  auto add = [](write_batch& b, std::string_view key, int64_t messages, int64_t at) {
+    b.merge(family::bot_activity, key, encode_counters({messages, 1, at}));
+  };
+  write_batch first;
+  add(first, "a", 10, 100);
+  ASSERT_FALSE((*db)->write(std::move(first)));
+  // In one write: operands for two keys, and an erase of one of them in the middle (the
+  // operands before it are lost with it, those after it count).
+  write_batch b;
+  add(b, "a", 1, 500);
+  add(b, "b", 2, 200);
+  add(b, "a", 3, 300);
+  b.erase(family::bot_activity, "a");
+  add(b, "a", 5, 50);
+  add(b, "b", 1, 150);
+  add(b, "a", 7, 70);
+  ASSERT_FALSE((*db)->write(std::move(b)));
+  auto read = [&](std::string_view key) {
+    auto bytes = (*db)->get(family::bot_activity, key);
+    EXPECT_TRUE(bytes);
+    counters c;
+    EXPECT_TRUE(bytes && decode_counters(*bytes, c));
+    return std::make_tuple(c.messages, c.errors, c.last_at_ms);
+  };
+  EXPECT_EQ(read("a"), std::make_tuple(int64_t{12}, int64_t{2}, int64_t{70}));
+  EXPECT_EQ(read("b"), std::make_tuple(int64_t{3}, int64_t{2}, int64_t{200}));
+}
+
 TEST(secret_file, is_created_once_with_mode_0600) {
   test::temp_dir dir;
   auto path = dir.path() + "/jwt_secret";
