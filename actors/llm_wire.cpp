@@ -313,10 +313,10 @@ caf::error stream_parser::on_event(const std::function<void(std::string)>& on_te
 
 namespace {
 
-/// An OpenAI-compatible stream chunk read straight from simdjson's DOM: a long answer
-/// comes in hundreds of such chunks, and building a `json_value` tree for each (every key
-/// and string copied) cost more than the parse itself.
-class openai_chunk_reader {
+/// A stream event read straight from simdjson's DOM: a long answer comes in hundreds of
+/// events, and building a `json_value` tree for each (every key and string copied) cost
+/// more than the parse itself.
+class event_reader {
  public:
   /// False: `text` is not a JSON object (or the parser could not get its memory).
   bool parse(std::string_view text) {
@@ -354,9 +354,9 @@ std::optional<std::string_view> string_member(simdjson::dom::element obj, std::s
 
 } // namespace
 
-caf::error stream_parser::on_openai_json(std::string_view text,
-                                         const std::function<void(std::string)>& on_text) {
-  thread_local openai_chunk_reader reader;
+caf::error stream_parser::on_json(std::string_view text,
+                                  const std::function<void(std::string)>& on_text) {
+  thread_local event_reader reader;
   if (!reader.parse(text))
     return api_error(errc::bad_gateway, "the provider sent an unreadable stream event: " +
                                             std::string{text.substr(0, 200)});
@@ -368,11 +368,6 @@ caf::error stream_parser::on_openai_json(std::string_view text,
       message = *m;
     return api_error(errc::bad_gateway, "the provider reported an error: " + message);
   }
-  simdjson::dom::array choices;
-  if (auto c = member(doc, "choices");
-      !c || c->get_array().get(choices) != simdjson::SUCCESS || choices.begin() == choices.end())
-    return caf::none; // e.g. a usage-only event
-  auto choice = *choices.begin();
   // The text is handed on last: `on_text` may parse JSON on this thread, which would end
   // the life of the document read here.
   std::string text_piece;
@@ -380,74 +375,61 @@ caf::error stream_parser::on_openai_json(std::string_view text,
     if (!text_piece.empty())
       on_text(std::move(text_piece));
   };
-  if (auto delta = member(choice, "delta")) {
-    if (auto s = string_member(*delta, "content"))
-      text_piece = *s;
-    // Tool calls come in pieces: the first names the call, the next ones add to its
-    // arguments; `index` says which call a piece belongs to.
-    simdjson::dom::array calls;
-    if (auto c = member(*delta, "tool_calls"); c && c->get_array().get(calls) == simdjson::SUCCESS)
-      for (auto c : calls) {
-        size_t index = tool_calls_.size();
-        int64_t i = 0;
-        if (auto v = member(c, "index"); v && v->get_int64().get(i) == simdjson::SUCCESS && i >= 0)
-          index = static_cast<size_t>(i);
-        if (index > 127) {
-          hand_on();
-          return api_error(errc::bad_gateway, "the provider asked for too many tool calls");
-        }
-        if (tool_calls_.size() <= index)
-          tool_calls_.resize(index + 1, tool_call{{}, {}, {}});
-        auto& call = tool_calls_[index];
-        if (auto id = string_member(c, "id"))
-          call.id = *id;
-        if (auto fn = member(c, "function")) {
-          if (auto name = string_member(*fn, "name"))
-            call.name += *name;
-          if (auto args = string_member(*fn, "arguments"))
-            call.arguments += *args;
-        }
-      }
-  }
-  if (auto s = string_member(choice, "finish_reason"))
-    finish_reason_ = *s;
-  hand_on();
-  return caf::none;
-}
-
-caf::error stream_parser::on_json(std::string_view text,
-                                  const std::function<void(std::string)>& on_text) {
-  if (format_ == wire_format::openai)
-    return on_openai_json(text, on_text);
-  auto doc = parse_json(text);
-  if (!doc || !doc->is_object())
-    return api_error(errc::bad_gateway, "the provider sent an unreadable stream event: " +
-                                            std::string{text.substr(0, 200)});
-  if (auto e = doc->find("error"); e != nullptr && !e->is_null()) {
-    std::string message = e->is_string() ? e->as_string() : "";
-    if (auto m = e->find("message"); m && m->is_string())
-      message = m->as_string();
-    return api_error(errc::bad_gateway, "the provider reported an error: " + message);
-  }
-  auto str = [](const json_value* v) -> const std::string* {
-    return v && v->is_string() ? &v->as_string() : nullptr;
-  };
   switch (format_) {
-  case wire_format::openai:
-    return caf::none; // not reached: OpenAI chunks are read by on_openai_json
+  case wire_format::openai: {
+    simdjson::dom::array choices;
+    if (auto c = member(doc, "choices");
+        !c || c->get_array().get(choices) != simdjson::SUCCESS || choices.begin() == choices.end())
+      return caf::none; // e.g. a usage-only event
+    auto choice = *choices.begin();
+    if (auto delta = member(choice, "delta")) {
+      if (auto s = string_member(*delta, "content"))
+        text_piece = *s;
+      // Tool calls come in pieces: the first names the call, the next ones add to its
+      // arguments; `index` says which call a piece belongs to.
+      simdjson::dom::array calls;
+      if (auto c = member(*delta, "tool_calls");
+          c && c->get_array().get(calls) == simdjson::SUCCESS)
+        for (auto c : calls) {
+          size_t index = tool_calls_.size();
+          int64_t i = 0;
+          if (auto v = member(c, "index");
+              v && v->get_int64().get(i) == simdjson::SUCCESS && i >= 0)
+            index = static_cast<size_t>(i);
+          if (index > 127) {
+            hand_on();
+            return api_error(errc::bad_gateway, "the provider asked for too many tool calls");
+          }
+          if (tool_calls_.size() <= index)
+            tool_calls_.resize(index + 1, tool_call{{}, {}, {}});
+          auto& call = tool_calls_[index];
+          if (auto id = string_member(c, "id"))
+            call.id = *id;
+          if (auto fn = member(c, "function")) {
+            if (auto name = string_member(*fn, "name"))
+              call.name += *name;
+            if (auto args = string_member(*fn, "arguments"))
+              call.arguments += *args;
+          }
+        }
+    }
+    if (auto s = string_member(choice, "finish_reason"))
+      finish_reason_ = *s;
+    break;
+  }
   case wire_format::anthropic: {
-    auto type = str(doc->find("type"));
-    if (type == nullptr)
+    auto type = string_member(doc, "type");
+    if (!type)
       return caf::none;
     if (*type == "content_block_start") {
-      if (auto block = doc->find("content_block")) {
-        auto kind = str(block->find("type"));
+      if (auto block = member(doc, "content_block")) {
+        auto kind = string_member(*block, "type");
         if (kind && *kind == "tool_use") {
           tool_call call;
           call.arguments.clear();
-          if (auto id = str(block->find("id")))
+          if (auto id = string_member(*block, "id"))
             call.id = *id;
-          if (auto name = str(block->find("name")))
+          if (auto name = string_member(*block, "name"))
             call.name = *name;
           tool_calls_.push_back(std::move(call));
           in_tool_block_ = true;
@@ -456,10 +438,11 @@ caf::error stream_parser::on_json(std::string_view text,
         }
       }
     } else if (*type == "content_block_delta") {
-      if (auto delta = doc->find("delta")) {
-        if (auto s = str(delta->find("text")); s && !s->empty())
-          on_text(*s);
-        if (auto j = str(delta->find("partial_json")); j && in_tool_block_ && !tool_calls_.empty())
+      if (auto delta = member(doc, "delta")) {
+        if (auto s = string_member(*delta, "text"))
+          text_piece = *s;
+        if (auto j = string_member(*delta, "partial_json");
+            j && in_tool_block_ && !tool_calls_.empty())
           tool_calls_.back().arguments += *j;
       }
     } else if (*type == "content_block_stop") {
@@ -467,49 +450,53 @@ caf::error stream_parser::on_json(std::string_view text,
         tool_calls_.back().arguments = "{}";
       in_tool_block_ = false;
     } else if (*type == "message_delta") {
-      if (auto delta = doc->find("delta"))
-        if (auto s = str(delta->find("stop_reason")))
+      if (auto delta = member(doc, "delta"))
+        if (auto s = string_member(*delta, "stop_reason"))
           finish_reason_ = *s == "end_turn"     ? "stop"
                            : *s == "max_tokens" ? "length"
                            : *s == "tool_use"   ? "tool_calls"
-                                                : *s;
+                                                : std::string{*s};
     } else if (*type == "message_stop") {
       finished_ = true;
     }
-    return caf::none;
+    break;
   }
   case wire_format::ollama: {
-    if (auto msg = doc->find("message")) {
-      if (auto s = str(msg->find("content")); s && !s->empty())
-        on_text(*s);
-      if (auto calls = msg->find("tool_calls"); calls && calls->is_array())
-        for (auto& c : calls->as_array()) {
-          auto fn = c.find("function");
-          if (fn == nullptr)
+    if (auto msg = member(doc, "message")) {
+      if (auto s = string_member(*msg, "content"))
+        text_piece = *s;
+      simdjson::dom::array calls;
+      if (auto c = member(*msg, "tool_calls"); c && c->get_array().get(calls) == simdjson::SUCCESS)
+        for (auto c : calls) {
+          auto fn = member(c, "function");
+          if (!fn)
             continue;
           tool_call call;
-          if (auto id = str(c.find("id")))
+          if (auto id = string_member(c, "id"))
             call.id = *id;
-          if (auto name = str(fn->find("name")))
+          if (auto name = string_member(*fn, "name"))
             call.name = *name;
-          if (auto args = fn->find("arguments"); args && args->is_string()) {
-            call.arguments = args->as_string();
-          } else if (args) {
-            json_writer w;
-            w.value(*args);
-            call.arguments = w.take();
+          // Ollama sends the arguments as an object; some servers as a JSON string.
+          if (auto args = member(*fn, "arguments")) {
+            std::string_view str;
+            if (args->get_string().get(str) == simdjson::SUCCESS)
+              call.arguments = str;
+            else
+              call.arguments = simdjson::to_string(*args);
           }
           tool_calls_.push_back(std::move(call));
         }
     }
-    if (auto done = doc->find("done"); done && done->is_bool() && done->as_bool()) {
+    bool done = false;
+    if (auto d = member(doc, "done"); d && d->get_bool().get(done) == simdjson::SUCCESS && done) {
       finished_ = true;
-      auto reason = str(doc->find("done_reason"));
-      finish_reason_ = reason ? *reason : "stop";
+      auto reason = string_member(doc, "done_reason");
+      finish_reason_ = reason ? std::string{*reason} : "stop";
     }
-    return caf::none;
+    break;
   }
   }
+  hand_on();
   return caf::none;
 }
 

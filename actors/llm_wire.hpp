@@ -59,7 +59,6 @@ class stream_parser {
   caf::error on_line(std::string_view line, const std::function<void(std::string)>& on_text);
   caf::error on_event(const std::function<void(std::string)>& on_text);
   caf::error on_json(std::string_view json, const std::function<void(std::string)>& on_text);
-  caf::error on_openai_json(std::string_view json, const std::function<void(std::string)>& on_text);
 
   wire_format format_;
   std::string buffer_;

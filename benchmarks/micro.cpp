@@ -79,4 +79,38 @@ static void bm_sse_openai_answer(benchmark::State& state) {
 }
 BENCHMARK(bm_sse_openai_answer);
 
+// The same answer as Anthropic's Messages API streams it: a text block of 16 deltas
+// between its start and stop events, then the message's delta and stop.
+static void bm_sse_anthropic_answer(benchmark::State& state) {
+  std::string stream =
+      "event: message_start\ndata: "
+      R"({"type":"message_start","message":{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":)"
+      R"("message","role":"assistant","content":[],"model":"claude-3-5-sonnet-20241022",)"
+      R"("stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":25,"output_tokens":1}}})"
+      "\n\nevent: content_block_start\ndata: "
+      R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"
+      "\n\n";
+  for (int i = 0; i < 16; ++i)
+    stream +=
+        "event: content_block_delta\ndata: "
+        R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"word )" +
+        std::to_string(i) + R"( "}})" + "\n\n";
+  stream += "event: content_block_stop\ndata: "
+            R"({"type":"content_block_stop","index":0})"
+            "\n\nevent: message_delta\ndata: "
+            R"({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},)"
+            R"("usage":{"output_tokens":15}})"
+            "\n\nevent: message_stop\ndata: "
+            R"({"type":"message_stop"})"
+            "\n\n";
+  for (auto _ : state) {
+    actors::stream_parser p{actors::wire_format::anthropic};
+    std::string text;
+    auto err = p.feed(stream, [&](std::string piece) { text += piece; });
+    benchmark::DoNotOptimize(err);
+    benchmark::DoNotOptimize(text);
+  }
+}
+BENCHMARK(bm_sse_anthropic_answer);
+
 BENCHMARK_MAIN();

@@ -85,6 +85,63 @@ TEST(stream_parser, reads_ollama_ndjson) {
   EXPECT_TRUE(p.finished());
 }
 
+TEST(stream_parser, reads_errors_and_tool_calls_of_anthropic_and_ollama) {
+  // Anthropic's error event, in the middle of a stream.
+  stream_parser a{wire_format::anthropic};
+  caf::error overloaded;
+  auto text =
+      collect(a,
+              {"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{"
+               "\"type\":\"text_delta\",\"text\":\"par\"}}\n\n",
+               "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+               "\"message\":\"Overloaded\"}}\n\n"},
+              &overloaded);
+  EXPECT_EQ(text, "par");
+  ASSERT_TRUE(overloaded);
+  EXPECT_EQ(describe(overloaded).code, errc::bad_gateway);
+  EXPECT_NE(describe(overloaded).message.find("Overloaded"), std::string::npos);
+
+  // An Anthropic tool call: its arguments come in pieces of JSON text.
+  stream_parser t{wire_format::anthropic};
+  caf::error none;
+  collect(t,
+          {"data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":"
+           "\"tool_use\",\"id\":\"toolu_1\",\"name\":\"calculator\",\"input\":{}}}\n\n",
+           "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+           "\"input_json_delta\",\"partial_json\":\"{\\\"expression\\\": \"}}\n\n",
+           "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+           "\"input_json_delta\",\"partial_json\":\"\\\"2+2\\\"}\"}}\n\n",
+           "data: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+           "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"}}\n\n"},
+          &none);
+  EXPECT_FALSE(none);
+  ASSERT_EQ(t.tool_calls().size(), 1u);
+  EXPECT_EQ(t.tool_calls()[0].id, "toolu_1");
+  EXPECT_EQ(t.tool_calls()[0].name, "calculator");
+  EXPECT_EQ(t.tool_calls()[0].arguments, R"({"expression": "2+2"})");
+  EXPECT_EQ(t.finish_reason(), "tool_calls");
+
+  // Ollama: an error line; arguments given as a JSON string instead of an object; garbage.
+  stream_parser o{wire_format::ollama};
+  caf::error missing;
+  collect(o, {"{\"error\":\"model 'x' not found\"}\n"}, &missing);
+  ASSERT_TRUE(missing);
+  EXPECT_NE(describe(missing).message.find("model 'x' not found"), std::string::npos);
+  stream_parser s{wire_format::ollama};
+  collect(s,
+          {"{\"message\":{\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"calc\","
+           "\"arguments\":\"{\\\"x\\\":1}\"}},{\"nofunction\":1}]},\"done\":false}\n"},
+          &none);
+  EXPECT_FALSE(none);
+  ASSERT_EQ(s.tool_calls().size(), 1u);
+  EXPECT_EQ(s.tool_calls()[0].arguments, R"({"x":1})");
+  EXPECT_FALSE(s.finished());
+  stream_parser g{wire_format::ollama};
+  caf::error garbage;
+  collect(g, {"not json\n"}, &garbage);
+  EXPECT_TRUE(garbage);
+}
+
 TEST(stream_parser, reports_errors_in_the_stream_and_garbage) {
   stream_parser p{wire_format::openai};
   caf::error err;
