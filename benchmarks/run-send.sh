@@ -272,3 +272,5 @@ for c in 64 256; do
 done
 stored=$(curl -s "$api/conversations/?limit=1" -H "Authorization: Bearer $token" | grep -o '"message_count":[0-9]*' | head -1)
 echo "(a conversation afterwards: $stored)"
+# The server's memory: now, and its peak over the run (memtables, caches, live actors).
+awk '/^VmRSS|^VmHWM/ {printf "%s %.0f MiB  ", $1, $2 / 1024} END {print ""}' /proc/"$server_pid"/status
