@@ -338,31 +338,37 @@ void chat_store::add_bot_activity(write_batch& batch, const bot_id& id, int64_t 
 // -- conversations ------------------------------------------------------------
 
 caf::expected<conversation> chat_store::find_conversation(const conversation_id& id) const {
+  auto c = read_conversation(id);
+  if (!c)
+    return c;
+  if (auto err = add_activity(*c))
+    return err;
+  return c;
+}
+
+caf::expected<conversation> chat_store::read_conversation(const conversation_id& id) const {
   auto bytes = db_->get(family::conversations, id.value);
   if (!bytes)
     return std::move(bytes.error());
-  auto c = decode_conversation(*bytes);
-  if (!c)
-    return c;
+  return decode_conversation(*bytes);
+}
+
+caf::error chat_store::add_activity(conversation& c) const {
   // The record is written when the conversation is made or changed, not with every
   // message: its activity is its last message's.
   caf::error failure;
   auto err =
-      db_->last(family::messages, id.value + "/", [&](std::string_view, std::string_view value) {
+      db_->last(family::messages, c.id.value + "/", [&](std::string_view, std::string_view value) {
         auto m = decode_message(value);
         if (!m) {
           failure = std::move(m.error());
           return;
         }
-        c->message_count = std::max(c->message_count, m->seq);
-        c->last_message_at_ms = std::max(c->last_message_at_ms, m->created_at_ms);
-        c->updated_at_ms = std::max(c->updated_at_ms, m->created_at_ms);
+        c.message_count = std::max(c.message_count, m->seq);
+        c.last_message_at_ms = std::max(c.last_message_at_ms, m->created_at_ms);
+        c.updated_at_ms = std::max(c.updated_at_ms, m->created_at_ms);
       });
-  if (err)
-    return err;
-  if (failure)
-    return failure;
-  return c;
+  return err ? err : failure;
 }
 
 caf::expected<conversation_page> chat_store::list_conversations(const user_id& owner,
@@ -391,7 +397,7 @@ caf::expected<conversation_page> chat_store::list_conversations(const user_id& o
       ++page.total;
       continue;
     }
-    auto c = find_conversation(conversation_id{id});
+    auto c = read_conversation(conversation_id{id});
     if (!c) {
       if (c.error() == errc::not_found)
         continue; // deleted between the index scan and this read
@@ -399,8 +405,11 @@ caf::expected<conversation_page> chat_store::list_conversations(const user_id& o
     }
     if (!q.status.empty() && c->status != q.status)
       continue;
-    if (in_page)
+    if (in_page) {
+      if (auto err = add_activity(*c)) // only the page's: one seek each
+        return err;
       page.conversations.push_back(std::move(*c));
+    }
     ++page.total;
   }
   return page;

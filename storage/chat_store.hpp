@@ -102,6 +102,14 @@ class chat_store {
   static void put_message(write_batch& batch, const protocol::chat_message& m);
 
  private:
+  /// The stored record alone, without `add_activity`.
+  caf::expected<protocol::conversation>
+  read_conversation(const protocol::conversation_id& id) const;
+
+  /// Takes the message count and times of activity from the conversation's last message
+  /// where they are newer.
+  caf::error add_activity(protocol::conversation& c) const;
+
   std::shared_ptr<kv_store> db_;
 };
 

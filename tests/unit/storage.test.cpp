@@ -259,6 +259,12 @@ TEST(chat_store, a_conversation_reads_its_activity_from_its_last_message) {
   ASSERT_EQ(page->conversations.size(), 1u);
   EXPECT_EQ(page->conversations[0].message_count, 3);
   EXPECT_EQ(page->conversations[0].last_message_at_ms, 2003);
+  protocol::conversation_query active;
+  active.status = "active";
+  page = store.list_conversations(c.owner, active);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->conversations.size(), 1u);
+  EXPECT_EQ(page->conversations[0].message_count, 3);
   // A later change of the record keeps its own time when it is the newer one.
   c.title = "renamed";
   c.message_count = 3;
