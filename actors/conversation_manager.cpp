@@ -26,7 +26,6 @@ using namespace protocol;
 
 namespace {
 
-using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using due_atom = caf::atom_constant<caf::atom("due")>;
 
@@ -52,9 +51,9 @@ caf::error no_such_conversation() {
 
 /// A live conversation: owns the order of its messages, builds each prompt, asks the
 /// bot's provider and persists both sides. Requests come from the manager (which counts
-/// them, see `idle_atom`); `llm_chunk`s come from the provider while it streams; `due_atom`s
-/// come from the manager when a message it forwarded has waited `question_delay` (see
-/// `conversation_state::waiting`).
+/// them, see `conversation_board::idle_at`); `llm_chunk`s come from the provider while it
+/// streams; `due_atom`s come from the manager when a message it forwarded has waited
+/// `question_delay` (see `conversation_state::waiting`).
 using conversation_actor =
     caf::typed_actor<caf::replies_to<find_atom, user_id>::with<conversation>,
                      caf::replies_to<update_atom, user_id, std::string>::with<conversation>,
@@ -65,12 +64,8 @@ using conversation_actor =
                      caf::reacts_to<unsubscribe_atom, stream_subscriber_actor>,
                      caf::reacts_to<llm_chunk>, caf::reacts_to<due_atom>>;
 
-/// The conversation actor reports to the manager when it has nothing in flight, with the
-/// number of requests it has handled: the manager passivates it only when that count
-/// equals what it forwarded, so no request can be in the actor's mailbox when it stops.
 using manager_impl_actor =
-    conversation_manager_actor::extend<caf::reacts_to<idle_atom, conversation_id, int64_t>,
-                                       caf::reacts_to<sweep_atom>, caf::reacts_to<due_atom>>;
+    conversation_manager_actor::extend<caf::reacts_to<sweep_atom>, caf::reacts_to<due_atom>>;
 
 /// A message the user sent, waiting for (or getting) the bot's answer.
 struct pending_send {
@@ -157,12 +152,19 @@ struct recent_message {
   }
 };
 
-/// What a conversation and the manager share about the questions waiting for a commit (see
-/// `conversation_state::waiting`), so that the manager tells a conversation a send is due
-/// (`due_atom`) only when a question waits for it: usually its answer was committed first.
-struct due_board {
-  std::atomic<int64_t> dues{0};         // the manager's sends to the conversation now due
-  std::atomic<int64_t> waiting_from{0}; // the send of the oldest waiting question; 0: none
+/// What a conversation and the manager share, so that they need not send each other a
+/// message per exchange:
+/// - the questions waiting for a commit (see `conversation_state::waiting`): the manager
+///   tells a conversation a send is due (`due_atom`) only when a question waits for it
+///   (usually its answer was committed first);
+/// - when the conversation last had nothing in flight, and the number of requests it had
+///   handled then: the manager passivates it only when that number equals what it
+///   forwarded, so that no request can be in the actor's mailbox when it stops.
+struct conversation_board {
+  std::atomic<int64_t> dues{0};          // the manager's sends to the conversation now due
+  std::atomic<int64_t> waiting_from{0};  // the send of the oldest waiting question; 0: none
+  std::atomic<int64_t> idle_since_ns{0}; // steady clock; written before `idle_at`
+  std::atomic<int64_t> idle_at{-1};      // requests handled when it became idle; -1: never
 };
 
 struct conversation_state {
@@ -232,7 +234,7 @@ struct conversation_context {
   std::shared_ptr<const llm_providers> providers;
   chat_settings settings;
   std::shared_ptr<bot_ledger> ledger;
-  std::shared_ptr<due_board> board;
+  std::shared_ptr<conversation_board> board;
 };
 
 conversation_actor::behavior_type
@@ -257,7 +259,11 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     if (st.queue.empty() && st.commits_in_flight == 0 && st.subscribers.empty() &&
         st.handled != st.reported) {
       st.reported = st.handled;
-      self->send(ctx->manager, idle_atom::value, ctx->id, st.handled);
+      auto now = std::chrono::steady_clock::now().time_since_epoch();
+      ctx->board->idle_since_ns.store(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now).count(),
+          std::memory_order_relaxed);
+      ctx->board->idle_at.store(st.handled, std::memory_order_release);
     }
   };
 
@@ -1023,10 +1029,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
 
 struct live_entry {
   conversation_actor actor;
-  std::shared_ptr<due_board> board;
+  std::shared_ptr<conversation_board> board;
   int64_t forwarded = 0;
-  int64_t idle_at_count = -1; // the count of the last idle report
-  std::chrono::steady_clock::time_point idle_since;
 };
 
 struct manager_state {
@@ -1041,7 +1045,7 @@ struct manager_state {
   struct due_send {
     std::chrono::steady_clock::time_point at;
     conversation_actor actor;
-    std::shared_ptr<due_board> board;
+    std::shared_ptr<conversation_board> board;
   };
   std::deque<due_send> due;
   bool due_timer = false;
@@ -1082,7 +1086,7 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
     if (i == st.live.end()) {
       auto ctx = std::make_shared<conversation_context>(conversation_context{
           id, store, bots, knowledge, plugins, caf::actor_cast<manager_impl_actor>(self), providers,
-          settings, ledger, std::make_shared<due_board>()});
+          settings, ledger, std::make_shared<conversation_board>()});
       auto actor = self->spawn(conversation_impl, ctx);
       self->monitor(actor);
       st.by_address.emplace(actor.address(), id.value);
@@ -1218,7 +1222,7 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
           // it waiting or the conversation sees its send due.
           auto dues = d.board->dues.fetch_add(1) + 1;
           auto from = d.board->waiting_from.load();
-          if (from != 0 && from <= dues) // else nothing waits for it (see `due_board`)
+          if (from != 0 && from <= dues) // else nothing waits for it (see `conversation_board`)
             self->send(d.actor, due_atom::value);
           st.due.pop_front();
         }
@@ -1271,19 +1275,17 @@ manager_impl(manager_impl_actor::stateful_pointer<manager_state> self, chat_stor
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
         return rp;
       },
-      [self](idle_atom, const conversation_id& id, int64_t handled) {
-        auto& st = self->state;
-        if (auto i = st.live.find(id.value); i != st.live.end() && i->second.forwarded == handled) {
-          i->second.idle_at_count = handled;
-          i->second.idle_since = std::chrono::steady_clock::now();
-        }
-      },
       [self, settings, sweep_every](sweep_atom) {
         auto& st = self->state;
-        auto cutoff = std::chrono::steady_clock::now() - settings.conversation_idle;
+        auto cutoff =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(
+                (std::chrono::steady_clock::now() - settings.conversation_idle).time_since_epoch())
+                .count();
         for (auto i = st.live.begin(); i != st.live.end();) {
           auto& e = i->second;
-          if (e.idle_at_count == e.forwarded && e.idle_since <= cutoff) {
+          if (e.board->idle_at.load(std::memory_order_acquire) == e.forwarded &&
+              e.board->idle_since_ns.load(std::memory_order_relaxed) <= cutoff) {
+            spdlog::debug("conversation {} passivated", i->first);
             self->demonitor(e.actor.address());
             st.by_address.erase(e.actor.address());
             self->send_exit(e.actor, caf::exit_reason::user_shutdown);

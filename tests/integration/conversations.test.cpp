@@ -278,7 +278,9 @@ namespace {
 /// Conversations leave memory after one idle second.
 class passivation_test : public server_test {
  protected:
-  env_list environment() override { return {{"CHATAGENT_CONVERSATION_IDLE_SECONDS", "1"}}; }
+  env_list environment() override {
+    return {{"CHATAGENT_CONVERSATION_IDLE_SECONDS", "1"}, {"CHATAGENT_LOG_LEVEL", "debug"}};
+  }
 };
 
 } // namespace
@@ -288,8 +290,13 @@ TEST_F(passivation_test, an_idle_conversation_comes_back_from_storage) {
   auto conv = create_conversation(token, create_bot(token));
   auto path = "/api/v1/conversations/" + conv + "/messages";
   ASSERT_EQ(post(path, R"({"content":"what is 1+1"})", token).status, 201);
-  // Long enough for the idle sweep to passivate it (the assertions hold either way).
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  // The idle sweep passivates it within about 1.5 s (the server logs it at debug level).
+  for (int i = 0;
+       i < 100 && server->log().find("conversation " + conv + " passivated") == std::string::npos;
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_NE(server->log().find("conversation " + conv + " passivated"), std::string::npos)
+      << server->log();
   auto res = post(path, R"({"content":"what is 2+2"})", token);
   ASSERT_EQ(res.status, 201) << res.body;
   auto msgs = history(*this, server->base_url(), conv, token);
