@@ -47,6 +47,9 @@ const std::vector<key_spec>& keys() {
       {"request_timeout_seconds", &c::request_timeout_seconds, 1, 3600,
        "wait for the actors' answer, then 503"},
       {"data_dir", &c::data_dir, 0, 0, "where RocksDB and secrets live"},
+      {"storage_write_rate_mb", &c::storage_write_rate_mb, 0, 1 << 20,
+       "MiB/s that RocksDB's memtable flushes and compactions may write at most (a flush then "
+       "slows requests less while it runs, compaction gets less room); 0: no limit"},
       {"log_level", &c::log_level, 0, 0, "trace, debug, info, warn, error or off"},
       {"jwt_secret", &c::jwt_secret, 0, 0,
        "HS256 signing secret (>= 32 bytes); generated if empty"},

@@ -12,6 +12,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
+#include <rocksdb/rate_limiter.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -171,7 +172,8 @@ kv_store::kv_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
 kv_store::~kv_store() = default;
 
-caf::expected<std::shared_ptr<kv_store>> kv_store::open(const std::string& dir) {
+caf::expected<std::shared_ptr<kv_store>> kv_store::open(const std::string& dir,
+                                                        const open_options& opts) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
@@ -182,6 +184,10 @@ caf::expected<std::shared_ptr<kv_store>> kv_store::open(const std::string& dir) 
   // beyond which the largest is flushed early. (Smaller memtables flush more often and
   // cost more compaction; measured, they did not help, see docs/benchmarks.md.)
   options.db_write_buffer_size = size_t{512} << 20;
+  // A flush writes a whole memtable (~226 MB under the send benchmark) as fast as it can,
+  // and the machine slows down while it does; a limit spreads it out (docs/storage.md).
+  if (opts.write_rate_mb > 0)
+    options.rate_limiter.reset(rocksdb::NewGenericRateLimiter(opts.write_rate_mb << 20));
   options.keep_log_file_num = 5;
   options.max_log_file_size = 16 << 20;
   rocksdb::BlockBasedTableOptions table;

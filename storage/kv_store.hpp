@@ -103,9 +103,18 @@ class kv_store {
   kv_store(const kv_store&) = delete;
   kv_store& operator=(const kv_store&) = delete;
 
+  struct open_options {
+    /// MiB per second that flushes and compactions may write together; 0: no limit.
+    int64_t write_rate_mb = 0;
+  };
+
   /// Opens (creating if needed) the database in `dir`. Fails with a one-line reason when
   /// the directory is unusable or another process holds it.
-  static caf::expected<std::shared_ptr<kv_store>> open(const std::string& dir);
+  static caf::expected<std::shared_ptr<kv_store>> open(const std::string& dir,
+                                                       const open_options& opts);
+  static caf::expected<std::shared_ptr<kv_store>> open(const std::string& dir) {
+    return open(dir, open_options{});
+  }
 
   /// The value at `key`; NOT_FOUND error when absent.
   caf::expected<std::string> get(family f, std::string_view key) const;

@@ -39,6 +39,7 @@ TEST(config, defaults_without_any_input) {
   EXPECT_EQ(cfg->rate_limit_user, 100);
   EXPECT_EQ(cfg->rate_limit_premium, 1000);
   EXPECT_EQ(cfg->rate_limit_enterprise, 10000);
+  EXPECT_EQ(cfg->storage_write_rate_mb, 0);
 }
 
 TEST(config, flags_override_file_override_environment) {
@@ -46,7 +47,8 @@ TEST(config, flags_override_file_override_environment) {
   fake_env env{{{"CHATAGENT_PORT", "9001"},
                 {"CHATAGENT_HOST", "0.0.0.0"},
                 {"CHATAGENT_RATE_LIMIT_USER", "7"},
-                {"CHATAGENT_LOG_LEVEL", "debug"}}};
+                {"CHATAGENT_LOG_LEVEL", "debug"},
+                {"CHATAGENT_STORAGE_WRITE_RATE_MB", "64"}}};
   command_line cli;
   cli.config_file = write_file(dir, "port = 9002\nrate_limit_user = 8\ndata_dir = \"/tmp/x\"\n");
   std::string error;
@@ -56,6 +58,7 @@ TEST(config, flags_override_file_override_environment) {
   EXPECT_EQ(cfg->host, "0.0.0.0");    // environment over default
   EXPECT_EQ(cfg->rate_limit_user, 8); // file over environment
   EXPECT_EQ(cfg->log_level, "debug"); // environment only
+  EXPECT_EQ(cfg->storage_write_rate_mb, 64);
   EXPECT_EQ(cfg->data_dir, "/tmp/x");
   cli.port = 9003;
   cli.data_dir = "/tmp/y";
@@ -77,6 +80,7 @@ TEST(config, rejects_bad_input_with_a_one_line_reason) {
   fails({}, fake_env{{{"CHATAGENT_PORT", "eighty"}}}, "CHATAGENT_PORT");
   fails({}, fake_env{{{"CHATAGENT_PORT", "70000"}}}, "port");
   fails({}, fake_env{{{"CHATAGENT_LOG_LEVEL", "loud"}}}, "log_level");
+  fails({}, fake_env{{{"CHATAGENT_STORAGE_WRITE_RATE_MB", "-1"}}}, "storage_write_rate_mb");
   fails({}, fake_env{{{"CHATAGENT_JWT_SECRET", "short"}}}, "jwt_secret");
   fails({}, fake_env{{{"CHATAGENT_ADMIN_USERNAME", "root"}}}, "admin_password");
   command_line cli;

@@ -107,6 +107,22 @@ TEST(kv_store, scans_by_prefix_in_key_order) {
   EXPECT_EQ(seen, "b1=1;b2=2;");
 }
 
+TEST(kv_store, writes_and_reads_back_with_a_limit_on_background_writes) {
+  test::temp_dir dir;
+  {
+    auto db = kv_store::open(dir.path(), {8});
+    ASSERT_TRUE(db);
+    write_batch b;
+    b.put(family::users, "k", "v");
+    ASSERT_FALSE((*db)->write(std::move(b)));
+  }
+  auto db = kv_store::open(dir.path(), {8});
+  ASSERT_TRUE(db);
+  auto v = (*db)->get(family::users, "k");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, "v");
+}
+
 TEST(kv_store, finds_the_last_key_with_a_prefix) {
   test::temp_dir dir;
   auto db = kv_store::open(dir.path());
