@@ -56,6 +56,18 @@ static void bm_rate_limiter_check(benchmark::State& state) {
 }
 BENCHMARK(bm_rate_limiter_check)->Threads(1)->Threads(2);
 
+/// Reads `stream`, one whole answer, once per iteration.
+static void parse_answers(benchmark::State& state, actors::wire_format format,
+                          const std::string& stream) {
+  for (auto _ : state) {
+    actors::stream_parser p{format};
+    std::string text;
+    auto err = p.feed(stream, [&](std::string piece) { text += piece; });
+    benchmark::DoNotOptimize(err);
+    benchmark::DoNotOptimize(text);
+  }
+}
+
 // One streamed answer as an OpenAI-compatible server sends it: 16 chunks of a few words,
 // each a full chat.completion.chunk object, then the finish and [DONE]; per answer.
 static void bm_sse_openai_answer(benchmark::State& state) {
@@ -69,13 +81,7 @@ static void bm_sse_openai_answer(benchmark::State& state) {
             R"("created":1732700000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,)"
             R"("delta":{},"logprobs":null,"finish_reason":"stop"}]})"
             "\n\ndata: [DONE]\n\n";
-  for (auto _ : state) {
-    actors::stream_parser p{actors::wire_format::openai};
-    std::string text;
-    auto err = p.feed(stream, [&](std::string piece) { text += piece; });
-    benchmark::DoNotOptimize(err);
-    benchmark::DoNotOptimize(text);
-  }
+  parse_answers(state, actors::wire_format::openai, stream);
 }
 BENCHMARK(bm_sse_openai_answer);
 
@@ -103,13 +109,7 @@ static void bm_sse_anthropic_answer(benchmark::State& state) {
             "\n\nevent: message_stop\ndata: "
             R"({"type":"message_stop"})"
             "\n\n";
-  for (auto _ : state) {
-    actors::stream_parser p{actors::wire_format::anthropic};
-    std::string text;
-    auto err = p.feed(stream, [&](std::string piece) { text += piece; });
-    benchmark::DoNotOptimize(err);
-    benchmark::DoNotOptimize(text);
-  }
+  parse_answers(state, actors::wire_format::anthropic, stream);
 }
 BENCHMARK(bm_sse_anthropic_answer);
 
