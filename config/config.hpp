@@ -29,7 +29,7 @@ struct server_config {
   int64_t request_timeout_seconds = 10; // for an answer from the actors
   // Storage
   std::string data_dir = "./data";
-  int64_t storage_write_rate_mb = 0; // RocksDB's flushes and compactions, MiB/s; 0: no limit
+  int64_t storage_write_rate_mb = 64; // RocksDB's flushes and compactions, MiB/s; 0: no limit
   // Logging
   std::string log_level = "info";
   // Authentication

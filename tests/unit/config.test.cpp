@@ -39,7 +39,7 @@ TEST(config, defaults_without_any_input) {
   EXPECT_EQ(cfg->rate_limit_user, 100);
   EXPECT_EQ(cfg->rate_limit_premium, 1000);
   EXPECT_EQ(cfg->rate_limit_enterprise, 10000);
-  EXPECT_EQ(cfg->storage_write_rate_mb, 0);
+  EXPECT_EQ(cfg->storage_write_rate_mb, 64);
 }
 
 TEST(config, flags_override_file_override_environment) {
