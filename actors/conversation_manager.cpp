@@ -374,7 +374,8 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
     m.sender_type = std::move(sender_type);
     m.sender_id = std::move(sender_id);
     m.created_at_ms = now_ms();
-    rec.last_message_at_ms = m.created_at_ms;
+    // As the stored record reads them back (`chat_store::find_conversation`).
+    rec.last_message_at_ms = rec.updated_at_ms = m.created_at_ms;
     return m;
   };
 
@@ -912,7 +913,6 @@ conversation_impl(conversation_actor::stateful_pointer<conversation_state> self,
         msg.content = std::move(draft.content);
         msg.message_type = std::move(draft.message_type);
         msg.metadata = std::move(draft.metadata);
-        st.record.updated_at_ms = msg.created_at_ms;
         // The question is stored with the next commit, at the latest after `question_delay`:
         // an answer that comes sooner shares its write (one log write per exchange instead
         // of two). The provider is asked meanwhile; nothing is acknowledged before both are

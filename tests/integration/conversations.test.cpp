@@ -290,6 +290,7 @@ TEST_F(passivation_test, an_idle_conversation_comes_back_from_storage) {
   auto conv = create_conversation(token, create_bot(token));
   auto path = "/api/v1/conversations/" + conv + "/messages";
   ASSERT_EQ(post(path, R"({"content":"what is 1+1"})", token).status, 201);
+  auto live = get("/api/v1/conversations/" + conv, token).body;
   // The idle sweep passivates it within about 1.5 s (the server logs it at debug level).
   for (int i = 0;
        i < 100 && server->log().find("conversation " + conv + " passivated") == std::string::npos;
@@ -297,6 +298,8 @@ TEST_F(passivation_test, an_idle_conversation_comes_back_from_storage) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_NE(server->log().find("conversation " + conv + " passivated"), std::string::npos)
       << server->log();
+  // Read back from storage, it is what the live actor said (count and times included).
+  EXPECT_EQ(get("/api/v1/conversations/" + conv, token).body, live);
   auto res = post(path, R"({"content":"what is 2+2"})", token);
   ASSERT_EQ(res.status, 201) << res.body;
   auto msgs = history(*this, server->base_url(), conv, token);
