@@ -102,7 +102,8 @@ int serve(const config::command_line& cli) {
 
   if (auto err = storage::ensure_directory(cfg.data_dir))
     return die(protocol::describe(err).message);
-  auto db = storage::kv_store::open(cfg.data_dir, {cfg.storage_write_rate_mb});
+  auto db =
+      storage::kv_store::open(cfg.data_dir, {cfg.storage_write_rate_mb, cfg.storage_wal_limit_mb});
   if (!db)
     return die(protocol::describe(db.error()).message);
   std::string secret = cfg.jwt_secret;

@@ -50,6 +50,9 @@ const std::vector<key_spec>& keys() {
       {"storage_write_rate_mb", &c::storage_write_rate_mb, 0, 1 << 20,
        "MiB/s that RocksDB's memtable flushes and compactions may write at most (a flush then "
        "slows requests less while it runs, compaction gets less room); 0: no limit"},
+      {"storage_wal_limit_mb", &c::storage_wal_limit_mb, 16, 1 << 20,
+       "MiB of RocksDB write-ahead log kept at most (beyond it, data held only in the log is "
+       "flushed; a restart replays at most this much)"},
       {"log_level", &c::log_level, 0, 0, "trace, debug, info, warn, error or off"},
       {"jwt_secret", &c::jwt_secret, 0, 0,
        "HS256 signing secret (>= 32 bytes); generated if empty"},

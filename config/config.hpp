@@ -29,7 +29,8 @@ struct server_config {
   int64_t request_timeout_seconds = 10; // for an answer from the actors
   // Storage
   std::string data_dir = "./data";
-  int64_t storage_write_rate_mb = 64; // RocksDB's flushes and compactions, MiB/s; 0: no limit
+  int64_t storage_write_rate_mb = 64;  // RocksDB's flushes and compactions, MiB/s; 0: no limit
+  int64_t storage_wal_limit_mb = 1024; // RocksDB's write-ahead log at most, MiB
   // Logging
   std::string log_level = "info";
   // Authentication

@@ -188,6 +188,13 @@ caf::expected<std::shared_ptr<kv_store>> kv_store::open(const std::string& dir,
   // and the machine slows down while it does; a limit spreads it out (docs/storage.md).
   if (opts.write_rate_mb > 0)
     options.rate_limiter.reset(rocksdb::NewGenericRateLimiter(opts.write_rate_mb << 20));
+  // A log file goes once every column family with data in it has flushed. The messages
+  // flush every few hundred MB, but a family written rarely (users, conversations) or in
+  // small records (bot counters) may not fill a memtable for days, and RocksDB's own limit
+  // (four times all families' memtables: ~40 GB here) would let the log grow that far,
+  // and a restart replay all of it.
+  if (opts.wal_limit_mb > 0)
+    options.max_total_wal_size = static_cast<uint64_t>(opts.wal_limit_mb) << 20;
   options.keep_log_file_num = 5;
   options.max_log_file_size = 16 << 20;
   rocksdb::BlockBasedTableOptions table;

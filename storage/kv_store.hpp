@@ -106,6 +106,9 @@ class kv_store {
   struct open_options {
     /// MiB per second that flushes and compactions may write together; 0: no limit.
     int64_t write_rate_mb = 0;
+    /// MiB of write-ahead log kept at most: beyond it, the column families whose data
+    /// holds the oldest log file are flushed so that it can go.
+    int64_t wal_limit_mb = 1024;
   };
 
   /// Opens (creating if needed) the database in `dir`. Fails with a one-line reason when

@@ -40,6 +40,7 @@ TEST(config, defaults_without_any_input) {
   EXPECT_EQ(cfg->rate_limit_premium, 1000);
   EXPECT_EQ(cfg->rate_limit_enterprise, 10000);
   EXPECT_EQ(cfg->storage_write_rate_mb, 64);
+  EXPECT_EQ(cfg->storage_wal_limit_mb, 1024);
 }
 
 TEST(config, flags_override_file_override_environment) {
@@ -48,7 +49,8 @@ TEST(config, flags_override_file_override_environment) {
                 {"CHATAGENT_HOST", "0.0.0.0"},
                 {"CHATAGENT_RATE_LIMIT_USER", "7"},
                 {"CHATAGENT_LOG_LEVEL", "debug"},
-                {"CHATAGENT_STORAGE_WRITE_RATE_MB", "64"}}};
+                {"CHATAGENT_STORAGE_WRITE_RATE_MB", "64"},
+                {"CHATAGENT_STORAGE_WAL_LIMIT_MB", "256"}}};
   command_line cli;
   cli.config_file = write_file(dir, "port = 9002\nrate_limit_user = 8\ndata_dir = \"/tmp/x\"\n");
   std::string error;
@@ -59,6 +61,7 @@ TEST(config, flags_override_file_override_environment) {
   EXPECT_EQ(cfg->rate_limit_user, 8); // file over environment
   EXPECT_EQ(cfg->log_level, "debug"); // environment only
   EXPECT_EQ(cfg->storage_write_rate_mb, 64);
+  EXPECT_EQ(cfg->storage_wal_limit_mb, 256);
   EXPECT_EQ(cfg->data_dir, "/tmp/x");
   cli.port = 9003;
   cli.data_dir = "/tmp/y";
@@ -81,6 +84,7 @@ TEST(config, rejects_bad_input_with_a_one_line_reason) {
   fails({}, fake_env{{{"CHATAGENT_PORT", "70000"}}}, "port");
   fails({}, fake_env{{{"CHATAGENT_LOG_LEVEL", "loud"}}}, "log_level");
   fails({}, fake_env{{{"CHATAGENT_STORAGE_WRITE_RATE_MB", "-1"}}}, "storage_write_rate_mb");
+  fails({}, fake_env{{{"CHATAGENT_STORAGE_WAL_LIMIT_MB", "0"}}}, "storage_wal_limit_mb");
   fails({}, fake_env{{{"CHATAGENT_JWT_SECRET", "short"}}}, "jwt_secret");
   fails({}, fake_env{{{"CHATAGENT_ADMIN_USERNAME", "root"}}}, "admin_password");
   command_line cli;

@@ -5,8 +5,10 @@
 #include "storage/user_store.hpp"
 #include "support/server_process.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <sys/stat.h>
+#include <thread>
 #include <tuple>
 
 #include <gtest/gtest.h>
@@ -121,6 +123,52 @@ TEST(kv_store, writes_and_reads_back_with_a_limit_on_background_writes) {
   auto v = (*db)->get(family::users, "k");
   ASSERT_TRUE(v);
   EXPECT_EQ(*v, "v");
+}
+
+namespace {
+
+/// Bytes of write-ahead log files (`*.log`) in `dir`.
+uintmax_t wal_bytes(const std::string& dir) {
+  uintmax_t total = 0;
+  for (auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.path().extension() == ".log")
+      total += entry.file_size();
+  return total;
+}
+
+} // namespace
+
+TEST(kv_store, keeps_its_write_ahead_log_under_the_limit_when_a_family_is_written_rarely) {
+  test::temp_dir dir;
+  constexpr int64_t limit_mb = 2;
+  {
+    auto db = kv_store::open(dir.path(), {0, limit_mb});
+    ASSERT_TRUE(db);
+    write_batch once; // a family written once, whose memtable would never fill
+    once.put(family::users, "rare", "kept");
+    ASSERT_FALSE((*db)->write(std::move(once)));
+    // 16 MiB of messages: far below a memtable (128 MB), eight times the limit.
+    std::string text(1024, 'x');
+    for (int b = 0; b < 256; ++b) {
+      write_batch batch;
+      for (int i = 0; i < 64; ++i)
+        batch.put(family::messages, std::to_string(100000 + b * 64 + i), text);
+      ASSERT_FALSE((*db)->write(std::move(batch)));
+    }
+    // The log files the flushes freed are deleted in the background: wait for it (without
+    // the limit they would all stay, ~16 MiB).
+    for (int i = 0; i < 500 && wal_bytes(dir.path()) > uintmax_t{3 * limit_mb} << 20; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_LE(wal_bytes(dir.path()), uintmax_t{3 * limit_mb} << 20);
+  }
+  auto db = kv_store::open(dir.path(), {0, limit_mb});
+  ASSERT_TRUE(db);
+  auto rare = (*db)->get(family::users, "rare");
+  ASSERT_TRUE(rare);
+  EXPECT_EQ(*rare, "kept");
+  auto last = (*db)->get(family::messages, "116383");
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->size(), 1024u);
 }
 
 TEST(kv_store, finds_the_last_key_with_a_prefix) {
