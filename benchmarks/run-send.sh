@@ -49,8 +49,10 @@ fake_pid=$!
 for _ in $(seq 1 100); do grep -q listening "$work/fake.log" 2>/dev/null && break; sleep 0.05; done
 fport=$(awk '/listening on/ {print $3}' "$work/fake.log")
 
+# The token lasts as long as the longest run can (an hour by default: a longer run then
+# measured 401s).
 CHATAGENT_RATE_LIMIT_USER=100000000 CHATAGENT_RATE_LIMIT_ANONYMOUS=100000000 \
-  "$bin" serve --port 0 --data-dir "$work/data" > "$work/server.log" 2>&1 &
+  CHATAGENT_JWT_TTL_SECONDS=$((30 * 86400)) "$bin" serve --port 0 --data-dir "$work/data" > "$work/server.log" 2>&1 &
 pids+=($!)
 server_pid=$!
 for _ in $(seq 1 300); do grep -q "listening on" "$work/server.log" 2>/dev/null && break; sleep 0.05; done
