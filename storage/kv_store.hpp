@@ -107,7 +107,7 @@ class kv_store {
     /// MiB per second that flushes and compactions may write together; 0: no limit.
     int64_t write_rate_mb = 0;
     /// MiB of write-ahead log kept at most: beyond it, the column families whose data
-    /// holds the oldest log file are flushed so that it can go.
+    /// holds the oldest log file are flushed so that it can go. 0: RocksDB's own limit.
     int64_t wal_limit_mb = 1024;
   };
 

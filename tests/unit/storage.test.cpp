@@ -156,7 +156,7 @@ TEST(kv_store, keeps_its_write_ahead_log_under_the_limit_when_a_family_is_writte
       ASSERT_FALSE((*db)->write(std::move(batch)));
     }
     // The log files the flushes freed are deleted in the background: wait for it (without
-    // the limit they would all stay, ~16 MiB).
+    // the limit nothing is flushed, and the log holds all ~16 MiB).
     for (int i = 0; i < 500 && wal_bytes(dir.path()) > uintmax_t{3 * limit_mb} << 20; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     EXPECT_LE(wal_bytes(dir.path()), uintmax_t{3 * limit_mb} << 20);
